@@ -1,0 +1,293 @@
+//! The route table and the request pipeline that runs every request through it:
+//! request id → trace context → configuration → routing (404/405/OPTIONS/CORS preflight) →
+//! handler → error mapping → security and CORS headers → one log line.
+//!
+//! Everything here that decides something delegates to a pure module ([`crate::router`],
+//! [`crate::http`], [`crate::error`]); this file only adapts `worker` types to them.
+
+use crate::config::Config;
+use crate::error::AppError;
+use crate::handlers::{health, testing};
+use crate::http::log::{rfc3339_ms, RequestLog};
+use crate::http::trace::TraceContext;
+use crate::http::{cors, json, request_id, security, ApiResponse, Method};
+use crate::ids::now_ms;
+use crate::router::{self, Access, Match, Params, Route};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use std::cell::OnceCell;
+use std::rc::Rc;
+use worker::{Env, Request, Response};
+
+/// What a handler returns: a response, or an error the pipeline renders.
+pub type Handled = LocalBoxFuture<'static, Result<ApiResponse, AppError>>;
+
+/// A route handler. Plain function pointers keep the table a `static`.
+pub type Handler = fn(Ctx) -> Handled;
+
+/// The rate-limit policy every route carries: per client IP. Enforced once the limiter lands.
+const IP: &[&str] = &["ip"];
+
+/// Defaults for a route entry; each route overrides what it needs.
+const fn route(method: Method, path: &'static str, handler: Handler) -> Route<Handler> {
+    Route {
+        method,
+        path,
+        handler,
+        access: Access::Public,
+        sensitive: false,
+        rate_limits: IP,
+        cache_control: None,
+        test_only: false,
+    }
+}
+
+/// Every route the API exposes. The pipeline reads access, limits and caching from here;
+/// handlers never re-check them.
+pub static ROUTES: &[Route<Handler>] = &[
+    route(Method::Get, "/v1/health", |cx| Box::pin(health::live(cx))),
+    route(Method::Get, "/v1/health/ready", |cx| {
+        Box::pin(health::ready(cx))
+    }),
+    Route {
+        test_only: true,
+        ..route(Method::Get, "/v1/_test/panic", |cx| {
+            Box::pin(testing::panic(cx))
+        })
+    },
+    Route {
+        test_only: true,
+        ..route(Method::Post, "/v1/_test/echo", |cx| {
+            Box::pin(testing::echo(cx))
+        })
+    },
+];
+
+/// Everything a handler may use for one request.
+pub struct Ctx {
+    pub req: Request,
+    pub env: Env,
+    pub config: Rc<Config>,
+    pub params: Params,
+    pub request_id: String,
+}
+
+impl Ctx {
+    /// Returns a path parameter captured by the route pattern.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Returns a request header's value.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.req.headers().get(name).ok().flatten()
+    }
+
+    /// Reads the body as JSON: 415 for another media type, 413 past the configured limit
+    /// (checked against `Content-Length` first and while streaming), 400 for bad syntax.
+    pub async fn json_body(&mut self) -> Result<serde_json::Value, AppError> {
+        json::check_content_type(self.header("content-type").as_deref())?;
+        let bytes = read_limited(&mut self.req, self.config.max_body_bytes).await?;
+        json::parse(&bytes)
+    }
+}
+
+/// Reads at most `limit` bytes of body, stopping as soon as the limit is passed so an
+/// oversized upload is never buffered whole.
+async fn read_limited(req: &mut Request, limit: usize) -> Result<Vec<u8>, AppError> {
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(json::too_large(limit));
+    }
+    let Ok(mut stream) = req.stream() else {
+        return Ok(Vec::new()); // no body at all
+    };
+    let mut body = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            AppError::new(crate::ErrorCode::BadRequest)
+                .with_message("The request body could not be read.")
+                .with_cause(e)
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(json::too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+thread_local! {
+    /// Settings parsed once per isolate; a bad value is remembered and reported per request.
+    static CONFIG: OnceCell<Result<Rc<Config>, crate::config::ConfigError>> =
+        const { OnceCell::new() };
+}
+
+fn load_config(env: &Env) -> Result<Rc<Config>, crate::config::ConfigError> {
+    CONFIG.with(|cell| {
+        cell.get_or_init(|| {
+            Config::parse(|name| {
+                env.var(name)
+                    .map(|v| v.to_string())
+                    .or_else(|_| env.secret(name).map(|v| v.to_string()))
+                    .ok()
+            })
+            .map(Rc::new)
+        })
+        .clone()
+    })
+}
+
+/// Facts about the request that the final stage (headers, log line) needs.
+struct Summary {
+    route: &'static str,
+    cache_control: Option<&'static str>,
+    /// CORS headers already set (preflight answers set their own).
+    cors_done: bool,
+}
+
+/// Runs one request through the whole pipeline. Never fails: every error becomes a
+/// structured response.
+pub async fn handle(req: Request, env: Env) -> Response {
+    let started = now_ms();
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let request_id = request_id::resolve(header("x-request-id").as_deref(), started);
+    let trace = TraceContext::continue_or_start(header("traceparent").as_deref());
+    let origin = header("origin");
+    let method_token = req.method().to_string();
+    let method = Method::parse(&method_token);
+
+    let mut summary = Summary {
+        route: "unmatched",
+        cache_control: None,
+        cors_done: false,
+    };
+    let config = load_config(&env);
+    let result = match &config {
+        Ok(config) => dispatch(req, env, config.clone(), method, &request_id, &mut summary).await,
+        Err(err) => Err(AppError::internal(err)),
+    };
+
+    let (mut resp, error) = match result {
+        Ok(resp) => (resp, None),
+        Err(err) => (ApiResponse::from_error(&err, &request_id), Some(err)),
+    };
+    security::apply(&mut resp.headers, summary.cache_control);
+    if !summary.cors_done {
+        let allowed = config.as_ref().map(|c| c.allowed_origins.as_slice());
+        cors::apply(&mut resp.headers, allowed.unwrap_or(&[]), origin.as_deref());
+    }
+    resp.headers.push(("X-Request-Id", request_id.clone()));
+    resp.headers.push(("traceparent", trace.header_value()));
+    if method == Some(Method::Head) {
+        resp.body.clear();
+    }
+
+    let line = RequestLog {
+        time: rfc3339_ms(started),
+        level: RequestLog::level_for(resp.status),
+        request_id: &request_id,
+        trace_id: &trace.trace_id,
+        method: &method_token,
+        route: summary.route,
+        status: resp.status,
+        duration_ms: now_ms().saturating_sub(started),
+        user_id: None,
+        error_code: error.as_ref().map(|e| e.code().as_str()),
+        cause: error.as_ref().and_then(|e| e.cause()),
+    };
+    worker::console_log!("{}", line.to_line());
+
+    into_worker_response(resp)
+}
+
+/// Routes the request and runs its handler, or answers 404/405/OPTIONS itself.
+async fn dispatch(
+    req: Request,
+    env: Env,
+    config: Rc<Config>,
+    method: Option<Method>,
+    request_id: &str,
+    summary: &mut Summary,
+) -> Result<ApiResponse, AppError> {
+    let path = req.path();
+    let Some(method) = method else {
+        // A method the API never routes: 405 on a known path, 404 elsewhere.
+        return Err(match router::allow_for(ROUTES, &path, config.test_routes) {
+            Some(allow) => method_not_allowed(allow),
+            None => AppError::new(crate::ErrorCode::NotFound),
+        });
+    };
+
+    if method == Method::Options {
+        let allow = router::allow_for(ROUTES, &path, config.test_routes)
+            .ok_or_else(|| AppError::new(crate::ErrorCode::NotFound))?;
+        let headers = req.headers();
+        let origin = headers.get("origin").ok().flatten();
+        let requested = headers.get("access-control-request-method").ok().flatten();
+        let mut resp = ApiResponse::empty(204).with_header("Allow", allow.clone());
+        if cors::is_preflight(method, origin.as_deref(), requested.as_deref()) {
+            cors::apply_preflight(
+                &mut resp.headers,
+                &config.allowed_origins,
+                origin.as_deref(),
+                &allow,
+            );
+            summary.cors_done = true;
+        }
+        return Ok(resp);
+    }
+
+    let (route, params) = match router::find(ROUTES, method, &path, config.test_routes) {
+        Match::Found(route, params) => (route, params),
+        Match::MethodNotAllowed(allow) => return Err(method_not_allowed(allow)),
+        Match::NotFound => return Err(AppError::new(crate::ErrorCode::NotFound)),
+    };
+    summary.route = route.path;
+    summary.cache_control = route.cache_control;
+
+    if route.access != Access::Public {
+        // Authentication arrives with the sessions layer; until then nothing but public
+        // routes can be reached (deny by default).
+        return Err(AppError::new(crate::ErrorCode::Unauthenticated));
+    }
+
+    let cx = Ctx {
+        req,
+        env,
+        config,
+        params,
+        request_id: request_id.to_owned(),
+    };
+    (route.handler)(cx).await
+}
+
+fn method_not_allowed(allow: String) -> AppError {
+    AppError::new(crate::ErrorCode::MethodNotAllowed).with_header("Allow", allow)
+}
+
+/// Hands the response to the runtime. Statuses that forbid a body get a null body.
+fn into_worker_response(resp: ApiResponse) -> Response {
+    let headers = worker::Headers::new();
+    for (name, value) in &resp.headers {
+        // Header values are built by this crate from validated parts; a rejected one is
+        // dropped rather than failing the whole response.
+        let _ = headers.append(name, value);
+    }
+    let builder = Response::builder()
+        .with_status(resp.status)
+        .with_headers(headers);
+    if resp.body.is_empty() {
+        builder.empty()
+    } else {
+        builder.fixed(resp.body)
+    }
+}

@@ -1,0 +1,6 @@
+//! Validated domain types: each one can only be built by parsing, so code past the request
+//! boundary never handles a raw string.
+
+mod email;
+
+pub use email::Email;

@@ -1,0 +1,221 @@
+//! JSON request bodies: media type (415), size (413), syntax (400) and field validation
+//! (422), in that order, each with a precise structured error.
+//!
+//! Fields are read through [`Input`], which rejects unknown fields (no mass assignment) and
+//! parses each known field into its domain type, collecting every problem so a client sees
+//! all of them in one answer.
+
+use crate::error::{AppError, ErrorCode, FieldIssue};
+use serde_json::{Map, Value};
+
+/// Checks `Content-Type`: `application/json` or any `application/*+json`, parameters allowed.
+pub fn check_content_type(content_type: Option<&str>) -> Result<(), AppError> {
+    let essence = content_type
+        .and_then(|ct| ct.split(';').next())
+        .map(|s| s.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let is_json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(AppError::new(ErrorCode::UnsupportedMediaType))
+    }
+}
+
+/// Returns the 413 error for a body over `limit` bytes.
+pub fn too_large(limit: usize) -> AppError {
+    AppError::new(ErrorCode::PayloadTooLarge)
+        .with_message(format!("The request body must not exceed {limit} bytes."))
+}
+
+/// Parses the body bytes as JSON, reporting where the syntax breaks.
+pub fn parse(bytes: &[u8]) -> Result<Value, AppError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Eof => "ends unexpectedly",
+            serde_json::error::Category::Data => "has invalid data",
+            _ => "is not valid JSON",
+        };
+        AppError::new(ErrorCode::BadRequest).with_message(format!(
+            "The request body {what} at line {}, column {}.",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// A JSON object being read field by field into domain types.
+#[derive(Debug)]
+pub struct Input {
+    fields: Map<String, Value>,
+    issues: Vec<FieldIssue>,
+}
+
+/// Why a field value was refused: a stable, snake_case issue name such as `too_long`.
+pub type Issue = &'static str;
+
+impl Input {
+    /// Starts reading `value`, which must be an object whose keys are all in `allowed`.
+    pub fn new(value: Value, allowed: &[&str]) -> Result<Self, AppError> {
+        let Value::Object(fields) = value else {
+            return Err(
+                AppError::validation(vec![FieldIssue::new("$", "expected_object")])
+                    .with_message("The request body must be a JSON object."),
+            );
+        };
+        let issues = fields
+            .keys()
+            .filter(|k| !allowed.contains(&k.as_str()))
+            .map(|k| FieldIssue::new(k.clone(), "unknown_field"))
+            .collect();
+        Ok(Self { fields, issues })
+    }
+
+    /// Reads a required string field through `parse`.
+    pub fn required<T>(
+        &mut self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, Issue>,
+    ) -> Option<T> {
+        match self.fields.get(name) {
+            None | Some(Value::Null) => {
+                self.issues.push(FieldIssue::new(name, "required"));
+                None
+            }
+            Some(_) => self.optional(name, parse),
+        }
+    }
+
+    /// Reads an optional string field through `parse`; absent or `null` gives `None`.
+    pub fn optional<T>(
+        &mut self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, Issue>,
+    ) -> Option<T> {
+        match self.fields.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => match parse(s) {
+                Ok(v) => Some(v),
+                Err(issue) => {
+                    self.issues.push(FieldIssue::new(name, issue));
+                    None
+                }
+            },
+            Some(_) => {
+                self.issues.push(FieldIssue::new(name, "expected_string"));
+                None
+            }
+        }
+    }
+
+    /// Ends reading: every issue found becomes one 422 with all details.
+    pub fn finish(self) -> Result<(), AppError> {
+        if self.issues.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::validation(self.issues))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_media_types_are_accepted() {
+        for ct in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/merge-patch+json",
+        ] {
+            assert!(check_content_type(Some(ct)).is_ok(), "{ct}");
+        }
+    }
+
+    #[test]
+    fn other_media_types_are_415() {
+        for ct in [
+            None,
+            Some(""),
+            Some("text/plain"),
+            Some("application/jsonx"),
+        ] {
+            let err = check_content_type(ct).unwrap_err();
+            assert_eq!(err.status(), 415, "{ct:?}");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_say_where() {
+        let err = parse(b"{\n  \"a\": 1,\n  oops\n}").unwrap_err();
+        assert_eq!(err.status(), 400);
+        assert!(
+            err.message().contains("line 3, column 3"),
+            "{}",
+            err.message()
+        );
+
+        let err = parse(b"{\"a\": ").unwrap_err();
+        assert!(
+            err.message().contains("ends unexpectedly"),
+            "{}",
+            err.message()
+        );
+    }
+
+    fn non_empty(s: &str) -> Result<String, Issue> {
+        if s.is_empty() {
+            Err("empty")
+        } else {
+            Ok(s.to_owned())
+        }
+    }
+
+    #[test]
+    fn input_collects_every_issue() {
+        let mut input = Input::new(
+            json!({"a": "", "b": 5, "role": "admin", "id": "x"}),
+            &["a", "b", "c"],
+        )
+        .unwrap();
+        assert_eq!(input.required("a", non_empty), None);
+        assert_eq!(input.required("b", non_empty), None);
+        assert_eq!(input.required("c", non_empty), None);
+        let err = input.finish().unwrap_err();
+        assert_eq!(err.status(), 422);
+        let mut got: Vec<_> = err
+            .details()
+            .iter()
+            .map(|d| format!("{}:{}", d.field, d.issue))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "a:empty",
+                "b:expected_string",
+                "c:required",
+                "id:unknown_field",
+                "role:unknown_field"
+            ]
+        );
+    }
+
+    #[test]
+    fn input_yields_parsed_values() {
+        let mut input = Input::new(json!({"a": "x", "b": null}), &["a", "b"]).unwrap();
+        assert_eq!(input.required("a", non_empty).as_deref(), Some("x"));
+        assert_eq!(input.optional("b", non_empty), None);
+        assert!(input.finish().is_ok());
+    }
+
+    #[test]
+    fn non_objects_are_refused() {
+        let err = Input::new(json!([1, 2]), &[]).unwrap_err();
+        assert_eq!(err.status(), 422);
+        assert_eq!(err.details()[0].issue, "expected_object");
+    }
+}

@@ -1,0 +1,109 @@
+//! The one structured log line written per request.
+//!
+//! Fields are chosen so a line can be searched by request id or trace id and aggregated by
+//! route pattern and status without ever containing a query string, a token or a body.
+
+use serde::Serialize;
+
+/// One JSON log line. Optional fields are left out when empty.
+#[derive(Debug, Serialize)]
+pub struct RequestLog<'a> {
+    /// RFC 3339 time the request started.
+    pub time: String,
+    pub level: &'static str,
+    pub request_id: &'a str,
+    pub trace_id: &'a str,
+    pub method: &'a str,
+    /// The matched route pattern, e.g. `/v1/notes/{id}`, or `unmatched`.
+    pub route: &'a str,
+    pub status: u16,
+    pub duration_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<&'static str>,
+    /// Internal cause of a failure; never sent to the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<&'a str>,
+}
+
+impl RequestLog<'_> {
+    /// Picks the level from the status: server errors are `error`, the rest `info`.
+    pub fn level_for(status: u16) -> &'static str {
+        if status >= 500 {
+            "error"
+        } else {
+            "info"
+        }
+    }
+
+    /// Renders the line as compact JSON.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Formats Unix milliseconds as an RFC 3339 UTC timestamp with millisecond precision.
+pub fn rfc3339_ms(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let ms = unix_ms % 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Converts days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
+/// `civil_from_days` algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc3339() {
+        assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(1_795_960_800_123), "2026-11-29T14:00:00.123Z");
+    }
+
+    #[test]
+    fn line_leaves_out_empty_fields() {
+        let line = RequestLog {
+            time: rfc3339_ms(0),
+            level: RequestLog::level_for(200),
+            request_id: "r",
+            trace_id: "t",
+            method: "GET",
+            route: "/v1/health",
+            status: 200,
+            duration_ms: 3,
+            user_id: None,
+            error_code: None,
+            cause: None,
+        }
+        .to_line();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["level"], "info");
+        assert_eq!(v["route"], "/v1/health");
+        assert!(v.get("user_id").is_none());
+        assert!(v.get("cause").is_none());
+    }
+}

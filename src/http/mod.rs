@@ -1,0 +1,143 @@
+//! HTTP glue that needs no runtime: methods, responses, JSON bodies, request ids, tracing,
+//! CORS, security headers and the per-request log line.
+//!
+//! Keeping these pure means the whole pipeline policy is unit-tested natively; the runtime
+//! adapter in [`crate::app`] only moves bytes and headers in and out of `worker` types.
+
+pub mod cors;
+pub mod json;
+pub mod log;
+pub mod request_id;
+pub mod security;
+pub mod trace;
+
+use serde::Serialize;
+
+/// Response headers as (name, value) pairs. Names are static: the API only sends headers it
+/// knows about.
+pub type Headers = Vec<(&'static str, String)>;
+
+/// The HTTP methods the API routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Options,
+}
+
+impl Method {
+    /// Parses a method token; methods the API never routes return `None`.
+    pub fn parse(token: &str) -> Option<Self> {
+        Some(match token {
+            "GET" => Self::Get,
+            "HEAD" => Self::Head,
+            "POST" => Self::Post,
+            "PUT" => Self::Put,
+            "PATCH" => Self::Patch,
+            "DELETE" => Self::Delete,
+            "OPTIONS" => Self::Options,
+            _ => return None,
+        })
+    }
+
+    /// Returns the method token, e.g. `"GET"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Head => "HEAD",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Delete => "DELETE",
+            Self::Options => "OPTIONS",
+        }
+    }
+
+    /// Returns true for methods that must not change state (RFC 9110 §9.2.1).
+    pub const fn is_safe(self) -> bool {
+        matches!(self, Self::Get | Self::Head | Self::Options)
+    }
+}
+
+/// A response before it is handed to the runtime: status, headers and body bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub headers: Headers,
+    pub body: Vec<u8>,
+}
+
+impl ApiResponse {
+    /// Builds a JSON response from any serialisable value.
+    pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Result<Self, crate::AppError> {
+        let body = serde_json::to_vec(value).map_err(crate::AppError::internal)?;
+        Ok(Self {
+            status,
+            headers: vec![("Content-Type", "application/json".into())],
+            body,
+        })
+    }
+
+    /// Builds an empty response, e.g. 204 No Content.
+    pub fn empty(status: u16) -> Self {
+        Self {
+            status,
+            headers: Headers::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// Builds the structured error response for `err`.
+    pub fn from_error(err: &crate::AppError, request_id: &str) -> Self {
+        let mut headers: Headers = vec![("Content-Type", "application/json".into())];
+        headers.extend(err.headers().iter().cloned());
+        Self {
+            status: err.status(),
+            headers,
+            body: err.to_body(request_id),
+        }
+    }
+
+    /// Adds a header.
+    #[must_use]
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Returns the first value of a header, ignoring case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AppError, ErrorCode};
+
+    #[test]
+    fn method_tokens_round_trip() {
+        for m in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
+            assert_eq!(Method::parse(m).unwrap().as_str(), m);
+        }
+        assert_eq!(Method::parse("get"), None);
+        assert_eq!(Method::parse("TRACE"), None);
+    }
+
+    #[test]
+    fn error_response_carries_error_headers() {
+        let err = AppError::new(ErrorCode::MethodNotAllowed).with_header("Allow", "GET, HEAD");
+        let resp = ApiResponse::from_error(&err, "rid");
+        assert_eq!(resp.status, 405);
+        assert_eq!(resp.header("allow"), Some("GET, HEAD"));
+        assert_eq!(resp.header("content-type"), Some("application/json"));
+    }
+}

@@ -1,0 +1,64 @@
+//! Security headers added to every response, errors included.
+//!
+//! The API serves JSON only, so the strictest document policies cost nothing: no framing, no
+//! sniffing, no referrer, no content sources. See the OWASP Secure Headers Project.
+
+use super::Headers;
+
+/// `Cache-Control` for responses whose route does not choose one: API answers are usually
+/// per-user, so nothing is stored unless a route opts in.
+pub const DEFAULT_CACHE_CONTROL: &str = "no-store";
+
+const HEADERS: &[(&str, &str)] = &[
+    (
+        "Strict-Transport-Security",
+        "max-age=63072000; includeSubDomains",
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; frame-ancestors 'none'",
+    ),
+];
+
+/// Adds the security headers, and `Cache-Control` unless the response already has one.
+pub fn apply(headers: &mut Headers, route_cache_control: Option<&'static str>) {
+    for (name, value) in HEADERS {
+        headers.push((name, (*value).into()));
+    }
+    if !headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("cache-control"))
+    {
+        let value = route_cache_control.unwrap_or(DEFAULT_CACHE_CONTROL);
+        headers.push(("Cache-Control", value.into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_to_no_store() {
+        let mut h = Headers::new();
+        apply(&mut h, None);
+        assert!(h.contains(&("Cache-Control", "no-store".into())));
+        assert!(h.contains(&("X-Frame-Options", "DENY".into())));
+        assert_eq!(h.len(), HEADERS.len() + 1);
+    }
+
+    #[test]
+    fn route_or_response_cache_control_wins() {
+        let mut h = Headers::new();
+        apply(&mut h, Some("public, max-age=60"));
+        assert!(h.contains(&("Cache-Control", "public, max-age=60".into())));
+
+        let mut h = vec![("Cache-Control", "private".to_string())];
+        apply(&mut h, Some("public, max-age=60"));
+        let count = h.iter().filter(|(n, _)| *n == "Cache-Control").count();
+        assert_eq!(count, 1);
+    }
+}

@@ -1,0 +1,127 @@
+//! W3C Trace Context (`traceparent`): continue an inbound trace or start a new one.
+//!
+//! See <https://www.w3.org/TR/trace-context/#traceparent-header>. The Worker is one span: it
+//! keeps the caller's trace id, takes a new span id of its own and echoes the resulting
+//! `traceparent` so downstream calls and the client can correlate.
+
+use std::fmt::Write;
+
+/// A parsed or freshly started trace context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceContext {
+    /// 32 lowercase hex characters, never all zeros.
+    pub trace_id: String,
+    /// This Worker's span id: 16 lowercase hex characters, never all zeros.
+    pub span_id: String,
+    /// The trace flags byte (bit 0: sampled).
+    pub flags: u8,
+}
+
+impl TraceContext {
+    /// Continues the inbound `traceparent` if it is valid version-00 syntax, else starts a
+    /// new trace. Either way the span id is new.
+    pub fn continue_or_start(inbound: Option<&str>) -> Self {
+        Self::from_parts(
+            inbound,
+            crate::ids::random_bytes::<16>(),
+            crate::ids::random_bytes::<8>(),
+        )
+    }
+
+    /// Same as [`Self::continue_or_start`] with explicit random parts, for tests.
+    pub fn from_parts(inbound: Option<&str>, trace_bytes: [u8; 16], span_bytes: [u8; 8]) -> Self {
+        let span_id = nonzero_hex(&span_bytes);
+        match inbound.and_then(parse) {
+            Some((trace_id, flags)) => Self {
+                trace_id: trace_id.to_owned(),
+                span_id,
+                flags,
+            },
+            None => Self {
+                trace_id: nonzero_hex(&trace_bytes),
+                span_id,
+                flags: 0,
+            },
+        }
+    }
+
+    /// Renders the outgoing `traceparent` header value.
+    pub fn header_value(&self) -> String {
+        format!("00-{}-{}-{:02x}", self.trace_id, self.span_id, self.flags)
+    }
+}
+
+/// Parses `00-<trace-id>-<parent-id>-<flags>`, returning the trace id and flags.
+fn parse(value: &str) -> Option<(&str, u8)> {
+    let mut parts = value.trim().split('-');
+    let (version, trace_id, parent_id, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || version != "00" {
+        return None;
+    }
+    let valid = |s: &str, len: usize| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            && s.bytes().any(|b| b != b'0')
+    };
+    if !valid(trace_id, 32) || !valid(parent_id, 16) || flags.len() != 2 {
+        return None;
+    }
+    let flags = u8::from_str_radix(flags, 16).ok()?;
+    Some((trace_id, flags))
+}
+
+/// Hex-encodes random bytes, forcing a non-zero value as the spec requires.
+fn nonzero_hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    if bytes.iter().all(|&b| b == 0) {
+        out.replace_range(out.len() - 1.., "1");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INBOUND: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn valid_traceparent_is_continued_with_a_new_span() {
+        let t = TraceContext::from_parts(Some(INBOUND), [1; 16], [2; 8]);
+        assert_eq!(t.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(t.span_id, "0202020202020202");
+        assert_eq!(
+            t.header_value(),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0202020202020202-01"
+        );
+    }
+
+    #[test]
+    fn invalid_traceparent_starts_a_new_trace() {
+        for bad in [
+            "",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+        ] {
+            let t = TraceContext::from_parts(Some(bad), [0xab; 16], [3; 8]);
+            assert_eq!(t.trace_id, "ab".repeat(16), "{bad:?}");
+            assert_eq!(t.flags, 0);
+        }
+    }
+
+    #[test]
+    fn all_zero_random_ids_are_made_valid() {
+        let t = TraceContext::from_parts(None, [0; 16], [0; 8]);
+        assert_eq!(t.trace_id, format!("{}1", "0".repeat(31)));
+        assert_eq!(t.span_id, format!("{}1", "0".repeat(15)));
+    }
+}

@@ -1,0 +1,3 @@
+//! Rate limiting on Durable Objects: one object per `policy:key` holds an exact counter.
+
+pub mod object;

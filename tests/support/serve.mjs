@@ -1,0 +1,94 @@
+// Serves the built Worker in workerd through the Miniflare API, for integration tests and
+// benchmarks. Configuration comes from wrangler.toml (top level plus one environment), so
+// the tests run the same bindings and vars that `wrangler dev` and `wrangler deploy` use.
+//
+// Usage: node tests/support/serve.mjs [--env test] [--port 0] [--vars '{"K":"V"}']
+//                                     [--drop-binding DB] [--log FILE] [--persist DIR]
+// Prints one line {"url": "..."} on stdout when ready, and stops when stdin closes (so it
+// never outlives the test process that started it) or on SIGTERM/SIGINT.
+//
+// State is in memory unless --persist is given, so every run starts fresh; migrations from
+// migrations/ are applied to D1 before the URL is printed.
+
+import { Miniflare } from "miniflare";
+import { parse as parseToml } from "smol-toml";
+import { readFileSync, appendFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { applyMigrations } from "./migrations.mjs";
+
+const root = resolve(import.meta.dirname, "../..");
+const { values: args } = parseArgs({
+  options: {
+    env: { type: "string", default: "test" },
+    port: { type: "string", default: "0" },
+    vars: { type: "string", default: "{}" },
+    "drop-binding": { type: "string", multiple: true, default: [] },
+    log: { type: "string" },
+    persist: { type: "string" },
+    quiet: { type: "boolean", default: false },
+  },
+});
+
+const toml = parseToml(readFileSync(join(root, "wrangler.toml"), "utf8"));
+const envConf = args.env === "" ? toml : { ...toml, ...(toml.env?.[args.env] ?? {}) };
+const dropped = new Set(args["drop-binding"]);
+const keep = (name) => !dropped.has(name);
+
+const vars = { ...(envConf.vars ?? {}), ...JSON.parse(args.vars) };
+const kvNamespaces = (envConf.kv_namespaces ?? []).map((k) => k.binding).filter(keep);
+const d1 = (envConf.d1_databases ?? []).filter((d) => keep(d.binding));
+const d1Databases = Object.fromEntries(d1.map((d) => [d.binding, d.database_id]));
+const durableObjects = Object.fromEntries(
+  (envConf.durable_objects?.bindings ?? [])
+    .filter((b) => keep(b.name))
+    .map((b) => [b.name, { className: b.class_name, useSQLite: true }]),
+);
+
+const writeLog = (chunk) => {
+  if (args.log) appendFileSync(args.log, chunk);
+  if (!args.quiet) process.stderr.write(chunk);
+};
+
+const persist = args.persist ? resolve(args.persist) : undefined;
+const mf = new Miniflare({
+  host: "127.0.0.1",
+  port: Number(args.port),
+  modules: true,
+  modulesRoot: join(root, "build"),
+  scriptPath: join(root, "build/index.js"),
+  modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+  compatibilityDate: toml.compatibility_date,
+  compatibilityFlags: toml.compatibility_flags ?? [],
+  bindings: vars,
+  kvNamespaces,
+  d1Databases,
+  durableObjects,
+  cf: false,
+  kvPersist: persist && join(persist, "kv"),
+  d1Persist: persist && join(persist, "d1"),
+  durableObjectsPersist: persist && join(persist, "do"),
+  handleRuntimeStdio(stdout, stderr) {
+    stdout.on("data", writeLog);
+    stderr.on("data", writeLog);
+  },
+});
+
+const url = await mf.ready;
+for (const db of d1) {
+  await applyMigrations(await mf.getD1Database(db.binding), join(root, db.migrations_dir ?? "migrations"));
+}
+process.stdout.write(JSON.stringify({ url: url.origin }) + "\n");
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  await mf.dispose().catch(() => {});
+  process.exit(0);
+};
+process.stdin.on("end", stop);
+process.stdin.on("close", stop);
+process.stdin.resume();
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
