@@ -162,7 +162,8 @@ pub async fn handle(req: Request, env: Env) -> Response {
     let request_id = request_id::resolve(header("x-request-id").as_deref(), started);
     let trace = TraceContext::continue_or_start(header("traceparent").as_deref());
     let origin = header("origin");
-    let method_token = req.method().to_string();
+    // The raw token: `worker::Method` folds methods it does not know into GET.
+    let method_token = req.inner().method();
     let method = Method::parse(&method_token);
 
     let mut summary = Summary {

@@ -1,0 +1,45 @@
+# Every target sets up what it needs first (idempotent), so a fresh clone needs only
+# `make dev` or `make test`.
+SHELL := bash
+.DEFAULT_GOAL := help
+RUN := source scripts/env.sh &&
+PORT ?= 8787
+
+.PHONY: help setup build dev test check unit wasm-test integration dry-run migrate-local clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: ## Install the pinned toolchain (Rust target, worker-build, wasm-bindgen, npm tools)
+	@bash scripts/setup.sh
+
+build: setup ## Build the release Worker into build/
+	@$(RUN) worker-build --release
+
+dev: setup ## Serve the API on 127.0.0.1:$(PORT) with local KV, D1 and Durable Objects
+	@$(RUN) wrangler d1 migrations apply DB --local
+	@$(RUN) wrangler dev --ip 127.0.0.1 --port $(PORT)
+
+test: setup ## Run every check and test (fmt, clippy, unit, wasm, integration, dry-run deploy)
+	@bash scripts/test.sh
+
+check: setup ## Formatting and lints, host and wasm32
+	@bash scripts/test.sh check
+
+unit: setup ## Native unit tests
+	@$(RUN) cargo test --lib
+
+wasm-test: setup ## Tests compiled to wasm32 and run under node
+	@$(RUN) cargo test --target wasm32-unknown-unknown --test wasm
+
+integration: build ## Integration tests against the Worker in workerd (Miniflare)
+	@$(RUN) cargo test --test api
+
+dry-run: build ## Bundle as `wrangler deploy` would, without uploading; prints the size
+	@bash scripts/test.sh dry-run
+
+migrate-local: setup ## Apply migrations/ to the local D1 used by `make dev`
+	@$(RUN) wrangler d1 migrations apply DB --local
+
+clean: ## Remove build outputs and local state (keeps installed tools)
+	rm -rf build target .wrangler

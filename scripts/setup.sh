@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs everything the project needs from package registries, pinned, and does nothing
+# when it is already in place (a second run takes a second or two).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+WORKER_BUILD_VERSION="0.8.7"
+# wasm-bindgen-cli must match the wasm-bindgen library in Cargo.lock exactly.
+WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/"/, "", $3); print $3}' Cargo.lock)"
+
+say() { printf '[setup] %s\n' "$*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+for component in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$component"; then
+    rustup component add "$component"
+  fi
+done
+
+mkdir -p .tools/bin
+lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ ! -d node_modules ] || [ "$(cat .tools/npm.stamp 2>/dev/null)" != "$lock_hash" ]; then
+  say "installing JavaScript tooling (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > .tools/npm.stamp
+fi
+
+# wrangler needs Node >= 22: prefer the system node when it is new enough, else the
+# pinned node@22 package.
+system_node="$(PATH="$ORIGINAL_PATH" command -v node || true)"
+if [ -n "$system_node" ] && [ "$("$system_node" -p 'process.versions.node.split(".")[0]')" -ge 22 ]; then
+  ln -sfn "$system_node" .tools/bin/node
+else
+  ln -sfn "$ROOT/node_modules/node/bin/node" .tools/bin/node
+fi
+
+if [ "$(worker-build --version 2>/dev/null || true)" != "$WORKER_BUILD_VERSION" ]; then
+  say "installing worker-build $WORKER_BUILD_VERSION"
+  cargo install worker-build --version "$WORKER_BUILD_VERSION"
+fi
+if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi

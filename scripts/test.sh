@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The whole check: formatting, lints (host and wasm32), a release build, a dry-run deploy,
+# native unit tests, wasm tests under node, then integration tests against workerd.
+# With an argument, runs only that stage (check, dry-run).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+stage() { printf '\n==> %s\n' "$*"; }
+
+check() {
+  stage "cargo fmt --check"
+  cargo fmt --all -- --check
+  stage "cargo clippy (host)"
+  cargo clippy --all-targets --locked -- -D warnings
+  stage "cargo clippy (wasm32)"
+  cargo clippy --all-targets --locked --target wasm32-unknown-unknown -- -D warnings
+}
+
+dry_run() {
+  stage "wrangler deploy --dry-run"
+  local out
+  out="$(mktemp -d)"
+  trap 'rm -rf "$out"' RETURN
+  # The build already ran; skip wrangler's own build step.
+  wrangler deploy --dry-run --outdir "$out" --no-bundle 2>&1 | grep -vi 'cf object' || true
+  test -s "$out/index.js" || { echo "dry run produced no bundle" >&2; return 1; }
+  test -s "$out/index_bg.wasm" || { echo "dry run produced no wasm" >&2; return 1; }
+  printf 'deployed size: %s bytes gzip (wasm + JS glue)\n' \
+    "$(cat "$out/index.js" "$out/index_bg.wasm" | gzip -9 | wc -c)"
+}
+
+case "${1:-all}" in
+  check) check ;;
+  dry-run) dry_run ;;
+  all)
+    check
+    stage "worker-build --release"
+    worker-build --release
+    dry_run
+    stage "unit tests (native)"
+    cargo test --locked --lib
+    stage "wasm tests (node)"
+    cargo test --locked --target wasm32-unknown-unknown --test wasm
+    stage "integration tests (workerd via Miniflare)"
+    cargo test --locked --test api
+    ;;
+  *) echo "unknown stage: $1" >&2; exit 2 ;;
+esac

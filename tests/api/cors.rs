@@ -1,0 +1,124 @@
+//! CORS: allowed origins get credentialed CORS headers and a 204 preflight; any other
+//! origin gets none. The test environment allows `https://app.example.test`.
+
+use crate::support::{app, assert_error, assert_security_headers, header};
+use reqwest::Method;
+
+const ALLOWED: &str = "https://app.example.test";
+const OTHER: &str = "https://evil.example";
+
+#[tokio::test]
+async fn allowed_origin_gets_credentialed_cors_headers() {
+    let app = app();
+    let resp = app
+        .client()
+        .get(app.at("/v1/health"))
+        .header("origin", ALLOWED)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let h = resp.headers();
+    assert_eq!(header(h, "access-control-allow-origin"), Some(ALLOWED));
+    assert_eq!(header(h, "access-control-allow-credentials"), Some("true"));
+    assert!(header(h, "access-control-expose-headers")
+        .unwrap()
+        .contains("X-Request-Id"));
+    assert_eq!(header(h, "vary"), Some("Origin"));
+}
+
+#[tokio::test]
+async fn preflight_from_allowed_origin_is_204() {
+    let app = app();
+    let resp = app
+        .client()
+        .request(Method::OPTIONS, app.at("/v1/_test/echo"))
+        .header("origin", ALLOWED)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "content-type, x-request-id",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let h = resp.headers();
+    assert_eq!(header(h, "access-control-allow-origin"), Some(ALLOWED));
+    assert_eq!(header(h, "access-control-allow-credentials"), Some("true"));
+    assert_eq!(
+        header(h, "access-control-allow-methods"),
+        Some("POST, OPTIONS")
+    );
+    let allowed_headers = header(h, "access-control-allow-headers").unwrap();
+    assert!(
+        allowed_headers.contains("content-type"),
+        "{allowed_headers}"
+    );
+    assert!(
+        allowed_headers.contains("x-request-id"),
+        "{allowed_headers}"
+    );
+    assert_eq!(header(h, "access-control-max-age"), Some("600"));
+    assert_ne!(header(h, "access-control-allow-origin"), Some("*"));
+    assert_security_headers(h);
+}
+
+#[tokio::test]
+async fn other_origins_get_no_cors_headers() {
+    let app = app();
+    let preflight = app
+        .client()
+        .request(Method::OPTIONS, app.at("/v1/health"))
+        .header("origin", OTHER)
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    let simple = app
+        .client()
+        .get(app.at("/v1/health"))
+        .header("origin", OTHER)
+        .send()
+        .await
+        .unwrap();
+    for resp in [preflight, simple] {
+        let cors: Vec<_> = resp
+            .headers()
+            .keys()
+            .filter(|k| k.as_str().starts_with("access-control-"))
+            .collect();
+        assert!(cors.is_empty(), "{cors:?}");
+    }
+}
+
+#[tokio::test]
+async fn errors_to_allowed_origins_are_readable() {
+    let app = app();
+    let resp = app
+        .client()
+        .get(app.at("/v1/nope"))
+        .header("origin", ALLOWED)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(resp.headers(), "access-control-allow-origin"),
+        Some(ALLOWED)
+    );
+    assert_error(resp, 404, "NOT_FOUND").await;
+}
+
+#[tokio::test]
+async fn preflight_for_unknown_path_is_404() {
+    let app = app();
+    let resp = app
+        .client()
+        .request(Method::OPTIONS, app.at("/v1/nope"))
+        .header("origin", ALLOWED)
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 404, "NOT_FOUND").await;
+}

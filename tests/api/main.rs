@@ -1,0 +1,13 @@
+//! Integration tests against the real Worker in workerd, one module per feature.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+mod config;
+mod cors;
+mod errors;
+mod health;
+mod json_input;
+mod observability;
+mod panic_recovery;
+mod routing;

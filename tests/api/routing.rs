@@ -1,0 +1,116 @@
+//! Routing: 404 for unknown paths, 405 with `Allow`, `HEAD`, and plain `OPTIONS`.
+
+use crate::support::{app, assert_error, assert_security_headers, header};
+use reqwest::Method;
+
+#[tokio::test]
+async fn unknown_path_is_404() {
+    let app = app();
+    for path in [
+        "/v1/nope",
+        "/",
+        "/v2/health",
+        "/v1/health/",
+        "/v1/health/ready/x",
+    ] {
+        let resp = app.client().get(app.at(path)).send().await.unwrap();
+        assert_security_headers(resp.headers());
+        assert_error(resp, 404, "NOT_FOUND").await;
+    }
+}
+
+#[tokio::test]
+async fn wrong_method_is_405_with_allow() {
+    let app = app();
+    for method in [Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
+        let resp = app
+            .client()
+            .request(method.clone(), app.at("/v1/health"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            header(resp.headers(), "allow"),
+            Some("GET, HEAD, OPTIONS"),
+            "{method}"
+        );
+        assert_error(resp, 405, "METHOD_NOT_ALLOWED").await;
+    }
+}
+
+#[tokio::test]
+async fn unrouted_method_is_405_on_known_paths_and_404_elsewhere() {
+    let app = app();
+    let propfind = Method::from_bytes(b"PROPFIND").unwrap();
+    let resp = app
+        .client()
+        .request(propfind.clone(), app.at("/v1/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(resp.headers(), "allow"), Some("GET, HEAD, OPTIONS"));
+    assert_error(resp, 405, "METHOD_NOT_ALLOWED").await;
+
+    let resp = app
+        .client()
+        .request(propfind, app.at("/v1/nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 404, "NOT_FOUND").await;
+}
+
+#[tokio::test]
+async fn head_answers_like_get_without_a_body() {
+    let app = app();
+    let resp = app
+        .client()
+        .head(app.at("/v1/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        header(resp.headers(), "content-type"),
+        Some("application/json")
+    );
+    assert!(header(resp.headers(), "x-request-id").is_some());
+    assert_security_headers(resp.headers());
+    assert!(resp.bytes().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn plain_options_lists_allowed_methods() {
+    let app = app();
+    let resp = app
+        .client()
+        .request(Method::OPTIONS, app.at("/v1/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(header(resp.headers(), "allow"), Some("GET, HEAD, OPTIONS"));
+    assert!(header(resp.headers(), "access-control-allow-origin").is_none());
+    assert_security_headers(resp.headers());
+    assert!(resp.bytes().await.unwrap().is_empty());
+
+    let resp = app
+        .client()
+        .request(Method::OPTIONS, app.at("/v1/nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 404, "NOT_FOUND").await;
+}
+
+#[tokio::test]
+async fn query_strings_do_not_change_routing() {
+    let app = app();
+    let resp = app
+        .client()
+        .get(app.at("/v1/health?x=1&y"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}

@@ -1,0 +1,192 @@
+//! Starts the built Worker in workerd (through `tests/support/serve.mjs`) and gives tests a
+//! base URL, an HTTP client and the Worker's log output.
+//!
+//! [`app`] is one shared instance per test binary with the `test` environment of
+//! `wrangler.toml`; [`spawn`] starts a private instance with other settings and stops it on
+//! drop. Each instance keeps its state in memory, so every run starts fresh.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A running Worker.
+pub struct TestApp {
+    pub url: String,
+    log_path: PathBuf,
+    child: Child,
+}
+
+/// Options for a private instance.
+#[derive(Default)]
+pub struct Spawn {
+    /// `wrangler.toml` environment; `None` means `test`, `Some("")` the top level.
+    pub env: Option<&'static str>,
+    /// Vars that override the environment's.
+    pub vars: Vec<(&'static str, &'static str)>,
+    /// Bindings left out, to exercise failure paths.
+    pub drop_bindings: Vec<&'static str>,
+}
+
+/// Returns the shared instance, starting it on first use.
+pub fn app() -> &'static TestApp {
+    static APP: OnceLock<TestApp> = OnceLock::new();
+    APP.get_or_init(|| spawn(Spawn::default()))
+}
+
+/// Starts a private instance; it stops when the returned value is dropped.
+pub fn spawn(opts: Spawn) -> TestApp {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let log_dir = root.join("target/test-logs");
+    std::fs::create_dir_all(&log_dir).expect("create log dir");
+    let log_path = log_dir.join(format!(
+        "worker-{}-{}.log",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let vars: serde_json::Map<String, Value> = opts
+        .vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::from(*v)))
+        .collect();
+
+    let mut cmd = Command::new("node");
+    cmd.current_dir(root)
+        .arg("tests/support/serve.mjs")
+        .args(["--env", opts.env.unwrap_or("test")])
+        .args(["--vars", &Value::Object(vars).to_string()])
+        .arg("--log")
+        .arg(&log_path)
+        .arg("--quiet");
+    for binding in &opts.drop_bindings {
+        cmd.args(["--drop-binding", binding]);
+    }
+    // The server stops when its stdin closes, i.e. when this process exits or drops it.
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start node tests/support/serve.mjs (run through `make test`)");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the server's ready line");
+    let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+        panic!("server did not start (build first: `make build`): {e}: {line:?}")
+    });
+    TestApp {
+        url: ready["url"].as_str().expect("url in ready line").to_owned(),
+        log_path,
+        child,
+    }
+}
+
+impl TestApp {
+    /// Returns the absolute URL for `path`.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Returns a fresh client. Each test has its own runtime, so clients are not shared.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("build client")
+    }
+
+    /// Returns the Worker's log lines that contain `needle`, waiting briefly for them to be
+    /// flushed (log output reaches the file asynchronously).
+    pub async fn log_lines_with(&self, needle: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+            let lines: Vec<String> = text
+                .lines()
+                .filter(|l| l.contains(needle))
+                .map(str::to_owned)
+                .collect();
+            if !lines.is_empty() || Instant::now() > deadline {
+                return lines;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Returns the single structured request log line for `request_id`, parsed.
+    pub async fn request_log(&self, request_id: &str) -> Value {
+        let lines = self.log_lines_with(request_id).await;
+        let parsed: Vec<Value> = lines
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+            .filter(|v| v["request_id"] == request_id)
+            .collect();
+        assert_eq!(parsed.len(), 1, "one log line per request, got {lines:?}");
+        parsed.into_iter().next().unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// Asserts the error body shape and returns it: `{"error":{code,message,details,request_id}}`
+/// with `Content-Type: application/json` and the request id echoed in `X-Request-Id`.
+pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(resp.status().as_u16(), status, "status");
+    let headers = resp.headers().clone();
+    assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    let body: Value = resp.json().await.expect("JSON error body");
+    let error = &body["error"];
+    assert_eq!(error["code"], code, "{body}");
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(error["details"].is_array(), "{body}");
+    assert_eq!(
+        error["request_id"].as_str(),
+        header(&headers, "x-request-id"),
+        "request id in body matches header"
+    );
+    assert_eq!(
+        body.as_object().unwrap().len(),
+        1,
+        "only `error` at top level"
+    );
+    body
+}
+
+/// Returns a header value as a string.
+pub fn header<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Asserts the security headers every response carries.
+pub fn assert_security_headers(headers: &reqwest::header::HeaderMap) {
+    for (name, value) in [
+        (
+            "strict-transport-security",
+            "max-age=63072000; includeSubDomains",
+        ),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        (
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+    ] {
+        assert_eq!(header(headers, name), Some(value), "{name}");
+    }
+}
