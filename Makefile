@@ -17,6 +17,7 @@ build: setup ## Build the release Worker into build/
 	@$(RUN) worker-build --release
 
 dev: setup ## Serve the API on 127.0.0.1:$(PORT) with local KV, D1 and Durable Objects
+	@test -f .dev.vars || cp .dev.vars.example .dev.vars
 	@$(RUN) wrangler d1 migrations apply DB --local
 	@$(RUN) wrangler dev --ip 127.0.0.1 --port $(PORT)
 

@@ -5,14 +5,20 @@
 //! Everything here that decides something delegates to a pure module ([`crate::router`],
 //! [`crate::http`], [`crate::error`]); this file only adapts `worker` types to them.
 
+use crate::accounts::Users;
+use crate::auth::kv_store::KvSessions;
+use crate::auth::session::{self, SessionStore};
+use crate::auth::token::SessionToken;
+use crate::auth::{cookie, csrf, service_token, unauthenticated, Principal};
 use crate::config::Config;
 use crate::error::AppError;
-use crate::handlers::{health, testing};
+use crate::handlers::health::{D1_BINDING, KV_BINDING};
+use crate::handlers::{admin, auth, health, testing};
 use crate::http::log::{rfc3339_ms, RequestLog};
 use crate::http::trace::TraceContext;
 use crate::http::{cors, json, request_id, security, ApiResponse, Method};
 use crate::ids::now_ms;
-use crate::router::{self, Access, Match, Params, Route};
+use crate::router::{self, Access, Match, Params, Role, Route};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use std::cell::OnceCell;
@@ -25,8 +31,15 @@ pub type Handled = LocalBoxFuture<'static, Result<ApiResponse, AppError>>;
 /// A route handler. Plain function pointers keep the table a `static`.
 pub type Handler = fn(Ctx) -> Handled;
 
-/// The rate-limit policy every route carries: per client IP. Enforced once the limiter lands.
+/// Rate-limit policies by name. Every route has the per-IP policy; authenticated routes add
+/// the per-user one; login and signup add tight per-endpoint ones. The limiter enforces them.
 const IP: &[&str] = &["ip"];
+const IP_USER: &[&str] = &["ip", "user"];
+const SIGNUP: &[&str] = &["ip", "signup-ip"];
+const LOGIN: &[&str] = &["ip", "login-ip", "login-email"];
+
+const USER: Access = Access::Role(Role::User);
+const ADMIN: Access = Access::Role(Role::Admin);
 
 /// Defaults for a route entry; each route overrides what it needs.
 const fn route(method: Method, path: &'static str, handler: Handler) -> Route<Handler> {
@@ -50,6 +63,68 @@ pub static ROUTES: &[Route<Handler>] = &[
         Box::pin(health::ready(cx))
     }),
     Route {
+        rate_limits: SIGNUP,
+        ..route(Method::Post, "/v1/auth/signup", |cx| {
+            Box::pin(auth::signup(cx))
+        })
+    },
+    Route {
+        rate_limits: LOGIN,
+        ..route(Method::Post, "/v1/auth/login", |cx| {
+            Box::pin(auth::login(cx))
+        })
+    },
+    Route {
+        access: USER,
+        rate_limits: IP_USER,
+        ..route(Method::Post, "/v1/auth/logout", |cx| {
+            Box::pin(auth::logout(cx))
+        })
+    },
+    Route {
+        access: USER,
+        sensitive: true,
+        rate_limits: IP_USER,
+        ..route(Method::Post, "/v1/auth/logout-all", |cx| {
+            Box::pin(auth::logout_all(cx))
+        })
+    },
+    Route {
+        access: USER,
+        rate_limits: IP_USER,
+        ..route(Method::Get, "/v1/auth/me", |cx| Box::pin(auth::me(cx)))
+    },
+    Route {
+        access: USER,
+        rate_limits: IP_USER,
+        ..route(Method::Get, "/v1/auth/sessions", |cx| {
+            Box::pin(auth::list_sessions(cx))
+        })
+    },
+    Route {
+        access: USER,
+        rate_limits: IP_USER,
+        ..route(Method::Delete, "/v1/auth/sessions/{id}", |cx| {
+            Box::pin(auth::delete_session(cx))
+        })
+    },
+    Route {
+        access: USER,
+        sensitive: true,
+        rate_limits: IP_USER,
+        ..route(Method::Post, "/v1/auth/password", |cx| {
+            Box::pin(auth::change_password(cx))
+        })
+    },
+    Route {
+        access: ADMIN,
+        sensitive: true,
+        rate_limits: IP_USER,
+        ..route(Method::Get, "/v1/admin/users", |cx| {
+            Box::pin(admin::list_users(cx))
+        })
+    },
+    Route {
         test_only: true,
         ..route(Method::Get, "/v1/_test/panic", |cx| {
             Box::pin(testing::panic(cx))
@@ -61,6 +136,12 @@ pub static ROUTES: &[Route<Handler>] = &[
             Box::pin(testing::echo(cx))
         })
     },
+    Route {
+        test_only: true,
+        ..route(Method::Post, "/v1/_test/set-role", |cx| {
+            Box::pin(testing::set_role(cx))
+        })
+    },
 ];
 
 /// Everything a handler may use for one request.
@@ -70,9 +151,20 @@ pub struct Ctx {
     pub config: Rc<Config>,
     pub params: Params,
     pub request_id: String,
+    /// The request's start time, Unix milliseconds.
+    pub now: u64,
+    /// The authenticated caller; always present on non-public routes.
+    pub principal: Option<Principal>,
 }
 
 impl Ctx {
+    /// Returns the authenticated caller (the pipeline guarantees one on non-public routes).
+    pub fn principal(&self) -> Result<&Principal, AppError> {
+        self.principal
+            .as_ref()
+            .ok_or_else(|| unauthenticated(false))
+    }
+
     /// Returns a path parameter captured by the route pattern.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params
@@ -152,6 +244,8 @@ struct Summary {
     cache_control: Option<&'static str>,
     /// CORS headers already set (preflight answers set their own).
     cors_done: bool,
+    /// The caller, for the log line.
+    user_id: Option<String>,
 }
 
 /// Runs one request through the whole pipeline. Never fails: every error becomes a
@@ -170,10 +264,22 @@ pub async fn handle(req: Request, env: Env) -> Response {
         route: "unmatched",
         cache_control: None,
         cors_done: false,
+        user_id: None,
     };
     let config = load_config(&env);
     let result = match &config {
-        Ok(config) => dispatch(req, env, config.clone(), method, &request_id, &mut summary).await,
+        Ok(config) => {
+            dispatch(
+                req,
+                env,
+                config.clone(),
+                method,
+                &request_id,
+                started,
+                &mut summary,
+            )
+            .await
+        }
         Err(err) => Err(AppError::internal(err)),
     };
 
@@ -201,7 +307,7 @@ pub async fn handle(req: Request, env: Env) -> Response {
         route: summary.route,
         status: resp.status,
         duration_ms: now_ms().saturating_sub(started),
-        user_id: None,
+        user_id: summary.user_id.as_deref(),
         error_code: error.as_ref().map(|e| e.code().as_str()),
         cause: error.as_ref().and_then(|e| e.cause()),
     };
@@ -217,6 +323,7 @@ async fn dispatch(
     config: Rc<Config>,
     method: Option<Method>,
     request_id: &str,
+    now: u64,
     summary: &mut Summary,
 ) -> Result<ApiResponse, AppError> {
     let path = req.path();
@@ -255,11 +362,15 @@ async fn dispatch(
     summary.route = route.path;
     summary.cache_control = route.cache_control;
 
-    if route.access != Access::Public {
-        // Authentication arrives with the sessions layer; until then nothing but public
-        // routes can be reached (deny by default).
-        return Err(AppError::new(crate::ErrorCode::Unauthenticated));
-    }
+    let principal = match route.access {
+        Access::Public => None,
+        access => {
+            let principal = authenticate(&req, &env, &config, route, method, now).await?;
+            summary.user_id = Some(principal.log_id());
+            crate::auth::authorize(&principal, access)?;
+            Some(principal)
+        }
+    };
 
     let cx = Ctx {
         req,
@@ -267,8 +378,77 @@ async fn dispatch(
         config,
         params,
         request_id: request_id.to_owned(),
+        now,
+        principal,
     };
     (route.handler)(cx).await
+}
+
+/// Identifies the caller of a non-public route: a bearer JWT (service), else the session
+/// cookie. Cookie-authenticated unsafe requests must pass the CSRF check; sensitive routes
+/// also check the session against the user's row in D1 (strongly consistent), so a session
+/// revoked moments ago in KV cannot use them.
+async fn authenticate(
+    req: &Request,
+    env: &Env,
+    config: &Config,
+    route: &Route<Handler>,
+    method: Method,
+    now: u64,
+) -> Result<Principal, AppError> {
+    let headers = req.headers();
+    let get = |name: &str| headers.get(name).ok().flatten();
+
+    if let Some(authorization) = get("authorization") {
+        let token = authorization
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| unauthenticated(false))?;
+        return service_token::verify(token, &config.jwt).map(Principal::Service);
+    }
+
+    let cookies = get("cookie").unwrap_or_default();
+    let Some(raw) = cookie::find(&cookies) else {
+        return Err(unauthenticated(false));
+    };
+    let token = SessionToken::parse(raw).ok_or_else(|| unauthenticated(true))?;
+    if !method.is_safe() {
+        csrf::check(
+            get("origin").as_deref(),
+            get("sec-fetch-site").as_deref(),
+            &config.allowed_origins,
+        )?;
+    }
+    let store = KvSessions::new(env, KV_BINDING)?;
+    let found = session::authenticate(&store, &token, now, &config.session)
+        .await?
+        .ok_or_else(|| unauthenticated(true))?;
+    let storage_key = found.storage_key;
+    let session = match found.touch {
+        Some(touched) => {
+            // Best effort: a missed refresh only leaves last_seen_at older than it could be.
+            let _ = store.save(&storage_key, &touched, now).await;
+            touched
+        }
+        None => found.session,
+    };
+
+    if route.sensitive {
+        let user = Users::new(env, D1_BINDING)?.by_id(&session.user_id).await?;
+        let current =
+            user.is_some_and(|u| u.session_epoch == session.epoch && u.role == session.role);
+        if !current {
+            store
+                .remove(&storage_key, &session.user_id, &session.id)
+                .await?;
+            return Err(unauthenticated(true));
+        }
+    }
+    Ok(Principal::Session {
+        storage_key,
+        session,
+    })
 }
 
 fn method_not_allowed(allow: String) -> AppError {

@@ -4,6 +4,9 @@
 //! value is a [`ConfigError`] naming the variable; the pipeline logs it and answers
 //! 500 INTERNAL instead of running with a guess.
 
+use crate::auth::session::SessionPolicy;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine;
 use std::fmt;
 
 /// The deployment environment, from `APP_ENV`.
@@ -25,6 +28,32 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// `TEST_ROUTES`: exposes routes that exist only for tests (never in production).
     pub test_routes: bool,
+    /// `SESSION_IDLE_SECS`, `SESSION_ABSOLUTE_SECS`, `SESSION_TOUCH_SECS`.
+    pub session: SessionPolicy,
+    /// Service-token verification settings.
+    pub jwt: JwtConfig,
+    /// `CURSOR_SECRET`: key for signing pagination cursors (at least 32 bytes).
+    pub cursor_secret: Vec<u8>,
+}
+
+/// How service tokens (`Authorization: Bearer <JWT>`) are verified.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JwtConfig {
+    /// `JWT_ISSUER`: the required `iss`.
+    pub issuer: String,
+    /// `JWT_AUDIENCE`: the required `aud` (default `edge-api`).
+    pub audience: String,
+    /// `JWT_ED25519_PUBLIC_KEYS`: `kid:base64url(32-byte key)` pairs, comma-separated.
+    pub ed25519_keys: Vec<(String, [u8; 32])>,
+    /// `JWT_HS256_SECRET`: optional shared secret (at least 32 bytes) for HS256 tokens.
+    pub hs256_secret: Option<Vec<u8>>,
+}
+
+impl JwtConfig {
+    /// Returns true when some key is configured, i.e. service tokens can be accepted.
+    pub fn enabled(&self) -> bool {
+        !self.ed25519_keys.is_empty() || self.hs256_secret.is_some()
+    }
 }
 
 /// A variable that is present but not acceptable.
@@ -90,14 +119,91 @@ impl Config {
             return Err(err("TEST_ROUTES", "must not be enabled in production"));
         }
 
+        let secs = |var: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match lookup(var) {
+                None => Ok(default),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if (1..=MAX_SECS).contains(&n) => Ok(n),
+                    _ => Err(err(var, "expected a number of seconds from 1 to 31536000")),
+                },
+            }
+        };
+        let session = SessionPolicy {
+            idle_ms: secs("SESSION_IDLE_SECS", 7 * DAY)? * 1000,
+            absolute_ms: secs("SESSION_ABSOLUTE_SECS", 30 * DAY)? * 1000,
+            touch_ms: secs("SESSION_TOUCH_SECS", 300)? * 1000,
+        };
+
+        let ed25519_keys = lookup("JWT_ED25519_PUBLIC_KEYS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|pair| {
+                let (kid, key) = pair.split_once(':').ok_or_else(|| {
+                    err(
+                        "JWT_ED25519_PUBLIC_KEYS",
+                        "expected kid:base64url-key pairs",
+                    )
+                })?;
+                let bytes: [u8; 32] = B64URL
+                    .decode(key.trim())
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| {
+                        err(
+                            "JWT_ED25519_PUBLIC_KEYS",
+                            "each key must be 32 bytes, base64url",
+                        )
+                    })?;
+                Ok((kid.trim().to_owned(), bytes))
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        let hs256_secret = match lookup("JWT_HS256_SECRET") {
+            None => None,
+            Some(s) if s.len() >= 32 => Some(s.into_bytes()),
+            Some(_) => return Err(err("JWT_HS256_SECRET", "must be at least 32 bytes")),
+        };
+        let jwt = JwtConfig {
+            issuer: lookup("JWT_ISSUER").unwrap_or_default().trim().to_owned(),
+            audience: lookup("JWT_AUDIENCE")
+                .map(|a| a.trim().to_owned())
+                .unwrap_or_else(|| "edge-api".to_owned()),
+            ed25519_keys,
+            hs256_secret,
+        };
+        if jwt.enabled() && jwt.issuer.is_empty() {
+            return Err(err(
+                "JWT_ISSUER",
+                "required when service-token keys are set",
+            ));
+        }
+
+        let cursor_secret = match lookup("CURSOR_SECRET") {
+            Some(s) if s.len() >= 32 => s.into_bytes(),
+            Some(_) => return Err(err("CURSOR_SECRET", "must be at least 32 bytes")),
+            None => {
+                return Err(err(
+                    "CURSOR_SECRET",
+                    "required (wrangler secret put CURSOR_SECRET)",
+                ))
+            }
+        };
+
         Ok(Self {
             environment,
             allowed_origins,
             max_body_bytes,
             test_routes,
+            session,
+            jwt,
+            cursor_secret,
         })
     }
 }
+
+const DAY: u64 = 86_400;
+const MAX_SECS: u64 = 365 * DAY;
 
 /// Accepts `scheme://host[:port]` with no path, as browsers send in `Origin`.
 fn parse_origin(origin: &str) -> Result<String, String> {
@@ -129,11 +235,14 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
     fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
+        let mut map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        map.entry("CURSOR_SECRET".into()).or_insert(SECRET.into());
         Config::parse(|k| map.get(k).cloned())
     }
 
@@ -144,6 +253,56 @@ mod tests {
         assert!(c.allowed_origins.is_empty());
         assert_eq!(c.max_body_bytes, 65536);
         assert!(!c.test_routes);
+        assert_eq!(c.session.idle_ms, 7 * 86_400_000);
+        assert_eq!(c.session.absolute_ms, 30 * 86_400_000);
+        assert_eq!(c.session.touch_ms, 300_000);
+        assert!(!c.jwt.enabled());
+        assert_eq!(c.jwt.audience, "edge-api");
+    }
+
+    #[test]
+    fn secrets_must_be_long_enough() {
+        assert_eq!(
+            parse(&[("CURSOR_SECRET", "short")]).unwrap_err().var,
+            "CURSOR_SECRET"
+        );
+        assert_eq!(
+            parse(&[("JWT_HS256_SECRET", "short")]).unwrap_err().var,
+            "JWT_HS256_SECRET"
+        );
+        let map: HashMap<&str, &str> = HashMap::new();
+        let e = Config::parse(|k| map.get(k).map(|v| v.to_string())).unwrap_err();
+        assert_eq!(e.var, "CURSOR_SECRET");
+    }
+
+    #[test]
+    fn jwt_keys_are_parsed_and_need_an_issuer() {
+        let key = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+        let c = parse(&[
+            ("JWT_ED25519_PUBLIC_KEYS", &format!("k1:{key}, k2:{key}")),
+            ("JWT_ISSUER", "https://issuer.example"),
+        ])
+        .unwrap();
+        assert_eq!(c.jwt.ed25519_keys.len(), 2);
+        assert_eq!(c.jwt.ed25519_keys[1].0, "k2");
+        assert!(c.jwt.enabled());
+        let e = parse(&[("JWT_ED25519_PUBLIC_KEYS", &format!("k1:{key}"))]).unwrap_err();
+        assert_eq!(e.var, "JWT_ISSUER");
+        for bad in ["nokid", "k1:AAAA", "k1:!!!"] {
+            let e = parse(&[("JWT_ED25519_PUBLIC_KEYS", bad), ("JWT_ISSUER", "i")]).unwrap_err();
+            assert_eq!(e.var, "JWT_ED25519_PUBLIC_KEYS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn session_timeouts_are_configurable() {
+        let c = parse(&[("SESSION_IDLE_SECS", "2"), ("SESSION_TOUCH_SECS", "1")]).unwrap();
+        assert_eq!(c.session.idle_ms, 2000);
+        assert_eq!(c.session.touch_ms, 1000);
+        assert_eq!(
+            parse(&[("SESSION_IDLE_SECS", "0")]).unwrap_err().var,
+            "SESSION_IDLE_SECS"
+        );
     }
 
     #[test]

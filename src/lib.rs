@@ -4,7 +4,9 @@
 //! mapping, CORS and header policy, configuration) compiles and tests natively, while
 //! [`app`], [`handlers`] and the adapters stay a thin layer over the `worker` crate.
 
+pub mod accounts;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -39,3 +39,41 @@ fn new_traces_are_random() {
     assert_ne!(a.trace_id, b.trace_id);
     assert_eq!(a.trace_id.len(), 32);
 }
+
+/// PBKDF2-HMAC-SHA256("password", "salt", 4096), first 32 bytes: the same vector the native
+/// implementation is checked against, here computed by WebCrypto.
+#[wasm_bindgen_test]
+async fn webcrypto_pbkdf2_matches_the_known_vector() {
+    let out = edge_api::auth::password::derive(b"password", b"salt", 4096)
+        .await
+        .unwrap();
+    let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        hex,
+        "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn password_hashes_verify_through_webcrypto() {
+    use edge_api::auth::password;
+    let stored = password::hash(b"correct horse battery", 1000)
+        .await
+        .unwrap();
+    assert!(password::verify(b"correct horse battery", &stored)
+        .await
+        .unwrap());
+    assert!(!password::verify(b"wrong horse battery", &stored)
+        .await
+        .unwrap());
+}
+
+/// jwt-simple reads time through coarsetime; on wasm32-unknown-unknown that must be the
+/// JavaScript clock, or every `exp`/`nbf` check would compare against 1970.
+#[wasm_bindgen_test]
+fn jwt_simple_clock_reads_real_time() {
+    use jwt_simple::prelude::Clock;
+    let now = Clock::now_since_epoch().as_secs();
+    assert!(now * 1000 > SOME_RECENT_TIME_MS, "coarsetime now = {now}");
+    assert!(now.abs_diff(ids::now_ms() / 1000) < 5);
+}

@@ -2,5 +2,7 @@
 //! boundary never handles a raw string.
 
 mod email;
+mod password;
 
 pub use email::Email;
+pub use password::Password;

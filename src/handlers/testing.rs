@@ -1,11 +1,14 @@
 //! Routes that exist only when `TEST_ROUTES` is on (the `test` environment of
 //! `wrangler.toml`); configuration refuses that flag in production.
 
+use crate::accounts::Users;
 use crate::app::Ctx;
 use crate::domain::Email;
 use crate::error::AppError;
+use crate::handlers::health::D1_BINDING;
 use crate::http::json::{Input, Issue};
 use crate::http::ApiResponse;
+use crate::router::Role;
 use serde_json::json;
 
 /// Panics on purpose, to prove the runtime recovers and the next request is served.
@@ -32,4 +35,24 @@ fn parse_name(raw: &str) -> Result<String, Issue> {
         1..=100 => Ok(raw.trim().to_owned()),
         _ => Err("too_long"),
     }
+}
+
+/// Sets a user's role by e-mail (`{"email", "role"}`), so tests can create administrators.
+/// In a real deployment use `wrangler d1 execute` (see the README).
+pub async fn set_role(mut cx: Ctx) -> Result<ApiResponse, AppError> {
+    let mut input = Input::new(cx.json_body().await?, &["email", "role"])?;
+    let email = input.required("email", Email::parse);
+    let role = input.required("role", |s| Role::parse(s).ok_or("invalid_value"));
+    input.finish()?;
+    let (Some(email), Some(role)) = (email, role) else {
+        return Err(AppError::internal("validated fields missing"));
+    };
+    let user = Users::new(&cx.env, D1_BINDING)?
+        .set_role(&email, role)
+        .await?;
+    // A privilege change ends every session: the next login carries the new role.
+    let store =
+        crate::auth::kv_store::KvSessions::new(&cx.env, crate::handlers::health::KV_BINDING)?;
+    crate::auth::session::revoke_all(&store, &user.id, None).await?;
+    ApiResponse::json(200, &user.public())
 }

@@ -5,6 +5,7 @@
 //! adapter in [`crate::app`] only moves bytes and headers in and out of `worker` types.
 
 pub mod cors;
+pub mod cursor;
 pub mod json;
 pub mod log;
 pub mod request_id;

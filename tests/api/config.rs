@@ -43,6 +43,7 @@ async fn test_routes_refuse_to_run_in_production() {
 async fn default_environment_has_no_test_routes() {
     let app = spawn(Spawn {
         env: Some(""),
+        vars: vec![("CURSOR_SECRET", "a-secret-of-at-least-32-bytes-long")],
         ..Spawn::default()
     });
     let resp = app.client().get(app.at("/v1/health")).send().await.unwrap();

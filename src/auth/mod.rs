@@ -1,0 +1,131 @@
+//! Authentication and authorisation: who is calling, and may they call this route.
+//!
+//! Browsers hold a server-side session (an opaque token in an HttpOnly `__Host-` cookie);
+//! other services present a short-lived JWT. Both become a [`Principal`]; the route table
+//! says which role a route needs, and everything not marked public needs one (deny by
+//! default).
+
+pub mod cookie;
+pub mod csrf;
+pub mod kv_store;
+pub mod password;
+pub mod service_token;
+pub mod session;
+pub mod token;
+
+use crate::error::{AppError, ErrorCode};
+use crate::router::{Access, Role};
+use session::Session;
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A browser session.
+    Session {
+        storage_key: String,
+        session: Session,
+    },
+    /// Another service, by JWT.
+    Service(service_token::ServicePrincipal),
+}
+
+impl Principal {
+    /// Returns the role the caller holds, if any.
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Self::Session { session, .. } => Some(session.role),
+            Self::Service(s) => s.role,
+        }
+    }
+
+    /// Returns an identifier for the log line: the user id, or `service:<sub>`.
+    pub fn log_id(&self) -> String {
+        match self {
+            Self::Session { session, .. } => session.user_id.clone(),
+            Self::Service(s) => format!("service:{}", s.subject),
+        }
+    }
+
+    /// Returns the session, or 403 for callers without one (session routes only make sense
+    /// for browsers).
+    pub fn session(&self) -> Result<(&str, &Session), AppError> {
+        match self {
+            Self::Session {
+                storage_key,
+                session,
+            } => Ok((storage_key, session)),
+            Self::Service(_) => Err(AppError::new(ErrorCode::Forbidden)
+                .with_message("This route needs a browser session.")),
+        }
+    }
+}
+
+/// Checks that `principal` may use a route with `access`: 403 when its role is too low.
+pub fn authorize(principal: &Principal, access: Access) -> Result<(), AppError> {
+    match access {
+        Access::Public => Ok(()),
+        Access::Role(needed) if principal.role().is_some_and(|r| r >= needed) => Ok(()),
+        Access::Role(_) => Err(AppError::new(ErrorCode::Forbidden)),
+    }
+}
+
+/// The 401 for a missing or unusable credential. When a session cookie was sent, the answer
+/// also deletes it, so the browser stops presenting it.
+pub fn unauthenticated(clear_cookie: bool) -> AppError {
+    let err = AppError::new(ErrorCode::Unauthenticated);
+    if clear_cookie {
+        err.with_header("Set-Cookie", cookie::clear())
+    } else {
+        err
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use session::SessionPolicy;
+
+    fn session_principal(role: Role) -> Principal {
+        let policy = SessionPolicy {
+            idle_ms: 1,
+            absolute_ms: 1,
+            touch_ms: 1,
+        };
+        Principal::Session {
+            storage_key: "k".into(),
+            session: Session::new("u", role, 0, "", 0, &policy),
+        }
+    }
+
+    #[test]
+    fn roles_are_ordered() {
+        let user = session_principal(Role::User);
+        let admin = session_principal(Role::Admin);
+        assert!(authorize(&user, Access::Role(Role::User)).is_ok());
+        assert_eq!(
+            authorize(&user, Access::Role(Role::Admin))
+                .unwrap_err()
+                .status(),
+            403
+        );
+        assert!(authorize(&admin, Access::Role(Role::User)).is_ok());
+        assert!(authorize(&admin, Access::Role(Role::Admin)).is_ok());
+    }
+
+    #[test]
+    fn services_without_a_role_scope_are_forbidden() {
+        let svc = Principal::Service(service_token::ServicePrincipal {
+            subject: "s".into(),
+            scopes: vec!["reports:read".into()],
+            role: None,
+        });
+        assert_eq!(
+            authorize(&svc, Access::Role(Role::User))
+                .unwrap_err()
+                .status(),
+            403
+        );
+        assert_eq!(svc.session().unwrap_err().status(), 403);
+        assert_eq!(svc.log_id(), "service:s");
+    }
+}

@@ -1,0 +1,209 @@
+//! Service-to-service tokens: short-lived JWTs verified with `jwt-simple`.
+//!
+//! Accepted: EdDSA (Ed25519) signed by one of the configured public keys, chosen by the
+//! header's `kid` (several keys allow rotation), and HS256 when a shared secret is configured.
+//! Anything else, `alg: none` included, is refused before any key is touched, and the key type
+//! must match the algorithm, so a public key can never be used as an HMAC secret (algorithm
+//! confusion). Required: `iss` and `aud` as configured, `iat`, `exp`, a lifetime of at most
+//! one hour, and `nbf`/`exp` within a 60-second clock skew.
+//!
+//! Scopes (`scope`, space-separated as in RFC 8693 §4.2) map to roles: `admin` or `user`.
+
+use crate::config::JwtConfig;
+use crate::error::{AppError, ErrorCode};
+use crate::router::Role;
+use jwt_simple::prelude::*;
+use std::collections::HashSet;
+
+/// The longest lifetime (`exp - iat`) accepted.
+pub const MAX_LIFETIME_SECS: u64 = 3600;
+/// Allowed clock difference between issuer and verifier.
+pub const CLOCK_SKEW_SECS: u64 = 60;
+
+/// Claims beyond the registered ones.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ServiceClaims {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// A verified service caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePrincipal {
+    pub subject: String,
+    pub scopes: Vec<String>,
+    /// The highest role its scopes grant, if any.
+    pub role: Option<Role>,
+}
+
+/// Verifies `token`; every failure is the same 401 (the reason is only logged).
+pub fn verify(token: &str, config: &JwtConfig) -> Result<ServicePrincipal, AppError> {
+    let reject = |reason: &str| {
+        AppError::new(ErrorCode::Unauthenticated)
+            .with_message("The service token is not valid.")
+            .with_cause(format!("service token rejected: {reason}"))
+    };
+    if !config.enabled() {
+        return Err(reject("service tokens are not configured"));
+    }
+    let meta = Token::decode_metadata(token).map_err(|e| reject(&e.to_string()))?;
+    let options = VerificationOptions {
+        allowed_issuers: Some(HashSet::from([config.issuer.clone()])),
+        allowed_audiences: Some(HashSet::from([config.audience.clone()])),
+        time_tolerance: Some(Duration::from_secs(CLOCK_SKEW_SECS)),
+        max_validity: Some(Duration::from_secs(MAX_LIFETIME_SECS + CLOCK_SKEW_SECS)),
+        max_token_length: Some(4096),
+        ..VerificationOptions::default()
+    };
+    let claims = match meta.algorithm() {
+        "EdDSA" => {
+            let (kid, raw) = match meta.key_id() {
+                Some(kid) => config
+                    .ed25519_keys
+                    .iter()
+                    .find(|(k, _)| k == kid)
+                    .ok_or_else(|| reject("unknown kid"))?,
+                None if config.ed25519_keys.len() == 1 => &config.ed25519_keys[0],
+                None => return Err(reject("kid required when several keys are configured")),
+            };
+            let key = Ed25519PublicKey::from_bytes(raw)
+                .map_err(|e| reject(&e.to_string()))?
+                .with_key_id(kid);
+            key.verify_token::<ServiceClaims>(token, Some(options))
+        }
+        "HS256" => {
+            let secret = config
+                .hs256_secret
+                .as_ref()
+                .ok_or_else(|| reject("HS256 is not enabled"))?;
+            HS256Key::from_bytes(secret).verify_token::<ServiceClaims>(token, Some(options))
+        }
+        other => return Err(reject(&format!("algorithm {other} is not accepted"))),
+    }
+    .map_err(|e| reject(&e.to_string()))?;
+
+    let (Some(iat), Some(exp)) = (claims.issued_at, claims.expires_at) else {
+        return Err(reject("iat and exp are required"));
+    };
+    if exp.as_secs().saturating_sub(iat.as_secs()) > MAX_LIFETIME_SECS {
+        return Err(reject("lifetime over one hour"));
+    }
+    let subject = claims.subject.ok_or_else(|| reject("sub is required"))?;
+    let scopes: Vec<String> = claims
+        .custom
+        .scope
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let role = scopes.iter().filter_map(|s| Role::parse(s)).max();
+    Ok(ServicePrincipal {
+        subject,
+        scopes,
+        role,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISSUER: &str = "https://issuer.example";
+
+    fn config(pair: &Ed25519KeyPair) -> JwtConfig {
+        let raw: [u8; 32] = pair.public_key().to_bytes().try_into().unwrap();
+        JwtConfig {
+            issuer: ISSUER.into(),
+            audience: "edge-api".into(),
+            ed25519_keys: vec![("k1".into(), raw)],
+            hs256_secret: Some(b"0123456789abcdef0123456789abcdef".to_vec()),
+        }
+    }
+
+    fn claims(scope: &str, valid: Duration) -> JWTClaims<ServiceClaims> {
+        Claims::with_custom_claims(
+            ServiceClaims {
+                scope: Some(scope.into()),
+            },
+            valid,
+        )
+        .with_issuer(ISSUER)
+        .with_audience("edge-api")
+        .with_subject("billing-service")
+    }
+
+    #[test]
+    fn valid_eddsa_token_grants_its_scopes() {
+        let pair = Ed25519KeyPair::generate().with_key_id("k1");
+        let token = pair
+            .sign(claims("user reports:read", Duration::from_mins(5)))
+            .unwrap();
+        let p = verify(&token, &config(&pair)).unwrap();
+        assert_eq!(p.subject, "billing-service");
+        assert_eq!(p.role, Some(Role::User));
+        assert_eq!(p.scopes, ["user", "reports:read"]);
+    }
+
+    #[test]
+    fn hs256_works_when_configured() {
+        let pair = Ed25519KeyPair::generate();
+        let cfg = config(&pair);
+        let key = HS256Key::from_bytes(cfg.hs256_secret.as_ref().unwrap());
+        let token = key
+            .authenticate(claims("admin", Duration::from_mins(5)))
+            .unwrap();
+        assert_eq!(verify(&token, &cfg).unwrap().role, Some(Role::Admin));
+    }
+
+    #[test]
+    fn wrong_key_audience_issuer_or_lifetime_is_rejected() {
+        let pair = Ed25519KeyPair::generate().with_key_id("k1");
+        let cfg = config(&pair);
+        let other = Ed25519KeyPair::generate().with_key_id("k1");
+        let cases = [
+            other.sign(claims("user", Duration::from_mins(5))).unwrap(),
+            pair.sign(claims("user", Duration::from_mins(5)).with_audience("other"))
+                .unwrap(),
+            pair.sign(claims("user", Duration::from_mins(5)).with_issuer("https://evil"))
+                .unwrap(),
+            pair.sign(claims("user", Duration::from_hours(2))).unwrap(),
+            Ed25519KeyPair::generate()
+                .with_key_id("k9")
+                .sign(claims("user", Duration::from_mins(5)))
+                .unwrap(),
+        ];
+        for token in cases {
+            let err = verify(&token, &cfg).unwrap_err();
+            assert_eq!(err.status(), 401);
+        }
+    }
+
+    #[test]
+    fn alg_none_and_confusion_are_rejected() {
+        let pair = Ed25519KeyPair::generate().with_key_id("k1");
+        let mut cfg = config(&pair);
+        let b64 = |s: &str| Base64UrlSafeNoPadding::encode_to_string(s).unwrap();
+        let payload = b64(&format!(
+            r#"{{"iss":"{ISSUER}","aud":"edge-api","sub":"x","iat":1,"exp":9999999999}}"#
+        ));
+        let none = format!("{}.{payload}.", b64(r#"{"alg":"none","typ":"JWT"}"#));
+        assert_eq!(verify(&none, &cfg).unwrap_err().status(), 401);
+
+        // HS256 signed with the public key bytes as the secret must not pass.
+        cfg.hs256_secret = None;
+        let confused = HS256Key::from_bytes(&pair.public_key().to_bytes())
+            .authenticate(claims("admin", Duration::from_mins(5)))
+            .unwrap();
+        assert_eq!(verify(&confused, &cfg).unwrap_err().status(), 401);
+    }
+
+    #[test]
+    fn disabled_configuration_rejects_everything() {
+        let pair = Ed25519KeyPair::generate().with_key_id("k1");
+        let token = pair.sign(claims("user", Duration::from_mins(5))).unwrap();
+        assert_eq!(
+            verify(&token, &JwtConfig::default()).unwrap_err().status(),
+            401
+        );
+    }
+}
