@@ -142,6 +142,12 @@ pub static ROUTES: &[Route<Handler>] = &[
             Box::pin(testing::set_role(cx))
         })
     },
+    Route {
+        test_only: true,
+        ..route(Method::Post, "/v1/_test/bump-epoch", |cx| {
+            Box::pin(testing::bump_epoch(cx))
+        })
+    },
 ];
 
 /// Everything a handler may use for one request.

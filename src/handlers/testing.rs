@@ -56,3 +56,20 @@ pub async fn set_role(mut cx: Ctx) -> Result<ApiResponse, AppError> {
     crate::auth::session::revoke_all(&store, &user.id, None).await?;
     ApiResponse::json(200, &user.public())
 }
+
+/// Increments a user's `session_epoch` without touching KV (`{"email"}`): what a revocation
+/// looks like from a location KV has not yet caught up with. Sensitive routes must refuse
+/// the old session while ordinary ones still accept it.
+pub async fn bump_epoch(mut cx: Ctx) -> Result<ApiResponse, AppError> {
+    let mut input = Input::new(cx.json_body().await?, &["email"])?;
+    let email = input.required("email", Email::parse);
+    input.finish()?;
+    let email = email.ok_or_else(|| AppError::internal("validated fields missing"))?;
+    let users = Users::new(&cx.env, D1_BINDING)?;
+    let user = users
+        .by_email(&email)
+        .await?
+        .ok_or_else(|| AppError::new(crate::ErrorCode::NotFound))?;
+    users.bump_epoch(&user.id).await?;
+    Ok(ApiResponse::empty(204))
+}

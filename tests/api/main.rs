@@ -3,11 +3,16 @@
 
 mod support;
 
+mod accounts;
+mod authorization;
 mod config;
 mod cors;
+mod csrf;
 mod errors;
 mod health;
 mod json_input;
 mod observability;
 mod panic_recovery;
 mod routing;
+mod service_tokens;
+mod sessions;

@@ -190,3 +190,113 @@ pub fn assert_security_headers(headers: &reqwest::header::HeaderMap) {
         assert_eq!(header(headers, name), Some(value), "{name}");
     }
 }
+
+/// An allowed origin in the test environment (see `wrangler.toml`).
+pub const ORIGIN: &str = "https://app.example.test";
+/// A password that satisfies the length rule.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Returns an e-mail address no other test uses.
+pub fn unique_email(tag: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{tag}-{nanos}-{n}@example.test")
+}
+
+/// A signed-in browser: the `Cookie` header value for its session.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    pub cookie: String,
+}
+
+impl TestApp {
+    /// Creates an account and returns the response.
+    pub async fn signup(&self, email: &str, password: &str) -> reqwest::Response {
+        self.client()
+            .post(self.at("/v1/auth/signup"))
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Logs in and returns the response.
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.client()
+            .post(self.at("/v1/auth/login"))
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates an account and logs it in.
+    pub async fn new_user(&self, tag: &str) -> (String, Browser) {
+        let email = unique_email(tag);
+        assert_eq!(self.signup(&email, PASSWORD).await.status(), 201);
+        let browser = self.browser(&email, PASSWORD).await;
+        (email, browser)
+    }
+
+    /// Logs an existing account in.
+    pub async fn browser(&self, email: &str, password: &str) -> Browser {
+        let resp = self.login(email, password).await;
+        assert_eq!(resp.status(), 200, "login of {email}");
+        Browser {
+            cookie: session_cookie(&resp).expect("login sets the session cookie"),
+        }
+    }
+
+    /// Creates an administrator (through the test-only role route) and logs it in.
+    pub async fn new_admin(&self) -> (String, Browser) {
+        let email = unique_email("admin");
+        assert_eq!(self.signup(&email, PASSWORD).await.status(), 201);
+        let resp = self
+            .client()
+            .post(self.at("/v1/_test/set-role"))
+            .json(&serde_json::json!({"email": email, "role": "admin"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let browser = self.browser(&email, PASSWORD).await;
+        (email, browser)
+    }
+
+    /// Sends a request as `browser`, from the allowed origin.
+    pub fn as_browser(
+        &self,
+        browser: &Browser,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client()
+            .request(method, self.at(path))
+            .header("cookie", &browser.cookie)
+            .header("origin", ORIGIN)
+    }
+}
+
+/// Returns `__Host-session=<token>` from a response's `Set-Cookie`, if it sets a session.
+pub fn session_cookie(resp: &reqwest::Response) -> Option<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|v| v.starts_with("__Host-session=") && v.len() > "__Host-session=".len())
+        .map(str::to_owned)
+}
+
+/// Returns the `Set-Cookie` header values.
+pub fn set_cookies(resp: &reqwest::Response) -> Vec<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect()
+}

@@ -1,0 +1,196 @@
+//! Signup, login and logout: the account lifecycle and the session cookie.
+
+use crate::support::{
+    app, assert_error, header, session_cookie, set_cookies, unique_email, Browser, PASSWORD,
+};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn signup_creates_a_user_and_never_returns_the_hash() {
+    let app = app();
+    let email = unique_email("Signup").replace("signup", "SIGNUP");
+    let resp = app.signup(&format!("  {email} "), PASSWORD).await;
+    assert_eq!(resp.status(), 201);
+    let location = header(resp.headers(), "location").unwrap().to_owned();
+    let body: Value = resp.json().await.unwrap();
+    let mut keys: Vec<_> = body.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    assert_eq!(keys, ["created_at", "email", "id", "role"]);
+    assert_eq!(body["email"], email.to_lowercase());
+    assert_eq!(body["role"], "user");
+    let id = uuid::Uuid::parse_str(body["id"].as_str().unwrap()).unwrap();
+    assert_eq!(id.get_version_num(), 7);
+    assert!(location.ends_with(body["id"].as_str().unwrap()));
+    assert!(!body.to_string().contains("pbkdf2"));
+}
+
+#[tokio::test]
+async fn duplicate_email_is_409_whatever_the_case() {
+    let app = app();
+    let email = unique_email("dup");
+    assert_eq!(app.signup(&email, PASSWORD).await.status(), 201);
+    let resp = app.signup(&email.to_uppercase(), PASSWORD).await;
+    let body = assert_error(resp, 409, "CONFLICT").await;
+    assert_eq!(
+        body["error"]["details"],
+        json!([{"field": "email", "issue": "taken"}])
+    );
+}
+
+#[tokio::test]
+async fn signup_validates_email_and_password_length() {
+    let app = app();
+    let resp = app.signup("not-an-email", "short").await;
+    let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
+    assert_eq!(
+        body["error"]["details"],
+        json!([
+            {"field": "email", "issue": "invalid_format"},
+            {"field": "password", "issue": "too_short"}
+        ])
+    );
+    let resp = app.signup(&unique_email("long"), &"x".repeat(257)).await;
+    let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
+    assert_eq!(body["error"]["details"][0]["issue"], "too_long");
+}
+
+#[tokio::test]
+async fn login_sets_a_host_only_http_only_session_cookie() {
+    let app = app();
+    let email = unique_email("cookie");
+    app.signup(&email, PASSWORD).await;
+    let resp = app.login(&email, PASSWORD).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(resp.headers(), "cache-control"), Some("no-store"));
+    let cookies = set_cookies(&resp);
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    let attrs: Vec<&str> = cookies[0].split("; ").collect();
+    let (name, token) = attrs[0].split_once('=').unwrap();
+    assert_eq!(name, "__Host-session");
+    assert_eq!(token.len(), 43, "32 bytes, base64url");
+    for attr in [
+        "Path=/",
+        "Secure",
+        "HttpOnly",
+        "SameSite=Lax",
+        "Max-Age=2592000",
+    ] {
+        assert!(attrs.contains(&attr), "{attr} missing from {cookies:?}");
+    }
+    assert!(!cookies[0].contains("Domain"), "{cookies:?}");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["user"]["email"], email);
+    assert!(body["session_id"].is_string());
+    assert!(body["user"].get("password_hash").is_none());
+}
+
+#[tokio::test]
+async fn unknown_email_and_wrong_password_get_the_same_answer() {
+    let app = app();
+    let email = unique_email("enum");
+    app.signup(&email, PASSWORD).await;
+    let wrong = app.login(&email, "not the right password").await;
+    assert!(set_cookies(&wrong).is_empty());
+    let wrong = assert_error(wrong, 401, "UNAUTHENTICATED").await;
+    let unknown = app.login(&unique_email("nobody"), PASSWORD).await;
+    let unknown = assert_error(unknown, 401, "UNAUTHENTICATED").await;
+    let strip = |mut v: Value| {
+        v["error"]["request_id"] = Value::Null;
+        v
+    };
+    assert_eq!(strip(wrong), strip(unknown));
+}
+
+#[tokio::test]
+async fn login_always_issues_a_new_session_and_drops_the_presented_one() {
+    let app = app();
+    let (email, first) = app.new_user("rotate").await;
+    let resp = app
+        .client()
+        .post(app.at("/v1/auth/login"))
+        .header("cookie", &first.cookie)
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let second = Browser {
+        cookie: session_cookie(&resp).unwrap(),
+    };
+    assert_ne!(first.cookie, second.cookie);
+    let old = app
+        .as_browser(&first, Method::GET, "/v1/auth/me")
+        .send()
+        .await
+        .unwrap();
+    assert_error(old, 401, "UNAUTHENTICATED").await;
+    let new = app
+        .as_browser(&second, Method::GET, "/v1/auth/me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(new.status(), 200);
+}
+
+#[tokio::test]
+async fn tokens_the_server_did_not_issue_are_refused_and_cleared() {
+    let app = app();
+    for cookie in [
+        format!("__Host-session={}", "A".repeat(43)),
+        "__Host-session=forged".to_string(),
+    ] {
+        let resp = app
+            .client()
+            .get(app.at("/v1/auth/me"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        let cleared = set_cookies(&resp);
+        assert!(
+            cleared
+                .iter()
+                .any(|c| c.starts_with("__Host-session=;") && c.contains("Max-Age=0")),
+            "{cleared:?}"
+        );
+        assert_error(resp, 401, "UNAUTHENTICATED").await;
+    }
+}
+
+#[tokio::test]
+async fn me_returns_the_signed_in_user() {
+    let app = app();
+    let (email, browser) = app.new_user("me").await;
+    let resp = app
+        .as_browser(&browser, Method::GET, "/v1/auth/me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["kind"], "user");
+    assert_eq!(body["user"]["email"], email);
+    assert_eq!(body["user"]["role"], "user");
+}
+
+#[tokio::test]
+async fn logout_deletes_the_session_server_side_and_clears_the_cookie() {
+    let app = app();
+    let (_, browser) = app.new_user("logout").await;
+    let resp = app
+        .as_browser(&browser, Method::POST, "/v1/auth/logout")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let cleared = set_cookies(&resp);
+    assert!(cleared[0].starts_with("__Host-session=;") && cleared[0].contains("Max-Age=0"));
+    // Replaying the old cookie (a copy kept by an attacker) no longer works.
+    let resp = app
+        .as_browser(&browser, Method::GET, "/v1/auth/me")
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 401, "UNAUTHENTICATED").await;
+}

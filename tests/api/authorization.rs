@@ -1,0 +1,160 @@
+//! Deny by default across the whole route table, and the admin-only routes.
+
+use crate::support::{app, assert_error};
+use edge_api::app::ROUTES;
+use edge_api::router::Access;
+use reqwest::Method;
+use serde_json::Value;
+
+#[tokio::test]
+async fn every_non_public_route_answers_401_without_credentials() {
+    let app = app();
+    let mut checked = 0;
+    for route in ROUTES.iter().filter(|r| r.access != Access::Public) {
+        let path = route
+            .path
+            .replace("{id}", "0190b0a0-0000-7000-8000-000000000000");
+        let method = Method::from_bytes(route.method.as_str().as_bytes()).unwrap();
+        let resp = app
+            .client()
+            .request(method, app.at(&path))
+            .header("content-type", "application/json")
+            .header("origin", crate::support::ORIGIN)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let body = assert_error(resp, 401, "UNAUTHENTICATED").await;
+        assert!(
+            body["error"]["details"].as_array().unwrap().is_empty(),
+            "{path}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 7, "the walk covered {checked} routes");
+}
+
+#[tokio::test]
+async fn public_routes_are_only_the_intended_ones() {
+    let mut public: Vec<String> = ROUTES
+        .iter()
+        .filter(|r| r.access == Access::Public && !r.test_only)
+        .map(|r| format!("{} {}", r.method.as_str(), r.path))
+        .collect();
+    public.sort();
+    assert_eq!(
+        public,
+        [
+            "GET /v1/health",
+            "GET /v1/health/ready",
+            "POST /v1/auth/login",
+            "POST /v1/auth/signup"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn admin_routes_are_403_for_users_and_open_to_admins() {
+    let app = app();
+    let (_, user) = app.new_user("plain").await;
+    let resp = app
+        .as_browser(&user, Method::GET, "/v1/admin/users")
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 403, "FORBIDDEN").await;
+
+    let (_, admin) = app.new_admin().await;
+    let resp = app
+        .as_browser(&admin, Method::GET, "/v1/admin/users")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["items"].as_array().is_some_and(|i| !i.is_empty()));
+    assert!(body.to_string().find("pbkdf2").is_none());
+}
+
+#[tokio::test]
+async fn admin_user_list_pages_with_signed_cursors() {
+    let app = app();
+    let (_, admin) = app.new_admin().await;
+    for _ in 0..3 {
+        app.new_user("page").await;
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/admin/users?limit=2&cursor={c}"),
+            None => "/v1/admin/users?limit=2".to_string(),
+        };
+        let body: Value = app
+            .as_browser(&admin, Method::GET, &path)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = body["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        for item in items {
+            seen.push((
+                item["created_at"].as_u64().unwrap(),
+                item["id"].as_str().unwrap().to_owned(),
+            ));
+        }
+        match body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert!(seen.len() >= 4);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(seen, sorted, "stable order, no repeats");
+
+    // A tampered cursor is refused; limits are bounded.
+    let c = cursor.unwrap_or_else(|| "x.y".into());
+    let tampered = format!("{}A{}", &c[..1], &c[1..]);
+    let resp = app
+        .as_browser(
+            &admin,
+            Method::GET,
+            &format!("/v1/admin/users?cursor={tampered}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 400, "BAD_REQUEST").await;
+    let resp = app
+        .as_browser(&admin, Method::GET, "/v1/admin/users?limit=101")
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
+    assert_eq!(body["error"]["details"][0]["field"], "limit");
+}
+
+#[tokio::test]
+async fn a_role_change_ends_existing_sessions() {
+    let app = app();
+    let (email, browser) = app.new_user("promoted").await;
+    let resp = app
+        .client()
+        .post(app.at("/v1/_test/set-role"))
+        .json(&serde_json::json!({"email": email, "role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = app
+        .as_browser(&browser, Method::GET, "/v1/auth/me")
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 401, "UNAUTHENTICATED").await;
+}

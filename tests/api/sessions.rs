@@ -1,0 +1,213 @@
+//! The caller's sessions: listing, revoking one, logging out everywhere, password change,
+//! expiry, and the strongly consistent check on sensitive routes.
+
+use crate::support::{app, assert_error, session_cookie, spawn, Browser, Spawn, PASSWORD};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+async fn status(app: &crate::support::TestApp, browser: &Browser) -> u16 {
+    app.as_browser(browser, Method::GET, "/v1/auth/me")
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn sessions_are_listed_with_the_current_one_marked() {
+    let app = app();
+    let (email, first) = app.new_user("list").await;
+    let second = app.browser(&email, PASSWORD).await;
+    let resp = app
+        .as_browser(&second, Method::GET, "/v1/auth/sessions")
+        .header("user-agent", "listing-agent/1.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{body}");
+    assert_eq!(items.iter().filter(|i| i["current"] == true).count(), 1);
+    for item in items {
+        let mut keys: Vec<_> = item.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            ["created_at", "current", "id", "last_seen_at", "user_agent"]
+        );
+    }
+    // Newest first: the current session is the second login.
+    assert_eq!(items[0]["current"], true);
+    assert!(items[0]["created_at"].as_u64() >= items[1]["created_at"].as_u64());
+    drop(first);
+}
+
+#[tokio::test]
+async fn a_session_can_be_revoked_by_its_owner_only() {
+    let app = app();
+    let (email, first) = app.new_user("revoke").await;
+    let second = app.browser(&email, PASSWORD).await;
+    let (_, stranger) = app.new_user("stranger").await;
+
+    let list: Value = app
+        .as_browser(&second, Method::GET, "/v1/auth/sessions")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let other_id = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["current"] == false)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Another user cannot see or delete it: 404, exactly like an unknown id.
+    let path = format!("/v1/auth/sessions/{other_id}");
+    let resp = app
+        .as_browser(&stranger, Method::DELETE, &path)
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 404, "NOT_FOUND").await;
+    let resp = app
+        .as_browser(
+            &second,
+            Method::DELETE,
+            "/v1/auth/sessions/0190b0a0-0000-7000-8000-000000000000",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 404, "NOT_FOUND").await;
+    assert_eq!(status(app, &first).await, 200);
+
+    let resp = app
+        .as_browser(&second, Method::DELETE, &path)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(status(app, &first).await, 401);
+    assert_eq!(status(app, &second).await, 200);
+}
+
+#[tokio::test]
+async fn logout_all_revokes_every_session() {
+    let app = app();
+    let (email, first) = app.new_user("logoutall").await;
+    let second = app.browser(&email, PASSWORD).await;
+    let resp = app
+        .as_browser(&first, Method::POST, "/v1/auth/logout-all")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(status(app, &first).await, 401);
+    assert_eq!(status(app, &second).await, 401);
+    // Logging in again works.
+    let third = app.browser(&email, PASSWORD).await;
+    assert_eq!(status(app, &third).await, 200);
+}
+
+#[tokio::test]
+async fn password_change_rotates_this_session_and_revokes_the_others() {
+    let app = app();
+    let (email, first) = app.new_user("passwd").await;
+    let second = app.browser(&email, PASSWORD).await;
+
+    let resp = app
+        .as_browser(&first, Method::POST, "/v1/auth/password")
+        .json(&json!({"current_password": "wrong password!!", "new_password": "a brand new passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
+    assert_eq!(
+        body["error"]["details"],
+        json!([{"field": "current_password", "issue": "incorrect"}])
+    );
+
+    let resp = app
+        .as_browser(&first, Method::POST, "/v1/auth/password")
+        .json(&json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let rotated = Browser {
+        cookie: session_cookie(&resp).expect("a new session cookie"),
+    };
+    assert_ne!(rotated.cookie, first.cookie);
+    assert_eq!(status(app, &first).await, 401);
+    assert_eq!(status(app, &second).await, 401);
+    assert_eq!(status(app, &rotated).await, 200);
+
+    assert_eq!(app.login(&email, PASSWORD).await.status(), 401);
+    assert_eq!(
+        app.login(&email, "a brand new passphrase").await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn sensitive_routes_check_the_epoch_even_if_kv_still_has_the_session() {
+    let app = app();
+    let (email, browser) = app.new_user("epoch").await;
+    // Revoke in D1 only, as a location where KV has not caught up would see it.
+    let resp = app
+        .client()
+        .post(app.at("/v1/_test/bump-epoch"))
+        .json(&json!({"email": email}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    // An ordinary route still accepts the session (KV is the source there)...
+    assert_eq!(status(app, &browser).await, 200);
+    // ...but a sensitive one refuses it, and the refusal deletes the session.
+    let resp = app
+        .as_browser(&browser, Method::POST, "/v1/auth/logout-all")
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 401, "UNAUTHENTICATED").await;
+    assert_eq!(status(app, &browser).await, 401);
+}
+
+#[tokio::test]
+async fn idle_and_absolute_timeouts_are_enforced() {
+    let app = spawn(Spawn {
+        vars: vec![
+            ("SESSION_IDLE_SECS", "2"),
+            ("SESSION_ABSOLUTE_SECS", "4"),
+            ("SESSION_TOUCH_SECS", "1"),
+        ],
+        ..Spawn::default()
+    });
+    // Idle: unused for longer than 2 s.
+    let (email, idle) = app.new_user("idle").await;
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    assert_eq!(status(&app, &idle).await, 401, "idle session expired");
+
+    // Absolute: kept active every second, still ends 4 s after login.
+    let active = app.browser(&email, PASSWORD).await;
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(status(&app, &active).await, 200, "active session refreshed");
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        status(&app, &active).await,
+        401,
+        "absolute lifetime reached"
+    );
+}
