@@ -194,3 +194,25 @@ async fn logout_deletes_the_session_server_side_and_clears_the_cookie() {
         .unwrap();
     assert_error(resp, 401, "UNAUTHENTICATED").await;
 }
+
+#[tokio::test]
+async fn log_lines_name_the_user_and_never_contain_tokens_or_passwords() {
+    let app = app();
+    let (_, browser) = app.new_user("logs").await;
+    let resp = app
+        .as_browser(&browser, Method::GET, "/v1/auth/me")
+        .header("x-request-id", "token-log-check-1")
+        .send()
+        .await
+        .unwrap();
+    let body: Value = resp.json().await.unwrap();
+    let line = app.request_log("token-log-check-1").await;
+    assert_eq!(line["user_id"], body["user"]["id"]);
+    assert_eq!(line["route"], "/v1/auth/me");
+
+    let token = browser.cookie.split_once('=').unwrap().1;
+    let text = app.log_text();
+    assert!(!text.contains(token), "session token in the log");
+    assert!(!text.contains(PASSWORD), "password in the log");
+    assert!(!text.contains("pbkdf2"), "password hash in the log");
+}

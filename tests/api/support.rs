@@ -120,6 +120,11 @@ impl TestApp {
         }
     }
 
+    /// Returns everything the Worker has logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
     /// Returns the single structured request log line for `request_id`, parsed.
     pub async fn request_log(&self, request_id: &str) -> Value {
         let lines = self.log_lines_with(request_id).await;
