@@ -18,10 +18,11 @@ use crate::http::log::{rfc3339_ms, RequestLog};
 use crate::http::trace::TraceContext;
 use crate::http::{cors, json, request_id, security, ApiResponse, Method};
 use crate::ids::now_ms;
+use crate::ratelimit::{self, client as limiter, Checked, KeyKind};
 use crate::router::{self, Access, Match, Params, Role, Route};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 use worker::{Env, Request, Response};
 
@@ -144,6 +145,13 @@ pub static ROUTES: &[Route<Handler>] = &[
     },
     Route {
         test_only: true,
+        rate_limits: &["ip", "test"],
+        ..route(Method::Get, "/v1/_test/limited", |cx| {
+            Box::pin(testing::limited(cx))
+        })
+    },
+    Route {
+        test_only: true,
         ..route(Method::Post, "/v1/_test/bump-epoch", |cx| {
             Box::pin(testing::bump_epoch(cx))
         })
@@ -161,6 +169,10 @@ pub struct Ctx {
     pub now: u64,
     /// The authenticated caller; always present on non-public routes.
     pub principal: Option<Principal>,
+    /// The route's rate-limit policy names.
+    pub rate_limits: &'static [&'static str],
+    /// Policies checked so far, for the `RateLimit` headers.
+    checked: Rc<RefCell<Vec<Checked>>>,
 }
 
 impl Ctx {
@@ -169,6 +181,20 @@ impl Ctx {
         self.principal
             .as_ref()
             .ok_or_else(|| unauthenticated(false))
+    }
+
+    /// Checks the route's policies keyed by `kind` (e.g. the e-mail a login names) against
+    /// `key`; 429 when one is exhausted.
+    pub async fn rate_limit(&self, kind: KeyKind, key: &str) -> Result<(), AppError> {
+        let checks: Vec<_> = route_policies(&self.config, self.rate_limits, kind)
+            .map(|p| (p, key.to_owned()))
+            .collect();
+        if checks.is_empty() {
+            return Ok(());
+        }
+        let (checked, err) = limiter::check(&self.env, &checks, self.now, &self.request_id).await;
+        self.checked.borrow_mut().extend(checked);
+        err.map_or(Ok(()), Err)
     }
 
     /// Returns a path parameter captured by the route pattern.
@@ -244,6 +270,18 @@ fn load_config(env: &Env) -> Result<Rc<Config>, crate::config::ConfigError> {
     })
 }
 
+/// The route's policies of one key kind, as configured.
+fn route_policies<'c>(
+    config: &'c Config,
+    names: &'static [&'static str],
+    kind: KeyKind,
+) -> impl Iterator<Item = &'c ratelimit::Policy> {
+    names
+        .iter()
+        .filter_map(|name| config.policy(name))
+        .filter(move |p| p.key == kind)
+}
+
 /// Facts about the request that the final stage (headers, log line) needs.
 struct Summary {
     route: &'static str,
@@ -252,6 +290,8 @@ struct Summary {
     cors_done: bool,
     /// The caller, for the log line.
     user_id: Option<String>,
+    /// Rate-limit policies checked, for the `RateLimit` headers.
+    checked: Rc<RefCell<Vec<Checked>>>,
 }
 
 /// Runs one request through the whole pipeline. Never fails: every error becomes a
@@ -271,6 +311,7 @@ pub async fn handle(req: Request, env: Env) -> Response {
         cache_control: None,
         cors_done: false,
         user_id: None,
+        checked: Rc::default(),
     };
     let config = load_config(&env);
     let result = match &config {
@@ -297,6 +338,10 @@ pub async fn handle(req: Request, env: Env) -> Response {
     if !summary.cors_done {
         let allowed = config.as_ref().map(|c| c.allowed_origins.as_slice());
         cors::apply(&mut resp.headers, allowed.unwrap_or(&[]), origin.as_deref());
+    }
+    if let Some((policy, limit)) = ratelimit::header_values(&summary.checked.borrow()) {
+        resp.headers.push(("RateLimit-Policy", policy));
+        resp.headers.push(("RateLimit", limit));
     }
     resp.headers.push(("X-Request-Id", request_id.clone()));
     resp.headers.push(("traceparent", trace.header_value()));
@@ -368,15 +413,46 @@ async fn dispatch(
     summary.route = route.path;
     summary.cache_control = route.cache_control;
 
-    let principal = match route.access {
-        Access::Public => None,
-        access => {
-            let principal = authenticate(&req, &env, &config, route, method, now).await?;
-            summary.user_id = Some(principal.log_id());
-            crate::auth::authorize(&principal, access)?;
-            Some(principal)
+    // Per-IP limits and authentication run concurrently; per-user limits need the caller.
+    let ip = ratelimit::client_key(
+        req.headers()
+            .get("cf-connecting-ip")
+            .ok()
+            .flatten()
+            .as_deref(),
+    );
+    let ip_checks: Vec<_> = route_policies(&config, route.rate_limits, KeyKind::Ip)
+        .map(|p| (p, ip.clone()))
+        .collect();
+    let authenticated = async {
+        match route.access {
+            Access::Public => Ok(None),
+            _ => authenticate(&req, &env, &config, route, method, now)
+                .await
+                .map(Some),
         }
     };
+    let ((checked, limited), principal) = futures_util::join!(
+        limiter::check(&env, &ip_checks, now, request_id),
+        authenticated
+    );
+    summary.checked.borrow_mut().extend(checked);
+    if let Some(err) = limited {
+        return Err(err);
+    }
+    let principal = principal?;
+    if let Some(principal) = &principal {
+        summary.user_id = Some(principal.log_id());
+        crate::auth::authorize(principal, route.access)?;
+        let user_checks: Vec<_> = route_policies(&config, route.rate_limits, KeyKind::User)
+            .map(|p| (p, principal.log_id()))
+            .collect();
+        let (checked, limited) = limiter::check(&env, &user_checks, now, request_id).await;
+        summary.checked.borrow_mut().extend(checked);
+        if let Some(err) = limited {
+            return Err(err);
+        }
+    }
 
     let cx = Ctx {
         req,
@@ -386,6 +462,8 @@ async fn dispatch(
         request_id: request_id.to_owned(),
         now,
         principal,
+        rate_limits: route.rate_limits,
+        checked: summary.checked.clone(),
     };
     (route.handler)(cx).await
 }
@@ -476,5 +554,34 @@ fn into_worker_response(resp: ApiResponse) -> Response {
         builder.empty()
     } else {
         builder.fixed(resp.body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_policy_named_in_the_route_table_exists() {
+        for route in ROUTES {
+            for name in route.rate_limits {
+                assert!(
+                    ratelimit::DEFAULT_POLICIES.iter().any(|p| p.name == *name),
+                    "{} {} names unknown policy {name}",
+                    route.method.as_str(),
+                    route.path
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_route_is_limited_per_ip_and_authenticated_ones_per_user() {
+        for route in ROUTES {
+            assert!(route.rate_limits.contains(&"ip"), "{}", route.path);
+            if route.access != Access::Public {
+                assert!(route.rate_limits.contains(&"user"), "{}", route.path);
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! 500 INTERNAL instead of running with a guess.
 
 use crate::auth::session::SessionPolicy;
+use crate::ratelimit::{Policy, DEFAULT_POLICIES};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
 use std::fmt;
@@ -34,6 +35,8 @@ pub struct Config {
     pub jwt: JwtConfig,
     /// `CURSOR_SECRET`: key for signing pagination cursors (at least 32 bytes).
     pub cursor_secret: Vec<u8>,
+    /// Rate-limit policies: the defaults with `RATE_LIMITS` overrides applied.
+    pub rate_limits: Vec<Policy>,
 }
 
 /// How service tokens (`Authorization: Bearer <JWT>`) are verified.
@@ -190,6 +193,9 @@ impl Config {
             }
         };
 
+        let rate_limits = parse_rate_limits(lookup("RATE_LIMITS").as_deref().unwrap_or(""))
+            .map_err(|r| err("RATE_LIMITS", &r))?;
+
         Ok(Self {
             environment,
             allowed_origins,
@@ -198,8 +204,40 @@ impl Config {
             session,
             jwt,
             cursor_secret,
+            rate_limits,
         })
     }
+
+    /// Returns the policy named `name`.
+    pub fn policy(&self, name: &str) -> Option<&Policy> {
+        self.rate_limits.iter().find(|p| p.name == name)
+    }
+}
+
+/// Applies `name=limit/seconds` overrides (comma-separated) to the default policies.
+fn parse_rate_limits(spec: &str) -> Result<Vec<Policy>, String> {
+    let mut policies = DEFAULT_POLICIES.to_vec();
+    for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let parsed = item.split_once('=').and_then(|(name, quota)| {
+            let (limit, secs) = quota.split_once('/')?;
+            let limit: u32 = limit.trim().parse().ok().filter(|n| *n > 0)?;
+            let secs: u64 = secs
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (1..=MAX_SECS).contains(n))?;
+            Some((name.trim(), limit, secs))
+        });
+        let (name, limit, secs) =
+            parsed.ok_or_else(|| format!("{item:?}: expected name=limit/seconds"))?;
+        let policy = policies
+            .iter_mut()
+            .find(|p| p.name == name)
+            .ok_or_else(|| format!("unknown policy {name:?}"))?;
+        policy.quota.limit = limit;
+        policy.quota.window_ms = secs * 1000;
+    }
+    Ok(policies)
 }
 
 const DAY: u64 = 86_400;
@@ -291,6 +329,22 @@ mod tests {
         for bad in ["nokid", "k1:AAAA", "k1:!!!"] {
             let e = parse(&[("JWT_ED25519_PUBLIC_KEYS", bad), ("JWT_ISSUER", "i")]).unwrap_err();
             assert_eq!(e.var, "JWT_ED25519_PUBLIC_KEYS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn rate_limits_override_defaults() {
+        let c = parse(&[("RATE_LIMITS", "ip=10/1, login-email=2/600")]).unwrap();
+        let ip = c.policy("ip").unwrap();
+        assert_eq!((ip.quota.limit, ip.quota.window_ms), (10, 1000));
+        assert_eq!(c.policy("login-email").unwrap().quota.limit, 2);
+        assert_eq!(c.policy("user").unwrap().quota.limit, 600);
+        for bad in ["ip=0/60", "ip=5", "nope=1/1", "ip=1/0", "ip"] {
+            assert_eq!(
+                parse(&[("RATE_LIMITS", bad)]).unwrap_err().var,
+                "RATE_LIMITS",
+                "{bad}"
+            );
         }
     }
 

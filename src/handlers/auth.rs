@@ -54,6 +54,10 @@ fn bad_credentials() -> AppError {
 /// login always issues a fresh token (no session fixation).
 pub async fn login(mut cx: Ctx) -> Result<ApiResponse, AppError> {
     let (email, password) = credentials(&mut cx).await?;
+    // Per-e-mail limit across all IPs; the key is a digest so no address names an object.
+    let email_key = crate::auth::token::digest_hex(email.as_str().as_bytes());
+    cx.rate_limit(crate::ratelimit::KeyKind::Email, &email_key)
+        .await?;
     let users = users(&cx)?;
     let user = users.by_email(&email).await?;
     let stored = user

@@ -73,3 +73,9 @@ pub async fn bump_epoch(mut cx: Ctx) -> Result<ApiResponse, AppError> {
     users.bump_epoch(&user.id).await?;
     Ok(ApiResponse::empty(204))
 }
+
+/// Answers 200 under the `test` rate-limit policy (50 per hour per IP by default), for
+/// exactness tests under concurrency.
+pub async fn limited(_cx: Ctx) -> Result<ApiResponse, AppError> {
+    ApiResponse::json(200, &json!({"ok": true}))
+}

@@ -13,6 +13,7 @@ mod health;
 mod json_input;
 mod observability;
 mod panic_recovery;
+mod rate_limits;
 mod routing;
 mod service_tokens;
 mod sessions;

@@ -1,0 +1,283 @@
+//! Rate limiting on Durable Objects: exact under concurrency, per IP (IPv6 by /64), per user
+//! and per e-mail, standard headers, and the fail-open / fail-closed paths. Each test starts
+//! its own Worker so counters start empty and quotas are the ones the test sets.
+
+use crate::support::{assert_error, header, spawn, Spawn, TestApp, PASSWORD};
+use futures_util::future::join_all;
+use reqwest::Method;
+use serde_json::json;
+use std::time::Duration;
+
+fn limited_app(rate_limits: &'static str) -> TestApp {
+    spawn(Spawn {
+        vars: vec![("RATE_LIMITS", rate_limits)],
+        ..Spawn::default()
+    })
+}
+
+async fn hit(app: &TestApp, client: &reqwest::Client, ip: &str) -> reqwest::Response {
+    client
+        .get(app.at("/v1/_test/limited"))
+        .header("cf-connecting-ip", ip)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Parses `"name";r=..;t=..` members of a `RateLimit` field into (name, r, t).
+fn ratelimit_members(value: &str) -> Vec<(String, u64, u64)> {
+    value
+        .split(", ")
+        .map(|m| {
+            let mut parts = m.split(';');
+            let name = parts.next().unwrap().trim_matches('"').to_owned();
+            let mut r = 0;
+            let mut t = 0;
+            for p in parts {
+                if let Some(v) = p.strip_prefix("r=") {
+                    r = v.parse().unwrap();
+                }
+                if let Some(v) = p.strip_prefix("t=") {
+                    t = v.parse().unwrap();
+                }
+            }
+            (name, r, t)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_requests_admit_exactly_fifty() {
+    // The `test` policy: 50 per hour per IP (the default quota).
+    let app = limited_app("");
+    let client = app.client();
+    for run in 0..5 {
+        let ip = format!("198.51.100.{}", 10 + run);
+        let responses = join_all((0..200).map(|_| hit(&app, &client, &ip))).await;
+        let mut admitted = 0;
+        let mut rejected = 0;
+        for resp in responses {
+            let status = resp.status().as_u16();
+            let policy = header(resp.headers(), "ratelimit-policy")
+                .unwrap()
+                .to_owned();
+            assert!(policy.contains(r#""test";q=50;w=3600"#), "{policy}");
+            assert!(policy.contains(r#""ip";q=300;w=60"#), "{policy}");
+            let limit = header(resp.headers(), "ratelimit").unwrap().to_owned();
+            let test = ratelimit_members(&limit)
+                .into_iter()
+                .find(|m| m.0 == "test")
+                .unwrap();
+            match status {
+                200 => admitted += 1,
+                429 => {
+                    rejected += 1;
+                    assert_eq!(test.1, 0, "r=0 when limited");
+                    let retry: u64 = header(resp.headers(), "retry-after")
+                        .unwrap()
+                        .parse()
+                        .unwrap();
+                    assert!(
+                        retry >= test.2 && retry >= 1,
+                        "Retry-After {retry} < t {}",
+                        test.2
+                    );
+                    let body = assert_error(resp, 429, "RATE_LIMITED").await;
+                    assert_eq!(
+                        body["error"]["details"],
+                        json!([{"field": "test", "issue": "limit_exceeded"}])
+                    );
+                }
+                other => panic!("unexpected status {other}"),
+            }
+        }
+        assert_eq!((admitted, rejected), (50, 150), "run {run}");
+    }
+}
+
+#[tokio::test]
+async fn quota_comes_back_after_the_window() {
+    let app = limited_app("test=3/2");
+    let client = app.client();
+    for _ in 0..3 {
+        assert_eq!(hit(&app, &client, "192.0.2.1").await.status(), 200);
+    }
+    let resp = hit(&app, &client, "192.0.2.1").await;
+    assert_eq!(resp.status(), 429);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    for _ in 0..3 {
+        assert_eq!(hit(&app, &client, "192.0.2.1").await.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn remaining_counts_down_in_the_headers() {
+    let app = limited_app("test=3/60");
+    let client = app.client();
+    for expected in [2, 1, 0] {
+        let resp = hit(&app, &client, "192.0.2.50").await;
+        let value = header(resp.headers(), "ratelimit").unwrap().to_owned();
+        let test = ratelimit_members(&value)
+            .into_iter()
+            .find(|m| m.0 == "test")
+            .unwrap();
+        assert_eq!(test.1, expected, "{value}");
+        assert!(test.2 <= 60);
+    }
+}
+
+#[tokio::test]
+async fn ips_and_ipv6_prefixes_are_independent_keys() {
+    let app = limited_app("test=2/3600");
+    let client = app.client();
+    for ip in ["192.0.2.10", "192.0.2.10"] {
+        assert_eq!(hit(&app, &client, ip).await.status(), 200);
+    }
+    assert_eq!(hit(&app, &client, "192.0.2.10").await.status(), 429);
+    assert_eq!(
+        hit(&app, &client, "192.0.2.11").await.status(),
+        200,
+        "another IP"
+    );
+
+    // Two addresses in one /64 share a counter; the next /64 has its own.
+    assert_eq!(hit(&app, &client, "2001:db8:a:b::1").await.status(), 200);
+    assert_eq!(
+        hit(&app, &client, "2001:db8:a:b:ffff::2").await.status(),
+        200
+    );
+    assert_eq!(
+        hit(&app, &client, "2001:db8:a:b:1:2:3:4").await.status(),
+        429
+    );
+    assert_eq!(hit(&app, &client, "2001:db8:a:c::1").await.status(), 200);
+}
+
+#[tokio::test]
+async fn users_are_independent_keys() {
+    let app = limited_app("user=3/3600");
+    let (_, alice) = app.new_user("alice").await;
+    let (_, bob) = app.new_user("bob").await;
+    for _ in 0..3 {
+        let resp = app
+            .as_browser(&alice, Method::GET, "/v1/auth/me")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    let resp = app
+        .as_browser(&alice, Method::GET, "/v1/auth/me")
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(resp, 429, "RATE_LIMITED").await;
+    assert_eq!(body["error"]["details"][0]["field"], "user");
+    let resp = app
+        .as_browser(&bob, Method::GET, "/v1/auth/me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn login_is_limited_per_email_across_ips() {
+    let app = limited_app("login-email=3/300");
+    let email = crate::support::unique_email("target");
+    app.signup(&email, PASSWORD).await;
+    let login_from = |ip: String, email: String| {
+        let app = &app;
+        async move {
+            app.client()
+                .post(app.at("/v1/auth/login"))
+                .header("cf-connecting-ip", ip)
+                .json(&json!({"email": email, "password": "guessing wrong password"}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for i in 0..3 {
+        let resp = login_from(format!("203.0.113.{i}"), email.clone()).await;
+        assert_eq!(resp.status(), 401);
+    }
+    let resp = login_from("203.0.113.99".into(), email.clone()).await;
+    let policy = header(resp.headers(), "ratelimit-policy")
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains(r#""login-email";q=3;w=300"#), "{policy}");
+    let body = assert_error(resp, 429, "RATE_LIMITED").await;
+    assert_eq!(
+        body["error"]["details"],
+        json!([{"field": "login-email", "issue": "limit_exceeded"}])
+    );
+    // Even the right password is refused while the e-mail is limited...
+    let resp = app.login(&email, PASSWORD).await;
+    assert_eq!(resp.status(), 429);
+    // ...but other accounts are unaffected.
+    let other = crate::support::unique_email("other");
+    app.signup(&other, PASSWORD).await;
+    assert_eq!(app.login(&other, PASSWORD).await.status(), 200);
+}
+
+#[tokio::test]
+async fn signup_is_limited_per_ip() {
+    let app = limited_app("signup-ip=2/3600");
+    for i in 0..2 {
+        let resp = app
+            .signup(&crate::support::unique_email(&format!("s{i}")), PASSWORD)
+            .await;
+        assert_eq!(resp.status(), 201);
+    }
+    let resp = app
+        .signup(&crate::support::unique_email("s3"), PASSWORD)
+        .await;
+    let body = assert_error(resp, 429, "RATE_LIMITED").await;
+    assert_eq!(body["error"]["details"][0]["field"], "signup-ip");
+}
+
+#[tokio::test]
+async fn limiter_failure_fails_open_for_general_traffic_and_closed_for_login() {
+    let app = spawn(Spawn {
+        drop_bindings: vec!["RATE_LIMITER"],
+        ..Spawn::default()
+    });
+    let resp = app
+        .client()
+        .get(app.at("/v1/health"))
+        .header("x-request-id", "fail-open-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "general traffic fails open");
+    assert!(header(resp.headers(), "ratelimit").is_none());
+
+    let resp = app.login("someone@example.test", PASSWORD).await;
+    assert!(header(resp.headers(), "retry-after").is_some());
+    assert_error(resp, 503, "UNAVAILABLE").await;
+    let resp = app.signup("someone@example.test", PASSWORD).await;
+    assert_error(resp, 503, "UNAVAILABLE").await;
+
+    let lines = app.log_lines_with("rate_limiter_unavailable").await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("fail-open-1") && l.contains("\"fail\":\"open\"")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("\"fail\":\"closed\"")),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_response_on_a_limited_route_carries_the_headers() {
+    let app = crate::support::app();
+    let resp = app.client().get(app.at("/v1/health")).send().await.unwrap();
+    let policy = header(resp.headers(), "ratelimit-policy").unwrap();
+    assert!(policy.starts_with(r#""ip";q="#), "{policy}");
+    let limit = header(resp.headers(), "ratelimit").unwrap();
+    assert!(limit.starts_with(r#""ip";r="#), "{limit}");
+}
