@@ -5,7 +5,7 @@ SHELL := bash
 RUN := source scripts/env.sh &&
 PORT ?= 8787
 
-.PHONY: help setup build dev test check unit wasm-test integration dry-run migrate-local clean
+.PHONY: help setup build dev test check unit wasm-test integration dry-run bench migrate-local clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -14,7 +14,7 @@ setup: ## Install the pinned toolchain (Rust target, worker-build, wasm-bindgen,
 	@bash scripts/setup.sh
 
 build: setup ## Build the release Worker into build/
-	@$(RUN) worker-build --release
+	@bash scripts/build.sh
 
 dev: setup ## Serve the API on 127.0.0.1:$(PORT) with local KV, D1 and Durable Objects
 	@test -f .dev.vars || cp .dev.vars.example .dev.vars
@@ -38,6 +38,9 @@ integration: build ## Integration tests against the Worker in workerd (Miniflare
 
 dry-run: build ## Bundle as `wrangler deploy` would, without uploading; prints the size
 	@bash scripts/test.sh dry-run
+
+bench: build ## Benchmarks in workerd: limiter overhead, login CPU (writes bench/results/)
+	@$(RUN) node bench/limiter.mjs && node bench/login-cpu.mjs
 
 migrate-local: setup ## Apply migrations/ to the local D1 used by `make dev`
 	@$(RUN) wrangler d1 migrations apply DB --local

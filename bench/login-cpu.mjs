@@ -5,7 +5,7 @@
 // Usage: node bench/login-cpu.mjs [N]   (after `make build`)
 
 import { spawn } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 
 const N = Number(process.argv[2] ?? 100);
@@ -54,11 +54,15 @@ const health = await measure(() => fetch(url + "/v1/health").then((r) => r.array
 const login = await measure(() => post("/v1/auth/login", { email, password }).then((r) => r.arrayBuffer()));
 
 const perLogin = (login.cpu - health.cpu) / N;
-console.log(JSON.stringify({
+const result = {
+  date: new Date().toISOString(),
   logins: N,
   cpu_ms_per_login: Number((login.cpu / N).toFixed(2)),
   cpu_ms_per_health: Number((health.cpu / N).toFixed(2)),
   cpu_ms_login_over_health: Number(perLogin.toFixed(2)),
   wall_ms_per_login: Number((login.wall / N).toFixed(2)),
-}));
+};
+console.log(`login: ${result.cpu_ms_per_login} ms CPU per login (health: ${result.cpu_ms_per_health} ms)`);
+mkdirSync("bench/results", { recursive: true });
+writeFileSync("bench/results/login.json", JSON.stringify(result, null, 2) + "\n");
 server.stdin.end();

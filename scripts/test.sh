@@ -34,8 +34,8 @@ case "${1:-all}" in
   dry-run) dry_run ;;
   all)
     check
-    stage "worker-build --release"
-    worker-build --release
+    stage "release build (scripts/build.sh)"
+    bash scripts/build.sh
     dry_run
     stage "unit tests (native)"
     cargo test --locked --lib

@@ -229,11 +229,11 @@ fn parse_rate_limits(spec: &str) -> Result<Vec<Policy>, String> {
             Some((name.trim(), limit, secs))
         });
         let (name, limit, secs) =
-            parsed.ok_or_else(|| format!("{item:?}: expected name=limit/seconds"))?;
+            parsed.ok_or_else(|| format!("`{item}`: expected name=limit/seconds"))?;
         let policy = policies
             .iter_mut()
             .find(|p| p.name == name)
-            .ok_or_else(|| format!("unknown policy {name:?}"))?;
+            .ok_or_else(|| format!("unknown policy `{name}`"))?;
         policy.quota.limit = limit;
         policy.quota.window_ms = secs * 1000;
     }
@@ -251,10 +251,10 @@ fn parse_origin(origin: &str) -> Result<String, String> {
     let rest = origin
         .strip_prefix("https://")
         .or_else(|| origin.strip_prefix("http://"))
-        .ok_or_else(|| format!("{origin:?} must start with https:// or http://"))?;
+        .ok_or_else(|| format!("`{origin}` must start with https:// or http://"))?;
     if rest.is_empty() || rest.contains('/') || rest.contains(char::is_whitespace) {
         return Err(format!(
-            "{origin:?} must be scheme://host[:port] without a path"
+            "`{origin}` must be scheme://host[:port] without a path"
         ));
     }
     Ok(origin.to_owned())

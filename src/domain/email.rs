@@ -17,11 +17,18 @@ const MAX_LOCAL: usize = 64;
 
 impl Email {
     /// Parses and normalises an address, or names the problem (`too_long`, `invalid_format`).
+    ///
+    /// Only ASCII addresses are accepted (internationalised addresses need SMTPUTF8 support
+    /// end to end, which a template cannot promise), so ASCII lowercasing is complete.
     pub fn parse(raw: &str) -> Result<Self, Issue> {
-        let email = raw.trim().to_lowercase();
-        if email.len() > MAX_LEN {
+        let trimmed = raw.trim();
+        if trimmed.len() > MAX_LEN {
             return Err("too_long");
         }
+        if !trimmed.is_ascii() {
+            return Err("invalid_format");
+        }
+        let email = trimmed.to_ascii_lowercase();
         let (local, domain) = email.split_once('@').ok_or("invalid_format")?;
         let local_ok = (1..=MAX_LOCAL).contains(&local.len())
             && !local.starts_with('.')
@@ -84,6 +91,8 @@ mod tests {
             "a..b@example.com",
             "a@-example.com",
             "a@example..com",
+            "ünï@example.com",
+            "a@exämple.com",
         ] {
             assert_eq!(Email::parse(bad), Err("invalid_format"), "{bad:?}");
         }

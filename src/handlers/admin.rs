@@ -4,7 +4,7 @@ use crate::accounts::Users;
 use crate::app::Ctx;
 use crate::error::{AppError, FieldIssue};
 use crate::handlers::health::D1_BINDING;
-use crate::http::{cursor, ApiResponse};
+use crate::http::{cursor, query, ApiResponse};
 use serde_json::json;
 
 /// Page sizes for list endpoints.
@@ -14,10 +14,9 @@ pub const MAX_LIMIT: u32 = 100;
 /// Reads `limit` and `cursor` from the query string: `limit` 1–100 (default 20, else 422),
 /// `cursor` as issued by a previous page (else 400).
 pub fn page_params<T: serde::de::DeserializeOwned>(cx: &Ctx) -> Result<(u32, Option<T>), AppError> {
-    let url = cx.req.url().map_err(AppError::internal)?;
     let mut limit = DEFAULT_LIMIT;
     let mut after = None;
-    for (name, value) in url.query_pairs() {
+    for (name, value) in query::pairs(&cx.req.inner().url()) {
         match name.as_ref() {
             "limit" => {
                 limit = match value.parse::<u32>() {

@@ -74,8 +74,9 @@ pub async fn bump_epoch(mut cx: Ctx) -> Result<ApiResponse, AppError> {
     Ok(ApiResponse::empty(204))
 }
 
-/// Answers 200 under the `test` rate-limit policy (50 per hour per IP by default), for
-/// exactness tests under concurrency.
+/// Answers 200. Routed twice: under the `test` rate-limit policy (50 per hour per IP by
+/// default, for exactness tests) and with no policy at all (the benchmark's baseline for the
+/// cost of one limiter check).
 pub async fn limited(_cx: Ctx) -> Result<ApiResponse, AppError> {
     ApiResponse::json(200, &json!({"ok": true}))
 }

@@ -8,6 +8,7 @@ pub mod cors;
 pub mod cursor;
 pub mod json;
 pub mod log;
+pub mod query;
 pub mod request_id;
 pub mod security;
 pub mod trace;

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The release build: worker-build (cargo, wasm-bindgen, wasm-opt -Oz, esbuild), then the
+# Wasm names section is stripped. worker-build keeps it so panic traces name functions; it is
+# about a sixth of the module, and panic messages are logged either way.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+worker-build --release
+# The same feature set worker-build gives wasm-opt: what workerd supports, nothing newer.
+wasm-opt build/index_bg.wasm --strip-debug \
+  --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
+  --enable-bulk-memory --enable-multivalue --enable-reference-types \
+  --enable-exception-handling \
+  -o build/index_bg.wasm
