@@ -10,7 +10,8 @@ use crate::auth::kv_store::KvSessions;
 use crate::auth::session::{self, SessionStore};
 use crate::auth::token::SessionToken;
 use crate::auth::{cookie, csrf, service_token, unauthenticated, Principal};
-use crate::config::Config;
+use crate::config::{Config, DbBackend};
+use crate::db::{Database, Db};
 use crate::error::AppError;
 use crate::handlers::health::{D1_BINDING, KV_BINDING};
 use crate::handlers::{admin, auth, health, testing};
@@ -180,9 +181,53 @@ pub struct Ctx {
     pub rate_limits: &'static [&'static str],
     /// Policies checked so far, for the `RateLimit` headers.
     checked: Rc<RefCell<Vec<Checked>>>,
+    db: DbSlot,
+}
+
+/// The request's database handle, opened on first use and shared with the pipeline (which
+/// reads the D1 bookmark from it at the end).
+#[derive(Clone, Default)]
+struct DbSlot {
+    db: Rc<OnceCell<Rc<Db>>>,
+    /// The client's `x-d1-bookmark`, if any.
+    bookmark: Option<String>,
+}
+
+impl DbSlot {
+    fn open(&self, env: &Env, config: &Config) -> Result<Rc<Db>, AppError> {
+        if let Some(db) = self.db.get() {
+            return Ok(db.clone());
+        }
+        let db = match &config.database {
+            DbBackend::D1 => Db::D1(crate::db::d1::D1::new(
+                env,
+                D1_BINDING,
+                self.bookmark.as_deref(),
+            )?),
+            DbBackend::Turso {
+                url,
+                auth_token,
+                timeout_ms,
+            } => Db::Turso(crate::db::turso::Turso::new(
+                url,
+                auth_token.clone(),
+                std::time::Duration::from_millis(*timeout_ms),
+            )),
+        };
+        Ok(self.db.get_or_init(|| Rc::new(db)).clone())
+    }
+
+    fn bookmark(&self) -> Option<String> {
+        self.db.get().and_then(|db| db.bookmark())
+    }
 }
 
 impl Ctx {
+    /// Returns the database, opening it (a D1 session, or the Turso client) on first use.
+    pub fn db(&self) -> Result<Rc<Db>, AppError> {
+        self.db.open(&self.env, &self.config)
+    }
+
     /// Returns the authenticated caller (the pipeline guarantees one on non-public routes).
     pub fn principal(&self) -> Result<&Principal, AppError> {
         self.principal
@@ -299,6 +344,7 @@ struct Summary {
     user_id: Option<String>,
     /// Rate-limit policies checked, for the `RateLimit` headers.
     checked: Rc<RefCell<Vec<Checked>>>,
+    db: DbSlot,
 }
 
 /// Runs one request through the whole pipeline. Never fails: every error becomes a
@@ -319,6 +365,10 @@ pub async fn handle(req: Request, env: Env) -> Response {
         cors_done: false,
         user_id: None,
         checked: Rc::default(),
+        db: DbSlot {
+            db: Rc::default(),
+            bookmark: header("x-d1-bookmark").filter(|b| !b.is_empty() && b.len() <= 256),
+        },
     };
     let config = load_config(&env);
     let result = match &config {
@@ -349,6 +399,9 @@ pub async fn handle(req: Request, env: Env) -> Response {
     if let Some((policy, limit)) = ratelimit::header_values(&summary.checked.borrow()) {
         resp.headers.push(("RateLimit-Policy", policy));
         resp.headers.push(("RateLimit", limit));
+    }
+    if let Some(bookmark) = summary.db.bookmark() {
+        resp.headers.push(("X-D1-Bookmark", bookmark));
     }
     resp.headers.push(("X-Request-Id", request_id.clone()));
     resp.headers.push(("traceparent", trace.header_value()));
@@ -434,7 +487,7 @@ async fn dispatch(
     let authenticated = async {
         match route.access {
             Access::Public => Ok(None),
-            _ => authenticate(&req, &env, &config, route, method, now)
+            _ => authenticate(&req, &env, &config, &summary.db, route, method, now)
                 .await
                 .map(Some),
         }
@@ -471,6 +524,7 @@ async fn dispatch(
         principal,
         rate_limits: route.rate_limits,
         checked: summary.checked.clone(),
+        db: summary.db.clone(),
     };
     (route.handler)(cx).await
 }
@@ -483,6 +537,7 @@ async fn authenticate(
     req: &Request,
     env: &Env,
     config: &Config,
+    db: &DbSlot,
     route: &Route<Handler>,
     method: Method,
     now: u64,
@@ -526,7 +581,8 @@ async fn authenticate(
     };
 
     if route.sensitive {
-        let user = Users::new(env, D1_BINDING)?.by_id(&session.user_id).await?;
+        let db = db.open(env, config)?;
+        let user = Users::new(&db).by_id(&session.user_id).await?;
         let current =
             user.is_some_and(|u| u.session_epoch == session.epoch && u.role == session.role);
         if !current {

@@ -37,6 +37,22 @@ pub struct Config {
     pub cursor_secret: Vec<u8>,
     /// Rate-limit policies: the defaults with `RATE_LIMITS` overrides applied.
     pub rate_limits: Vec<Policy>,
+    /// `DB_BACKEND`: where data lives.
+    pub database: DbBackend,
+}
+
+/// The database backend, from `DB_BACKEND`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbBackend {
+    /// D1 through the `DB` binding (the default).
+    D1,
+    /// Turso / libSQL over HTTP: `TURSO_URL`, `TURSO_AUTH_TOKEN` (secret),
+    /// `TURSO_TIMEOUT_MS` (default 5000).
+    Turso {
+        url: String,
+        auth_token: Option<String>,
+        timeout_ms: u64,
+    },
 }
 
 /// How service tokens (`Authorization: Bearer <JWT>`) are verified.
@@ -196,6 +212,37 @@ impl Config {
         let rate_limits = parse_rate_limits(lookup("RATE_LIMITS").as_deref().unwrap_or(""))
             .map_err(|r| err("RATE_LIMITS", &r))?;
 
+        let database = match lookup("DB_BACKEND").as_deref().map(str::trim) {
+            None | Some("") | Some("d1") => DbBackend::D1,
+            Some("turso") => {
+                let url = lookup("TURSO_URL").unwrap_or_default().trim().to_owned();
+                let scheme_ok = ["libsql://", "https://", "http://"]
+                    .iter()
+                    .any(|p| url.starts_with(p) && url.len() > p.len());
+                if !scheme_ok {
+                    return Err(err(
+                        "TURSO_URL",
+                        "expected libsql://, https:// or http:// URL",
+                    ));
+                }
+                let timeout_ms = match lookup("TURSO_TIMEOUT_MS") {
+                    None => 5000,
+                    Some(v) => v
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| (1..=60_000).contains(n))
+                        .ok_or_else(|| err("TURSO_TIMEOUT_MS", "expected 1 to 60000"))?,
+                };
+                DbBackend::Turso {
+                    url,
+                    auth_token: lookup("TURSO_AUTH_TOKEN").filter(|t| !t.trim().is_empty()),
+                    timeout_ms,
+                }
+            }
+            Some(_) => return Err(err("DB_BACKEND", "expected d1 or turso")),
+        };
+
         Ok(Self {
             environment,
             allowed_origins,
@@ -205,6 +252,7 @@ impl Config {
             jwt,
             cursor_secret,
             rate_limits,
+            database,
         })
     }
 
@@ -346,6 +394,39 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn database_backend_is_chosen_and_checked() {
+        assert_eq!(parse(&[]).unwrap().database, DbBackend::D1);
+        let c = parse(&[
+            ("DB_BACKEND", "turso"),
+            ("TURSO_URL", "libsql://db.example.turso.io"),
+            ("TURSO_AUTH_TOKEN", "t"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.database,
+            DbBackend::Turso {
+                url: "libsql://db.example.turso.io".into(),
+                auth_token: Some("t".into()),
+                timeout_ms: 5000
+            }
+        );
+        assert_eq!(
+            parse(&[("DB_BACKEND", "turso")]).unwrap_err().var,
+            "TURSO_URL"
+        );
+        assert_eq!(
+            parse(&[("DB_BACKEND", "pg")]).unwrap_err().var,
+            "DB_BACKEND"
+        );
+        let e = parse(&[
+            ("DB_BACKEND", "turso"),
+            ("TURSO_URL", "http://x"),
+            ("TURSO_TIMEOUT_MS", "0"),
+        ]);
+        assert_eq!(e.unwrap_err().var, "TURSO_TIMEOUT_MS");
     }
 
     #[test]

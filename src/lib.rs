@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod db;
 pub mod domain;
 pub mod error;
 pub mod handlers;

@@ -1,43 +1,37 @@
-//! User accounts in D1: the row type and the queries, with storage errors translated here
-//! (a duplicate e-mail is 409 CONFLICT) rather than in handlers.
-//!
-//! Times are integer Unix milliseconds and ids UUIDv7 text: D1 hands numbers to JavaScript
-//! as doubles, exact only up to 2^53.
+//! User accounts: the row type and the queries, over the database port. Storage errors are
+//! translated here (a taken e-mail is 409 CONFLICT with a field detail), not in handlers.
 
+use crate::db::{stmt, Db, DbError, Row, Value};
 use crate::domain::Email;
-use crate::error::{AppError, ErrorCode};
+use crate::error::{AppError, ErrorCode, FieldIssue};
 use crate::router::Role;
-use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsValue;
-use worker::D1Database;
+use serde::Serialize;
 
 /// A user as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: String,
     pub email: String,
     pub password_hash: String,
-    #[serde(deserialize_with = "role_from_str")]
     pub role: Role,
     pub session_epoch: i64,
     pub created_at: u64,
 }
 
-fn role_from_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Role, D::Error> {
-    let s = String::deserialize(d)?;
-    Role::parse(&s).ok_or_else(|| serde::de::Error::custom("unknown role"))
-}
-
-/// What clients see of a user: never the password hash or the epoch.
-#[derive(Debug, Clone, Serialize)]
-pub struct PublicUser<'a> {
-    pub id: &'a str,
-    pub email: &'a str,
-    pub role: Role,
-    pub created_at: u64,
-}
-
 impl User {
+    fn from_row(row: &Row) -> Result<Self, DbError> {
+        let role = row.text("role")?;
+        Ok(Self {
+            id: row.text("id")?,
+            email: row.text("email")?,
+            password_hash: row.text("password_hash")?,
+            role: Role::parse(&role)
+                .ok_or_else(|| DbError::Protocol(format!("unknown role {role:?}")))?,
+            session_epoch: row.int("session_epoch")?,
+            created_at: row.uint("created_at")?,
+        })
+    }
+
     /// Returns the client-facing representation.
     pub fn public(&self) -> PublicUser<'_> {
         PublicUser {
@@ -49,24 +43,31 @@ impl User {
     }
 }
 
-const COLUMNS: &str = "id, email, password_hash, role, session_epoch, created_at";
+/// What clients see of a user: never the password hash or the epoch.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublicUser<'a> {
+    pub id: &'a str,
+    pub email: &'a str,
+    pub role: Role,
+    pub created_at: u64,
+}
 
 /// The users table.
-pub struct Users {
-    db: D1Database,
+pub struct Users<'a> {
+    db: &'a Db,
 }
 
-fn db_error(err: worker::Error) -> AppError {
-    AppError::unavailable(format!("D1: {err}"), 1)
+fn one(rows: Vec<Row>) -> Result<Option<User>, AppError> {
+    match rows.first() {
+        Some(row) => Ok(Some(User::from_row(row)?)),
+        None => Ok(None),
+    }
 }
 
-impl Users {
-    /// Uses the D1 database bound as `binding`.
-    pub fn new(env: &worker::Env, binding: &str) -> Result<Self, AppError> {
-        let db = env
-            .d1(binding)
-            .map_err(|e| AppError::internal(format!("D1 binding {binding}: {e}")))?;
-        Ok(Self { db })
+impl<'a> Users<'a> {
+    /// Uses `db`.
+    pub fn new(db: &'a Db) -> Self {
+        Self { db }
     }
 
     /// Inserts a new user with role `user`; a taken e-mail is 409 CONFLICT.
@@ -77,106 +78,102 @@ impl Users {
         now: u64,
     ) -> Result<User, AppError> {
         let id = crate::ids::uuid_v7(now).to_string();
-        let sql = format!(
-            "INSERT INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, 'user', 0, ?4) RETURNING {COLUMNS}"
-        );
-        let stmt = self
+        let result = self
             .db
-            .prepare(sql)
-            .bind(&[
-                id.into(),
-                email.as_str().into(),
-                password_hash.into(),
-                JsValue::from_f64(now as f64),
-            ])
-            .map_err(AppError::internal)?;
-        match stmt.first::<User>(None).await {
-            Ok(Some(user)) => Ok(user),
-            Ok(None) => Err(AppError::internal("INSERT … RETURNING returned no row")),
-            Err(e) if e.to_string().contains("UNIQUE constraint failed") => {
-                Err(AppError::new(ErrorCode::Conflict)
-                    .with_message("An account with this e-mail already exists.")
-                    .with_details(vec![crate::error::FieldIssue::new("email", "taken")]))
-            }
-            Err(e) => Err(db_error(e)),
+            .rows(stmt(
+                "INSERT INTO users (id, email, password_hash, role, session_epoch, created_at) \
+                 VALUES (?1, ?2, ?3, 'user', 0, ?4) \
+                 RETURNING id, email, password_hash, role, session_epoch, created_at",
+                [
+                    id.into(),
+                    email.as_str().into(),
+                    password_hash.into(),
+                    now.into(),
+                ],
+            ))
+            .await;
+        match result {
+            Ok(rows) => one(rows)?.ok_or_else(|| AppError::internal("INSERT returned no row")),
+            Err(DbError::UniqueViolation(cause)) => Err(AppError::new(ErrorCode::Conflict)
+                .with_message("An account with this e-mail already exists.")
+                .with_details(vec![FieldIssue::new("email", "taken")])
+                .with_cause(cause)),
+            Err(e) => Err(e.into()),
         }
     }
 
     /// Finds a user by normalised e-mail.
     pub async fn by_email(&self, email: &Email) -> Result<Option<User>, AppError> {
-        let sql = format!("SELECT {COLUMNS} FROM users WHERE email = ?1");
-        self.db
-            .prepare(sql)
-            .bind(&[email.as_str().into()])
-            .map_err(AppError::internal)?
-            .first::<User>(None)
-            .await
-            .map_err(db_error)
+        one(self
+            .db
+            .rows(stmt(
+                "SELECT id, email, password_hash, role, session_epoch, created_at \
+                 FROM users WHERE email = ?1",
+                [email.as_str().into()],
+            ))
+            .await?)
     }
 
     /// Finds a user by id.
     pub async fn by_id(&self, id: &str) -> Result<Option<User>, AppError> {
-        let sql = format!("SELECT {COLUMNS} FROM users WHERE id = ?1");
-        self.db
-            .prepare(sql)
-            .bind(&[id.into()])
-            .map_err(AppError::internal)?
-            .first::<User>(None)
-            .await
-            .map_err(db_error)
+        one(self
+            .db
+            .rows(stmt(
+                "SELECT id, email, password_hash, role, session_epoch, created_at \
+                 FROM users WHERE id = ?1",
+                [id.into()],
+            ))
+            .await?)
     }
 
     /// Replaces the password hash; with `revoke`, also increments `session_epoch` so every
-    /// existing session fails sensitive routes. Returns the user as updated.
+    /// existing session fails sensitive routes.
     pub async fn set_password(
         &self,
         id: &str,
         password_hash: &str,
         revoke: bool,
     ) -> Result<User, AppError> {
-        let sql = format!(
-            "UPDATE users SET password_hash = ?2, session_epoch = session_epoch + ?3 \
-             WHERE id = ?1 RETURNING {COLUMNS}"
-        );
-        self.db
-            .prepare(sql)
-            .bind(&[id.into(), password_hash.into(), i32::from(revoke).into()])
-            .map_err(AppError::internal)?
-            .first::<User>(None)
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| AppError::new(ErrorCode::NotFound))
+        one(self
+            .db
+            .rows(stmt(
+                "UPDATE users SET password_hash = ?2, session_epoch = session_epoch + ?3 \
+                 WHERE id = ?1 \
+                 RETURNING id, email, password_hash, role, session_epoch, created_at",
+                [
+                    id.into(),
+                    password_hash.into(),
+                    Value::Integer(i64::from(revoke)),
+                ],
+            ))
+            .await?)?
+        .ok_or_else(|| AppError::new(ErrorCode::NotFound))
     }
 
     /// Increments `session_epoch`, invalidating every session for sensitive routes.
     pub async fn bump_epoch(&self, id: &str) -> Result<User, AppError> {
-        let sql = format!(
-            "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ?1 RETURNING {COLUMNS}"
-        );
-        self.db
-            .prepare(sql)
-            .bind(&[id.into()])
-            .map_err(AppError::internal)?
-            .first::<User>(None)
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| AppError::new(ErrorCode::NotFound))
+        one(self
+            .db
+            .rows(stmt(
+                "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ?1 \
+                 RETURNING id, email, password_hash, role, session_epoch, created_at",
+                [id.into()],
+            ))
+            .await?)?
+        .ok_or_else(|| AppError::new(ErrorCode::NotFound))
     }
 
-    /// Sets a user's role (administration and tests).
+    /// Sets a user's role, ending their sessions for sensitive routes (administration, tests).
     pub async fn set_role(&self, email: &Email, role: Role) -> Result<User, AppError> {
-        let sql = format!(
-            "UPDATE users SET role = ?2, session_epoch = session_epoch + 1 \
-             WHERE email = ?1 RETURNING {COLUMNS}"
-        );
-        self.db
-            .prepare(sql)
-            .bind(&[email.as_str().into(), role.as_str().into()])
-            .map_err(AppError::internal)?
-            .first::<User>(None)
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| AppError::new(ErrorCode::NotFound))
+        one(self
+            .db
+            .rows(stmt(
+                "UPDATE users SET role = ?2, session_epoch = session_epoch + 1 WHERE email = ?1 \
+                 RETURNING id, email, password_hash, role, session_epoch, created_at",
+                [email.as_str().into(), role.as_str().into()],
+            ))
+            .await?)?
+        .ok_or_else(|| AppError::new(ErrorCode::NotFound))
     }
 
     /// Lists users in (created_at, id) order after `after`, at most `limit`.
@@ -185,19 +182,18 @@ impl Users {
         after: Option<&(u64, String)>,
         limit: u32,
     ) -> Result<Vec<User>, AppError> {
-        let (created, id) = after.map_or((-1.0, String::new()), |(c, i)| (*c as f64, i.clone()));
-        let sql = format!(
-            "SELECT {COLUMNS} FROM users WHERE (created_at, id) > (?1, ?2) \
-             ORDER BY created_at, id LIMIT ?3"
-        );
+        let (created, id) = after.map_or((Value::Integer(-1), Value::from("")), |(c, i)| {
+            ((*c).into(), i.into())
+        });
         self.db
-            .prepare(sql)
-            .bind(&[created.into(), id.into(), limit.into()])
-            .map_err(AppError::internal)?
-            .all()
-            .await
-            .map_err(db_error)?
-            .results::<User>()
-            .map_err(|e| AppError::internal(format!("decoding users: {e}")))
+            .rows(stmt(
+                "SELECT id, email, password_hash, role, session_epoch, created_at FROM users \
+                 WHERE (created_at, id) > (?1, ?2) ORDER BY created_at, id LIMIT ?3",
+                [created, id, limit.into()],
+            ))
+            .await?
+            .iter()
+            .map(|r| User::from_row(r).map_err(AppError::from))
+            .collect()
     }
 }

@@ -3,7 +3,6 @@
 use crate::accounts::Users;
 use crate::app::Ctx;
 use crate::error::{AppError, FieldIssue};
-use crate::handlers::health::D1_BINDING;
 use crate::http::{cursor, query, ApiResponse};
 use serde_json::json;
 
@@ -46,7 +45,7 @@ pub fn page_params<T: serde::de::DeserializeOwned>(cx: &Ctx) -> Result<(u32, Opt
 /// `GET /v1/admin/users?limit=&cursor=`: every account, oldest first.
 pub async fn list_users(cx: Ctx) -> Result<ApiResponse, AppError> {
     let (limit, after) = page_params::<(u64, String)>(&cx)?;
-    let mut users = Users::new(&cx.env, D1_BINDING)?
+    let mut users = Users::new(&*cx.db()?)
         .page(after.as_ref(), limit + 1)
         .await?;
     let more = users.len() > limit as usize;

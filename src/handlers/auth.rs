@@ -8,15 +8,11 @@ use crate::auth::token::SessionToken;
 use crate::auth::{cookie, password};
 use crate::domain::{Email, Password};
 use crate::error::{AppError, ErrorCode, FieldIssue};
-use crate::handlers::health::{D1_BINDING, KV_BINDING};
+use crate::handlers::health::KV_BINDING;
 use crate::http::json::Input;
 use crate::http::ApiResponse;
 use serde::Serialize;
 use serde_json::json;
-
-fn users(cx: &Ctx) -> Result<Users, AppError> {
-    Users::new(&cx.env, D1_BINDING)
-}
 
 fn sessions(cx: &Ctx) -> Result<KvSessions, AppError> {
     KvSessions::new(&cx.env, KV_BINDING)
@@ -37,7 +33,8 @@ async fn credentials(cx: &mut Ctx) -> Result<(Email, Password), AppError> {
 pub async fn signup(mut cx: Ctx) -> Result<ApiResponse, AppError> {
     let (email, password) = credentials(&mut cx).await?;
     let hash = password::hash(password.as_bytes(), password::ITERATIONS).await?;
-    let user = users(&cx)?.insert(&email, &hash, cx.now).await?;
+    let db = cx.db()?;
+    let user = Users::new(&db).insert(&email, &hash, cx.now).await?;
     Ok(ApiResponse::json(201, &user.public())?
         .with_header("Location", format!("/v1/admin/users/{}", user.id)))
 }
@@ -58,7 +55,8 @@ pub async fn login(mut cx: Ctx) -> Result<ApiResponse, AppError> {
     let email_key = crate::auth::token::digest_hex(email.as_str().as_bytes());
     cx.rate_limit(crate::ratelimit::KeyKind::Email, &email_key)
         .await?;
-    let users = users(&cx)?;
+    let db = cx.db()?;
+    let users = Users::new(&db);
     let user = users.by_email(&email).await?;
     let stored = user
         .as_ref()
@@ -134,7 +132,7 @@ pub async fn logout(cx: Ctx) -> Result<ApiResponse, AppError> {
 /// `POST /v1/auth/logout-all`: revokes every session of the caller, this one included.
 pub async fn logout_all(cx: Ctx) -> Result<ApiResponse, AppError> {
     let (_, session) = cx.principal()?.session()?;
-    users(&cx)?.bump_epoch(&session.user_id).await?;
+    Users::new(&*cx.db()?).bump_epoch(&session.user_id).await?;
     session::revoke_all(&sessions(&cx)?, &session.user_id, None).await?;
     Ok(ApiResponse::empty(204).with_header("Set-Cookie", cookie::clear()))
 }
@@ -143,7 +141,7 @@ pub async fn logout_all(cx: Ctx) -> Result<ApiResponse, AppError> {
 pub async fn me(cx: Ctx) -> Result<ApiResponse, AppError> {
     match cx.principal()? {
         crate::auth::Principal::Session { session, .. } => {
-            let user = users(&cx)?
+            let user = Users::new(&*cx.db()?)
                 .by_id(&session.user_id)
                 .await?
                 .ok_or_else(|| crate::auth::unauthenticated(true))?;
@@ -226,7 +224,8 @@ pub async fn change_password(mut cx: Ctx) -> Result<ApiResponse, AppError> {
         .ok_or_else(|| AppError::internal("validated fields missing"))?;
 
     let (_, session) = cx.principal()?.session()?;
-    let users = users(&cx)?;
+    let db = cx.db()?;
+    let users = Users::new(&db);
     let user = users
         .by_id(&session.user_id)
         .await?

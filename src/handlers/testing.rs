@@ -5,7 +5,6 @@ use crate::accounts::Users;
 use crate::app::Ctx;
 use crate::domain::Email;
 use crate::error::AppError;
-use crate::handlers::health::D1_BINDING;
 use crate::http::json::{Input, Issue};
 use crate::http::ApiResponse;
 use crate::router::Role;
@@ -47,9 +46,7 @@ pub async fn set_role(mut cx: Ctx) -> Result<ApiResponse, AppError> {
     let (Some(email), Some(role)) = (email, role) else {
         return Err(AppError::internal("validated fields missing"));
     };
-    let user = Users::new(&cx.env, D1_BINDING)?
-        .set_role(&email, role)
-        .await?;
+    let user = Users::new(&*cx.db()?).set_role(&email, role).await?;
     // A privilege change ends every session: the next login carries the new role.
     let store =
         crate::auth::kv_store::KvSessions::new(&cx.env, crate::handlers::health::KV_BINDING)?;
@@ -65,7 +62,8 @@ pub async fn bump_epoch(mut cx: Ctx) -> Result<ApiResponse, AppError> {
     let email = input.required("email", Email::parse);
     input.finish()?;
     let email = email.ok_or_else(|| AppError::internal("validated fields missing"))?;
-    let users = Users::new(&cx.env, D1_BINDING)?;
+    let db = cx.db()?;
+    let users = Users::new(&db);
     let user = users
         .by_email(&email)
         .await?
