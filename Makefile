@@ -5,7 +5,7 @@ SHELL := bash
 RUN := source scripts/env.sh &&
 PORT ?= 8787
 
-.PHONY: help setup build dev test check unit wasm-test integration dry-run bench migrate-local clean
+.PHONY: help setup build dev test check unit wasm-test integration dry-run bench migrate-local migrate-turso clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ bench: build ## Benchmarks in workerd: limiter overhead, login CPU (writes bench
 
 migrate-local: setup ## Apply migrations/ to the local D1 used by `make dev`
 	@$(RUN) wrangler d1 migrations apply DB --local
+
+migrate-turso: setup ## Apply migrations/ to the Turso database at TURSO_URL (token: TURSO_AUTH_TOKEN)
+	@$(RUN) node scripts/migrate-turso.mjs
 
 clean: ## Remove build outputs and local state (keeps installed tools)
 	rm -rf build target .wrangler

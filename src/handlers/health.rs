@@ -5,6 +5,8 @@
 //! Durable Object namespace), concurrently, and names the ones that failed.
 
 use crate::app::Ctx;
+use crate::config::DbBackend;
+use crate::db::{stmt, Database};
 use crate::error::{AppError, FieldIssue};
 use crate::http::ApiResponse;
 use serde_json::json;
@@ -22,17 +24,30 @@ pub async fn live(_cx: Ctx) -> Result<ApiResponse, AppError> {
     )
 }
 
-/// Answers 200 when every binding responds, else 503 naming each failed one.
+/// Answers 200 when every dependency responds (KV, the configured database, the Durable
+/// Object namespace), else 503 naming each failed one.
 pub async fn ready(cx: Ctx) -> Result<ApiResponse, AppError> {
-    let (kv, d1, durable_objects) =
-        futures_util::join!(check_kv(&cx), check_d1(&cx), check_durable_object(&cx));
-    let checks = [("kv", kv), ("d1", d1), ("durable_objects", durable_objects)];
+    let (kv, database, durable_objects) = futures_util::join!(
+        check_kv(&cx),
+        check_database(&cx),
+        check_durable_object(&cx)
+    );
+    let database_name = match cx.config.database {
+        DbBackend::D1 => "d1",
+        DbBackend::Turso { .. } => "turso",
+    };
+    let checks = [
+        ("kv", kv),
+        (database_name, database),
+        ("durable_objects", durable_objects),
+    ];
     let failed: Vec<_> = checks.iter().filter(|(_, r)| r.is_err()).collect();
     if failed.is_empty() {
-        return ApiResponse::json(
-            200,
-            &json!({"status": "ok", "checks": {"kv": "ok", "d1": "ok", "durable_objects": "ok"}}),
-        );
+        let ok: serde_json::Map<String, serde_json::Value> = checks
+            .iter()
+            .map(|(name, _)| (name.to_string(), json!("ok")))
+            .collect();
+        return ApiResponse::json(200, &json!({"status": "ok", "checks": ok}));
     }
     let causes: Vec<String> = failed
         .iter()
@@ -47,30 +62,32 @@ pub async fn ready(cx: Ctx) -> Result<ApiResponse, AppError> {
         .with_details(details))
 }
 
-async fn check_kv(cx: &Ctx) -> worker::Result<()> {
-    let kv = cx.env.kv(KV_BINDING)?;
-    kv.get("readiness-probe").text().await?;
+async fn check_kv(cx: &Ctx) -> Result<(), String> {
+    let kv = cx.env.kv(KV_BINDING).map_err(|e| e.to_string())?;
+    kv.get("readiness-probe")
+        .text()
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
 
-async fn check_d1(cx: &Ctx) -> worker::Result<()> {
-    let db = cx.env.d1(D1_BINDING)?;
-    db.prepare("SELECT 1 AS one")
-        .first::<serde_json::Value>(None)
-        .await?;
+async fn check_database(cx: &Ctx) -> Result<(), String> {
+    let db = cx.db().map_err(|e| e.to_string())?;
+    db.execute(stmt("SELECT 1 AS one", []))
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
 
-async fn check_durable_object(cx: &Ctx) -> worker::Result<()> {
-    let ns = cx.env.durable_object(LIMITER_BINDING)?;
-    let stub = ns.id_from_name("readiness-probe")?.get_stub()?;
-    let resp = stub.fetch_with_str("https://rate-limiter/ping").await?;
-    if resp.status_code() == 200 {
-        Ok(())
-    } else {
-        Err(worker::Error::RustError(format!(
-            "status {}",
-            resp.status_code()
-        )))
+async fn check_durable_object(cx: &Ctx) -> Result<(), String> {
+    let ping = async {
+        let ns = cx.env.durable_object(LIMITER_BINDING)?;
+        let stub = ns.id_from_name("readiness-probe")?.get_stub()?;
+        stub.fetch_with_str("https://rate-limiter/ping").await
+    };
+    match ping.await {
+        Ok(resp) if resp.status_code() == 200 => Ok(()),
+        Ok(resp) => Err(format!("status {}", resp.status_code())),
+        Err(e) => Err(e.to_string()),
     }
 }

@@ -17,3 +17,4 @@ mod rate_limits;
 mod routing;
 mod service_tokens;
 mod sessions;
+mod turso;

@@ -305,3 +305,69 @@ pub fn set_cookies(resp: &reqwest::Response) -> Vec<String> {
         .filter_map(|v| v.to_str().ok().map(str::to_owned))
         .collect()
 }
+
+/// A real libSQL server (sqld) with JWT auth and migrations applied, one per test binary.
+pub struct TursoServer {
+    pub url: String,
+    pub token: String,
+    _child: Child,
+}
+
+/// Returns the shared sqld, starting it on first use (`tests/support/sqld.mjs`).
+pub fn turso_server() -> &'static TursoServer {
+    static SERVER: OnceLock<TursoServer> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut child = Command::new("node")
+            .current_dir(root)
+            .arg("tests/support/sqld.mjs")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start node tests/support/sqld.mjs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("read sqld's ready line");
+        let ready: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("sqld did not start (run `make setup`): {e}: {line:?}"));
+        TursoServer {
+            url: ready["url"].as_str().unwrap().to_owned(),
+            token: ready["token"].as_str().unwrap().to_owned(),
+            _child: child,
+        }
+    })
+}
+
+/// The database backends every data test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    D1,
+    Turso,
+}
+
+/// Returns the shared Worker for `backend`: the `test` environment on D1, or the same
+/// environment with `DB_BACKEND=turso` pointed at the shared sqld.
+pub fn app_on(backend: Backend) -> &'static TestApp {
+    match backend {
+        Backend::D1 => app(),
+        Backend::Turso => {
+            static APP: OnceLock<TestApp> = OnceLock::new();
+            APP.get_or_init(|| {
+                let server = turso_server();
+                // The instance lives for the whole process; its settings may too.
+                let url: &'static str = Box::leak(server.url.clone().into_boxed_str());
+                let token: &'static str = Box::leak(server.token.clone().into_boxed_str());
+                spawn(Spawn {
+                    vars: vec![
+                        ("DB_BACKEND", "turso"),
+                        ("TURSO_URL", url),
+                        ("TURSO_AUTH_TOKEN", token),
+                    ],
+                    ..Spawn::default()
+                })
+            })
+        }
+    }
+}

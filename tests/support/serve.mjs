@@ -15,7 +15,7 @@ import { parse as parseToml } from "smol-toml";
 import { readFileSync, appendFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { applyMigrations } from "./migrations.mjs";
+import { applyD1 } from "../../scripts/migrations.mjs";
 
 const root = resolve(import.meta.dirname, "../..");
 const { values: args } = parseArgs({
@@ -76,7 +76,7 @@ const mf = new Miniflare({
 
 const url = await mf.ready;
 for (const db of d1) {
-  await applyMigrations(await mf.getD1Database(db.binding), join(root, db.migrations_dir ?? "migrations"));
+  await applyD1(await mf.getD1Database(db.binding), join(root, db.migrations_dir ?? "migrations"));
 }
 process.stdout.write(JSON.stringify({ url: url.origin }) + "\n");
 

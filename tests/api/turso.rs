@@ -1,0 +1,78 @@
+//! The Turso backend specifically: the same accounts flow over Hrana, readiness naming the
+//! backend, and failures of the libSQL server mapped to 503 without its text.
+
+use crate::support::{app_on, assert_error, spawn, Backend, Spawn, PASSWORD};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn accounts_work_over_hrana() {
+    let app = app_on(Backend::Turso);
+    let (email, browser) = app.new_user("turso").await;
+    let resp = app
+        .as_browser(&browser, Method::GET, "/v1/auth/me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers().get("x-d1-bookmark").is_none(),
+        "no bookmarks on Turso"
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["user"]["email"], email);
+    let resp = app.signup(&email, PASSWORD).await;
+    assert_error(resp, 409, "CONFLICT").await;
+}
+
+#[tokio::test]
+async fn readiness_checks_the_configured_backend() {
+    let app = app_on(Backend::Turso);
+    let body: Value = app
+        .client()
+        .get(app.at("/v1/health/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body,
+        json!({"status": "ok", "checks": {"kv": "ok", "turso": "ok", "durable_objects": "ok"}})
+    );
+}
+
+#[tokio::test]
+async fn unreachable_server_is_503_with_retry_after() {
+    // Nothing listens on port 9 of the loopback: connection refused.
+    let app = spawn(Spawn {
+        vars: vec![
+            ("DB_BACKEND", "turso"),
+            ("TURSO_URL", "http://127.0.0.1:9"),
+            ("TURSO_TIMEOUT_MS", "2000"),
+        ],
+        ..Spawn::default()
+    });
+    let resp = app.signup("nobody@example.test", PASSWORD).await;
+    assert!(resp.headers().get("retry-after").is_some());
+    let body = assert_error(resp, 503, "UNAVAILABLE").await;
+    assert!(!body.to_string().contains("127.0.0.1"), "{body}");
+}
+
+#[tokio::test]
+async fn a_refused_token_is_an_internal_error_not_an_outage() {
+    let server = crate::support::turso_server();
+    let url: &'static str = Box::leak(server.url.clone().into_boxed_str());
+    let app = spawn(Spawn {
+        vars: vec![
+            ("DB_BACKEND", "turso"),
+            ("TURSO_URL", url),
+            ("TURSO_AUTH_TOKEN", "not-a-valid-token"),
+        ],
+        ..Spawn::default()
+    });
+    let resp = app.signup("nobody@example.test", PASSWORD).await;
+    let body = assert_error(resp, 500, "INTERNAL").await;
+    assert!(!body.to_string().contains("401"), "{body}");
+}
