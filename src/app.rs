@@ -19,6 +19,7 @@ use crate::http::log::{rfc3339_ms, RequestLog};
 use crate::http::trace::TraceContext;
 use crate::http::{cors, json, request_id, security, ApiResponse, Method};
 use crate::ids::now_ms;
+use crate::notes::handlers as notes;
 use crate::ratelimit::{self, client as limiter, Checked, KeyKind};
 use crate::router::{self, Access, Match, Params, Role, Route};
 use futures_util::future::LocalBoxFuture;
@@ -40,6 +41,9 @@ const IP_USER: &[&str] = &["ip", "user"];
 const SIGNUP: &[&str] = &["ip", "signup-ip"];
 const LOGIN: &[&str] = &["ip", "login-ip", "login-email"];
 
+/// Note bodies may be 64 KiB of text; JSON escaping can roughly double that on the wire.
+const NOTE_BODY_LIMIT: usize = 256 * 1024;
+
 const USER: Access = Access::Role(Role::User);
 const ADMIN: Access = Access::Role(Role::Admin);
 
@@ -53,6 +57,7 @@ const fn route(method: Method, path: &'static str, handler: Handler) -> Route<Ha
         sensitive: false,
         rate_limits: IP,
         cache_control: None,
+        body_limit: None,
         test_only: false,
     }
 }
@@ -127,6 +132,46 @@ pub static ROUTES: &[Route<Handler>] = &[
         })
     },
     Route {
+        access: USER,
+        rate_limits: IP_USER,
+        body_limit: Some(NOTE_BODY_LIMIT),
+        ..route(Method::Post, "/v1/notes", |cx| Box::pin(notes::create(cx)))
+    },
+    Route {
+        access: USER,
+        rate_limits: IP_USER,
+        ..route(Method::Get, "/v1/notes", |cx| Box::pin(notes::list(cx)))
+    },
+    Route {
+        access: USER,
+        rate_limits: IP_USER,
+        cache_control: Some("private, no-cache"),
+        ..route(Method::Get, "/v1/notes/{id}", |cx| Box::pin(notes::get(cx)))
+    },
+    Route {
+        access: USER,
+        rate_limits: IP_USER,
+        body_limit: Some(NOTE_BODY_LIMIT),
+        ..route(Method::Patch, "/v1/notes/{id}", |cx| {
+            Box::pin(notes::update(cx))
+        })
+    },
+    Route {
+        access: USER,
+        rate_limits: IP_USER,
+        ..route(Method::Delete, "/v1/notes/{id}", |cx| {
+            Box::pin(notes::delete(cx))
+        })
+    },
+    Route {
+        access: ADMIN,
+        sensitive: true,
+        rate_limits: IP_USER,
+        ..route(Method::Get, "/v1/admin/notes/{id}", |cx| {
+            Box::pin(notes::admin_get(cx))
+        })
+    },
+    Route {
         test_only: true,
         ..route(Method::Get, "/v1/_test/panic", |cx| {
             Box::pin(testing::panic(cx))
@@ -179,6 +224,8 @@ pub struct Ctx {
     pub principal: Option<Principal>,
     /// The route's rate-limit policy names.
     pub rate_limits: &'static [&'static str],
+    /// The route's body limit, if it overrides the configured one.
+    pub body_limit: Option<usize>,
     /// Policies checked so far, for the `RateLimit` headers.
     checked: Rc<RefCell<Vec<Checked>>>,
     db: DbSlot,
@@ -266,7 +313,8 @@ impl Ctx {
     /// (checked against `Content-Length` first and while streaming), 400 for bad syntax.
     pub async fn json_body(&mut self) -> Result<serde_json::Value, AppError> {
         json::check_content_type(self.header("content-type").as_deref())?;
-        let bytes = read_limited(&mut self.req, self.config.max_body_bytes).await?;
+        let limit = self.body_limit.unwrap_or(self.config.max_body_bytes);
+        let bytes = read_limited(&mut self.req, limit).await?;
         json::parse(&bytes)
     }
 }
@@ -523,6 +571,7 @@ async fn dispatch(
         now,
         principal,
         rate_limits: route.rate_limits,
+        body_limit: route.body_limit,
         checked: summary.checked.clone(),
         db: summary.db.clone(),
     };

@@ -17,6 +17,7 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     PayloadTooLarge,
     ValidationError,
+    IdempotencyKeyReused,
     Unauthenticated,
     Forbidden,
     CsrfRejected,
@@ -42,7 +43,7 @@ impl ErrorCode {
             Self::PreconditionFailed => 412,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
-            Self::ValidationError => 422,
+            Self::ValidationError | Self::IdempotencyKeyReused => 422,
             Self::RateLimited => 429,
             Self::Internal => 500,
             Self::Unavailable => 503,
@@ -56,6 +57,7 @@ impl ErrorCode {
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::ValidationError => "VALIDATION_ERROR",
+            Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::Forbidden => "FORBIDDEN",
             Self::CsrfRejected => "CSRF_REJECTED",
@@ -76,6 +78,9 @@ impl ErrorCode {
             Self::UnsupportedMediaType => "The request body must be sent as application/json.",
             Self::PayloadTooLarge => "The request body is too large.",
             Self::ValidationError => "One or more fields are invalid.",
+            Self::IdempotencyKeyReused => {
+                "This Idempotency-Key was already used with a different request."
+            }
             Self::Unauthenticated => "Authentication is required.",
             Self::Forbidden => "You do not have permission to do this.",
             Self::CsrfRejected => "The request origin is not allowed.",
@@ -273,6 +278,11 @@ mod tests {
             ),
             (ErrorCode::PayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"),
             (ErrorCode::ValidationError, 422, "VALIDATION_ERROR"),
+            (
+                ErrorCode::IdempotencyKeyReused,
+                422,
+                "IDEMPOTENCY_KEY_REUSED",
+            ),
             (ErrorCode::Unauthenticated, 401, "UNAUTHENTICATED"),
             (ErrorCode::Forbidden, 403, "FORBIDDEN"),
             (ErrorCode::CsrfRejected, 403, "CSRF_REJECTED"),

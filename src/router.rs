@@ -58,6 +58,8 @@ pub struct Route<H> {
     pub rate_limits: &'static [&'static str],
     /// `Cache-Control` for successful answers; `None` means `no-store`.
     pub cache_control: Option<&'static str>,
+    /// Largest request body, overriding `MAX_BODY_BYTES` for this route.
+    pub body_limit: Option<usize>,
     /// Exists only when `TEST_ROUTES` is on (never in production).
     pub test_only: bool,
 }
@@ -175,6 +177,7 @@ mod tests {
             sensitive: false,
             rate_limits: &[],
             cache_control: None,
+            body_limit: None,
             test_only: false,
         }
     }

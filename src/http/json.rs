@@ -55,6 +55,24 @@ pub struct Input {
 /// Why a field value was refused: a stable, snake_case issue name such as `too_long`.
 pub type Issue = &'static str;
 
+/// One field of a merge patch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Patch<T> {
+    /// Absent: unchanged.
+    Keep,
+    /// `null`: removed.
+    Remove,
+    /// A new value.
+    Set(T),
+}
+
+/// Reads a JSON string value through a string parser.
+pub fn string<T>(
+    parse: impl FnOnce(&str) -> Result<T, Issue>,
+) -> impl FnOnce(&Value) -> Result<T, Issue> {
+    move |v| v.as_str().ok_or("expected_string").and_then(parse)
+}
+
 impl Input {
     /// Starts reading `value`, which must be an object whose keys are all in `allowed`.
     pub fn new(value: Value, allowed: &[&str]) -> Result<Self, AppError> {
@@ -107,6 +125,46 @@ impl Input {
                 None
             }
         }
+    }
+
+    /// Reads an optional field of any JSON type through `parse`; absent gives `None`.
+    pub fn optional_value<T>(
+        &mut self,
+        name: &'static str,
+        parse: impl FnOnce(&Value) -> Result<T, Issue>,
+    ) -> Option<T> {
+        match self.fields.get(name).map(parse)? {
+            Ok(v) => Some(v),
+            Err(issue) => {
+                self.issues.push(FieldIssue::new(name, issue));
+                None
+            }
+        }
+    }
+
+    /// Reads a field for a JSON Merge Patch (RFC 7396): absent means "leave as is", `null`
+    /// means "remove" (the caller decides what that means for the field).
+    pub fn patch<T>(
+        &mut self,
+        name: &'static str,
+        parse: impl FnOnce(&Value) -> Result<T, Issue>,
+    ) -> Patch<T> {
+        match self.fields.get(name) {
+            None => Patch::Keep,
+            Some(Value::Null) => Patch::Remove,
+            Some(value) => match parse(value) {
+                Ok(v) => Patch::Set(v),
+                Err(issue) => {
+                    self.issues.push(FieldIssue::new(name, issue));
+                    Patch::Keep
+                }
+            },
+        }
+    }
+
+    /// Records an issue found by the caller (e.g. a field that may not be removed).
+    pub fn reject(&mut self, name: &'static str, issue: Issue) {
+        self.issues.push(FieldIssue::new(name, issue));
     }
 
     /// Ends reading: every issue found becomes one 422 with all details.
@@ -210,6 +268,22 @@ mod tests {
         assert_eq!(input.required("a", non_empty).as_deref(), Some("x"));
         assert_eq!(input.optional("b", non_empty), None);
         assert!(input.finish().is_ok());
+    }
+
+    #[test]
+    fn merge_patch_fields_distinguish_absent_null_and_values() {
+        let mut input =
+            Input::new(json!({"a": null, "b": "x", "c": 5}), &["a", "b", "c", "d"]).unwrap();
+        assert_eq!(input.patch("a", string(non_empty)), Patch::Remove);
+        assert_eq!(
+            input.patch("b", string(non_empty)),
+            Patch::Set("x".to_string())
+        );
+        assert_eq!(input.patch("c", string(non_empty)), Patch::Keep);
+        assert_eq!(input.patch("d", string(non_empty)), Patch::Keep);
+        let err = input.finish().unwrap_err();
+        assert_eq!(err.details()[0].field, "c");
+        assert_eq!(err.details()[0].issue, "expected_string");
     }
 
     #[test]

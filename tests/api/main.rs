@@ -11,6 +11,7 @@ mod csrf;
 mod errors;
 mod health;
 mod json_input;
+mod notes;
 mod observability;
 mod panic_recovery;
 mod rate_limits;
