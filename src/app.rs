@@ -415,7 +415,7 @@ pub async fn handle(req: Request, env: Env) -> Response {
         checked: Rc::default(),
         db: DbSlot {
             db: Rc::default(),
-            bookmark: header("x-d1-bookmark").filter(|b| !b.is_empty() && b.len() <= 256),
+            bookmark: header("x-d1-bookmark"),
         },
     };
     let config = load_config(&env);
@@ -486,6 +486,19 @@ async fn dispatch(
     summary: &mut Summary,
 ) -> Result<ApiResponse, AppError> {
     let path = req.path();
+    if summary
+        .db
+        .bookmark
+        .as_deref()
+        .is_some_and(|b| !valid_bookmark(b))
+    {
+        return Err(AppError::new(crate::ErrorCode::BadRequest)
+            .with_message("The x-d1-bookmark header is malformed.")
+            .with_details(vec![crate::error::FieldIssue::new(
+                "x-d1-bookmark",
+                "invalid_format",
+            )]));
+    }
     let Some(method) = method else {
         // A method the API never routes: 405 on a known path, 404 elsewhere.
         return Err(match router::allow_for(ROUTES, &path, config.test_routes) {
@@ -645,6 +658,12 @@ async fn authenticate(
         storage_key,
         session,
     })
+}
+
+/// D1 bookmarks are dash-separated hexadecimal groups; anything else is refused before it
+/// reaches D1.
+fn valid_bookmark(b: &str) -> bool {
+    (1..=256).contains(&b.len()) && b.bytes().all(|c| c.is_ascii_hexdigit() || c == b'-')
 }
 
 fn method_not_allowed(allow: String) -> AppError {

@@ -8,6 +8,7 @@ mod authorization;
 mod config;
 mod cors;
 mod csrf;
+mod d1;
 mod errors;
 mod health;
 mod json_input;

@@ -76,3 +76,59 @@ async fn a_refused_token_is_an_internal_error_not_an_outage() {
     let body = assert_error(resp, 500, "INTERNAL").await;
     assert!(!body.to_string().contains("401"), "{body}");
 }
+
+/// Failure injection for the HTTP path: a loopback listener that accepts connections and then
+/// either never answers or answers 500, as an overloaded or failing server would. (A real
+/// sqld cannot be made to do either on demand.)
+fn misbehaving_server(answer: Option<&'static str>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            if let Some(answer) = answer {
+                let _ = stream.write_all(answer.as_bytes());
+            }
+            held.push(stream);
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn a_server_that_does_not_answer_is_503_after_the_timeout() {
+    let url: &'static str = Box::leak(misbehaving_server(None).into_boxed_str());
+    let app = spawn(Spawn {
+        vars: vec![
+            ("DB_BACKEND", "turso"),
+            ("TURSO_URL", url),
+            ("TURSO_TIMEOUT_MS", "300"),
+        ],
+        ..Spawn::default()
+    });
+    let started = std::time::Instant::now();
+    let resp = app.signup("slow@example.test", PASSWORD).await;
+    assert!(resp.headers().get("retry-after").is_some());
+    assert_error(resp, 503, "UNAVAILABLE").await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_5xx_answer_is_503_without_its_text() {
+    let url: &'static str = Box::leak(
+        misbehaving_server(Some(
+            "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 21\r\nconnection: close\r\n\r\nsecret internal state",
+        ))
+        .into_boxed_str(),
+    );
+    let app = spawn(Spawn {
+        vars: vec![("DB_BACKEND", "turso"), ("TURSO_URL", url)],
+        ..Spawn::default()
+    });
+    let resp = app.signup("five@example.test", PASSWORD).await;
+    let body = assert_error(resp, 503, "UNAVAILABLE").await;
+    assert!(!body.to_string().contains("secret"), "{body}");
+}
