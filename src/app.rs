@@ -205,6 +205,13 @@ pub static ROUTES: &[Route<Handler>] = &[
     },
     Route {
         test_only: true,
+        rate_limits: &[],
+        ..route(Method::Get, "/v1/_test/memory", |cx| {
+            Box::pin(testing::memory(cx))
+        })
+    },
+    Route {
+        test_only: true,
         ..route(Method::Post, "/v1/_test/bump-epoch", |cx| {
             Box::pin(testing::bump_epoch(cx))
         })

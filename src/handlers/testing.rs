@@ -78,3 +78,20 @@ pub async fn bump_epoch(mut cx: Ctx) -> Result<ApiResponse, AppError> {
 pub async fn limited(_cx: Ctx) -> Result<ApiResponse, AppError> {
     ApiResponse::json(200, &json!({"ok": true}))
 }
+
+/// Reports the size of the Wasm linear memory (the Rust heap lives there), so the benchmark
+/// can check that it does not grow with traffic.
+pub async fn memory(_cx: Ctx) -> Result<ApiResponse, AppError> {
+    #[cfg(target_arch = "wasm32")]
+    let bytes = {
+        use wasm_bindgen::JsCast;
+        wasm_bindgen::memory()
+            .unchecked_into::<js_sys::WebAssembly::Memory>()
+            .buffer()
+            .unchecked_into::<js_sys::ArrayBuffer>()
+            .byte_length()
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    let bytes = 0u32;
+    ApiResponse::json(200, &json!({"wasm_memory_bytes": bytes}))
+}

@@ -4,6 +4,7 @@
 //
 // Usage: node tests/support/serve.mjs [--env test] [--port 0] [--vars '{"K":"V"}']
 //                                     [--drop-binding DB] [--log FILE] [--persist DIR]
+//                                     [--script build/index.js]
 // Prints one line {"url": "..."} on stdout when ready, and stops when stdin closes (so it
 // never outlives the test process that started it) or on SIGTERM/SIGINT.
 //
@@ -13,7 +14,7 @@
 import { Miniflare } from "miniflare";
 import { parse as parseToml } from "smol-toml";
 import { readFileSync, appendFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { applyD1 } from "../../scripts/migrations.mjs";
 
@@ -27,6 +28,10 @@ const { values: args } = parseArgs({
     log: { type: "string" },
     persist: { type: "string" },
     quiet: { type: "boolean", default: false },
+    // Another Worker with the same bindings (the benchmark peers).
+    script: { type: "string", default: "build/index.js" },
+    // Exposes the V8 inspector (bench/profile.mjs).
+    "inspector-port": { type: "string" },
   },
 });
 
@@ -55,8 +60,8 @@ const mf = new Miniflare({
   host: "127.0.0.1",
   port: Number(args.port),
   modules: true,
-  modulesRoot: join(root, "build"),
-  scriptPath: join(root, "build/index.js"),
+  modulesRoot: dirname(resolve(root, args.script)),
+  scriptPath: resolve(root, args.script),
   modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
   compatibilityDate: toml.compatibility_date,
   compatibilityFlags: toml.compatibility_flags ?? [],
@@ -65,6 +70,9 @@ const mf = new Miniflare({
   d1Databases,
   durableObjects,
   cf: false,
+  ...(args["inspector-port"]
+    ? { inspectorPort: Number(args["inspector-port"]), unsafeInspectorProxy: true }
+    : {}),
   kvPersist: persist && join(persist, "kv"),
   d1Persist: persist && join(persist, "d1"),
   durableObjectsPersist: persist && join(persist, "do"),

@@ -1,0 +1,331 @@
+// `make bench`: this template (release build) against the Hono peer (bench/peers/hono) and
+// the runtime's ceiling (bench/peers/bare), each served by workerd through Miniflare
+// (tests/support/serve.mjs, no wrangler proxy), with the same bindings and quotas.
+//
+// For every workload and round the targets run back to back (A, B, A, B, …) so machine drift
+// cancels out. Load comes from wrk at fixed concurrency after a warm-up. Reported per
+// workload: requests/s, p50/p99 latency, ratios to Hono and to the ceiling, and CPU ms per
+// request (workerd process CPU ÷ requests). Also: workerd memory before and after 100k
+// requests, deployed size (gzip), Wasm compile time and time to first response. Budgets
+// (size ≤ 400 KiB gzip, memory growth ≤ 8 MiB) fail the run.
+//
+// Usage: node bench/run.mjs [--rounds 3] [--seconds 5] [--connections 16]
+
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { gzipSync } from "node:zlib";
+
+const root = resolve(import.meta.dirname, "..");
+const { values: opts } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "3" },
+    seconds: { type: "string", default: "5" },
+    connections: { type: "string", default: "16" },
+  },
+});
+const ROUNDS = Number(opts.rounds);
+const SECONDS = Number(opts.seconds);
+const CONNECTIONS = Number(opts.connections);
+const ORIGIN = "https://app.example.test";
+const PASSWORD = "correct horse battery staple";
+// Quotas high enough that the benchmark measures the limiter's cost, never its refusals.
+const VARS = JSON.stringify({
+  RATE_LIMITS: "ip=1000000000/60,user=1000000000/60,login-ip=1000000000/60,login-email=1000000000/60",
+});
+
+// ---- processes ------------------------------------------------------------------------------
+
+const TICK_MS = 10; // USER_HZ
+const children = [];
+process.on("exit", () => children.forEach((c) => c.stdin.end()));
+
+function descendants(pid) {
+  const parents = new Map();
+  for (const p of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      parents.set(p, stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    } catch {}
+  }
+  const out = [];
+  const walk = (parent) => {
+    for (const [p, pp] of parents) if (pp === String(parent)) { out.push(p); walk(p); }
+  };
+  walk(pid);
+  return out;
+}
+const isWorkerd = (pid) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd");
+  } catch {
+    return false;
+  }
+};
+
+async function start(name, script, drop = []) {
+  const t0 = performance.now();
+  const args = ["tests/support/serve.mjs", "--quiet", "--script", script, "--vars", VARS];
+  for (const d of drop) args.push("--drop-binding", d);
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ["pipe", "pipe", "inherit"] });
+  children.push(child);
+  const line = await new Promise((r) => createInterface({ input: child.stdout }).once("line", r));
+  const { url } = JSON.parse(line);
+  await fetch(`${url}/v1/health`).then((r) => r.arrayBuffer());
+  const firstResponseMs = performance.now() - t0;
+  const pids = descendants(child.pid).filter(isWorkerd);
+  const cpuTicks = () =>
+    pids.reduce((sum, pid) => {
+      const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      return sum + Number(f[11]) + Number(f[12]);
+    }, 0);
+  const rssBytes = () =>
+    pids.reduce((sum, pid) => {
+      const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
+      return sum + (m ? Number(m[1]) * 1024 : 0);
+    }, 0);
+  return { name, url, cpuTicks, rssBytes, firstResponseMs };
+}
+
+// ---- seeding --------------------------------------------------------------------------------
+
+async function seed(target) {
+  const post = (path, body, headers = {}) =>
+    fetch(target.url + path, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: ORIGIN, ...headers },
+      body: JSON.stringify(body),
+    });
+  const email = `bench-${Date.now()}@example.test`;
+  const signup = await post("/v1/auth/signup", { email, password: PASSWORD });
+  if (signup.status !== 201) throw new Error(`${target.name} signup: ${signup.status}`);
+  const login = await post("/v1/auth/login", { email, password: PASSWORD });
+  if (login.status !== 200) throw new Error(`${target.name} login: ${login.status}`);
+  const cookie = login.headers.get("set-cookie").split(";")[0];
+  const note = await post("/v1/notes", { title: "Bench", body: "x".repeat(512), tags: ["bench"] }, { cookie });
+  if (note.status !== 201) throw new Error(`${target.name} note: ${note.status}`);
+  const { id } = await note.json();
+  return { email, cookie, noteId: id };
+}
+
+// ---- workloads ------------------------------------------------------------------------------
+
+const lua = (s) => JSON.stringify(s).slice(1, -1).replace(/'/g, "\\'");
+function workloads(seedData) {
+  const auth = { Cookie: seedData.cookie, Origin: ORIGIN };
+  return [
+    { name: "GET /v1/health", path: "/v1/health", expect: 200 },
+    {
+      name: "POST /v1/notes (422)",
+      path: "/v1/notes",
+      method: "POST",
+      headers: { ...auth, "Content-Type": "application/json" },
+      body: JSON.stringify({ title: "", tags: ["Not Valid"], extra: 1 }),
+      expect: 422,
+    },
+    {
+      name: "POST /v1/notes (201)",
+      path: "/v1/notes",
+      method: "POST",
+      headers: { ...auth, "Content-Type": "application/json" },
+      body: JSON.stringify({ title: "Load", body: "x".repeat(256), tags: ["a", "b"] }),
+      expect: 201,
+    },
+    { name: "GET /v1/notes/{id} (authenticated)", path: `/v1/notes/${seedData.noteId}`, headers: auth, expect: 200 },
+    {
+      name: "POST /v1/auth/login (PBKDF2)",
+      path: "/v1/auth/login",
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email: seedData.email, password: PASSWORD }),
+      expect: 200,
+      connections: 2,
+    },
+  ];
+}
+
+function script(w) {
+  const lines = [];
+  if (w.method) lines.push(`wrk.method = "${w.method}"`);
+  if (w.body) lines.push(`wrk.body = '${lua(w.body)}'`);
+  for (const [k, v] of Object.entries(w.headers ?? {})) lines.push(`wrk.headers["${k}"] = '${lua(v)}'`);
+  const file = join(tmpdir(), `bench-${process.pid}-${Math.random().toString(36).slice(2)}.lua`);
+  writeFileSync(file, lines.join("\n") + "\n");
+  return file;
+}
+
+const toMs = (v, unit) => Number(v) * ({ us: 0.001, ms: 1, s: 1000 }[unit] ?? 1);
+function wrk(url, w, seconds, connections) {
+  const out = execFileSync(
+    "wrk",
+    ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", "-s", script(w), url + w.path],
+    { encoding: "utf8" },
+  );
+  const num = (re) => Number((out.match(re) ?? [])[1] ?? NaN);
+  const pct = (p) => {
+    const m = out.match(new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`));
+    return m ? toMs(m[1], m[2]) : NaN;
+  };
+  const requests = num(/(\d+) requests in/);
+  const errors = num(/Non-2xx or 3xx responses: (\d+)/) || 0;
+  return { rps: num(/Requests\/sec:\s+([\d.]+)/), p50: pct(50), p99: pct(99), requests, non2xx: errors };
+}
+
+// wrk's closed connections can leave a dead socket in node's keep-alive pool: retry once.
+async function fetchOnce(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch {
+    return fetch(url, init);
+  }
+}
+
+async function check(target, w) {
+  const resp = await fetchOnce(target.url + w.path, { method: w.method ?? "GET", headers: w.headers, body: w.body });
+  await resp.arrayBuffer();
+  if (resp.status !== w.expect) throw new Error(`${target.name} ${w.name}: ${resp.status}, expected ${w.expect}`);
+}
+
+// ---- run ------------------------------------------------------------------------------------
+
+execFileSync(
+  join(root, "node_modules/.bin/esbuild"),
+  ["bench/peers/hono/src/index.ts", "--bundle", "--format=esm", "--platform=neutral", "--target=es2022",
+   "--minify", "--log-level=warning", "--outfile=build/bench/hono/index.js"],
+  { cwd: root, stdio: "inherit" },
+);
+
+const rust = await start("rust", "build/index.js");
+const hono = await start("hono", "build/bench/hono/index.js");
+const bare = await start("bare", "bench/peers/bare/index.js", ["DB", "SESSIONS", "RATE_LIMITER"]);
+const seeds = { rust: await seed(rust), hono: await seed(hono) };
+
+const results = {};
+const ceiling = [];
+for (let round = 0; round < ROUNDS; round++) {
+  const w0 = { name: "ceiling", path: "/v1/health" };
+  wrk(bare.url, w0, 1, CONNECTIONS);
+  ceiling.push(wrk(bare.url, w0, SECONDS, CONNECTIONS));
+  for (const target of [rust, hono]) {
+    for (const w of workloads(seeds[target.name])) {
+      await check(target, w);
+      const c = w.connections ?? CONNECTIONS;
+      wrk(target.url, w, 1, c); // warm-up
+      const before = target.cpuTicks();
+      const r = wrk(target.url, w, SECONDS, c);
+      const cpuMs = (target.cpuTicks() - before) * TICK_MS;
+      if (w.expect < 300 && r.non2xx > 0) throw new Error(`${target.name} ${w.name}: ${r.non2xx} errors`);
+      ((results[w.name] ??= {})[target.name] ??= []).push({ ...r, cpuMsPerRequest: cpuMs / r.requests });
+    }
+  }
+  console.error(`round ${round + 1}/${ROUNDS} done`);
+}
+
+// Memory over at least 100k requests (the authenticated read: session, limiter, D1). The
+// budget applies to the Worker's own memory, the Wasm linear memory where the Rust heap lives
+// (reported by a test-only route). The workerd process RSS is shown for both Workers as
+// context only: locally it also holds the KV, D1 and Durable Object simulators, whose caches
+// grow with any traffic.
+const memory = {};
+const wasmMemory = async () =>
+  (await (await fetchOnce(`${rust.url}/v1/_test/memory`)).json()).wasm_memory_bytes / 1048576;
+for (const target of [rust, hono]) {
+  const w = workloads(seeds[target.name])[3];
+  const rssBefore = target.rssBytes() / 1048576;
+  const heapBefore = target === rust ? await wasmMemory() : null;
+  let served = 0;
+  while (served < 100_000) served += wrk(target.url, w, 5, CONNECTIONS).requests;
+  memory[target.name] = {
+    requests: served,
+    process_rss_mib: { before: rssBefore, after: target.rssBytes() / 1048576 },
+  };
+  if (target === rust) {
+    const after = await wasmMemory();
+    memory.rust.wasm_memory_mib = { before: heapBefore, after, growth: after - heapBefore };
+  }
+}
+children.forEach((c) => c.stdin.end());
+
+// Size and start-up.
+const gz = (files) => gzipSync(Buffer.concat(files.map((f) => readFileSync(join(root, f)))), { level: 9 }).length;
+const size = {
+  rust_gzip_bytes: gz(["build/index.js", "build/index_bg.wasm"]),
+  hono_gzip_bytes: gz(["build/bench/hono/index.js"]),
+};
+const wasm = readFileSync(join(root, "build/index_bg.wasm"));
+const compileRuns = [];
+for (let i = 0; i < 5; i++) {
+  const t0 = performance.now();
+  await WebAssembly.compile(wasm);
+  compileRuns.push(performance.now() - t0);
+}
+const startup = {
+  wasm_compile_ms: Math.min(...compileRuns),
+  first_response_ms: { rust: rust.firstResponseMs, hono: hono.firstResponseMs, bare: bare.firstResponseMs },
+};
+
+// ---- report ---------------------------------------------------------------------------------
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const agg = (runs) => ({
+  rps: median(runs.map((r) => r.rps)),
+  p50_ms: median(runs.map((r) => r.p50)),
+  p99_ms: median(runs.map((r) => r.p99)),
+  cpu_ms_per_request: median(runs.map((r) => r.cpuMsPerRequest)),
+});
+const ceilingRps = median(ceiling.map((r) => r.rps));
+const rows = Object.entries(results).map(([name, byTarget]) => {
+  const r = agg(byTarget.rust);
+  const h = agg(byTarget.hono);
+  return { workload: name, rust: r, hono: h, ratio_to_hono: r.rps / h.rps, ratio_to_ceiling: r.rps / ceilingRps };
+});
+const f = (x, d = 2) => Number(x).toFixed(d);
+console.log(`\n| workload | Rust req/s | Hono req/s | Rust/Hono | Rust/ceiling | Rust p50 / p99 ms | Hono p50 / p99 ms | Rust CPU ms/req | Hono CPU ms/req |`);
+console.log(`| --- | --- | --- | --- | --- | --- | --- | --- | --- |`);
+for (const row of rows) {
+  console.log(
+    `| ${row.workload} | ${f(row.rust.rps, 0)} | ${f(row.hono.rps, 0)} | ${f(row.ratio_to_hono)}× | ${f(row.ratio_to_ceiling)}× | ` +
+      `${f(row.rust.p50_ms)} / ${f(row.rust.p99_ms)} | ${f(row.hono.p50_ms)} / ${f(row.hono.p99_ms)} | ` +
+      `${f(row.rust.cpu_ms_per_request, 3)} | ${f(row.hono.cpu_ms_per_request, 3)} |`,
+  );
+}
+console.log(`| ceiling (bare JS Worker) | ${f(ceilingRps, 0)} | | | 1.00× | | | | |`);
+const m = memory.rust;
+console.log(`\nmemory over ${m.requests} authenticated reads: Rust Wasm memory ${f(m.wasm_memory_mib.before, 2)} → ` +
+  `${f(m.wasm_memory_mib.after, 2)} MiB (growth ${f(m.wasm_memory_mib.growth, 2)}); workerd process RSS (simulators included): ` +
+  `Rust ${f(m.process_rss_mib.before, 0)} → ${f(m.process_rss_mib.after, 0)} MiB, ` +
+  `Hono ${f(memory.hono.process_rss_mib.before, 0)} → ${f(memory.hono.process_rss_mib.after, 0)} MiB`);
+console.log(`size (gzip): Rust wasm + glue ${f(size.rust_gzip_bytes / 1024, 1)} KiB, Hono bundle ${f(size.hono_gzip_bytes / 1024, 1)} KiB`);
+console.log(`start-up: Wasm compile ${f(startup.wasm_compile_ms, 1)} ms; first response after spawn: ` +
+  `Rust ${f(startup.first_response_ms.rust, 0)} ms, Hono ${f(startup.first_response_ms.hono, 0)} ms, bare ${f(startup.first_response_ms.bare, 0)} ms`);
+
+const budgets = {
+  size_gzip_max_bytes: 400 * 1024,
+  memory_growth_max_mib: 8,
+};
+const violations = [];
+if (size.rust_gzip_bytes > budgets.size_gzip_max_bytes) violations.push("deployed size over 400 KiB gzip");
+if (memory.rust.wasm_memory_mib.growth > budgets.memory_growth_max_mib) violations.push("Wasm memory growth over 8 MiB per 100k requests");
+
+const latest = {
+  date: new Date().toISOString(),
+  machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+  settings: { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, load_generator: "wrk -t1" },
+  ceiling_rps: ceilingRps,
+  workloads: rows,
+  memory,
+  size,
+  startup,
+  budgets,
+  violations,
+};
+mkdirSync(join(root, "bench/results"), { recursive: true });
+writeFileSync(join(root, "bench/results/latest.json"), JSON.stringify(latest, null, 2) + "\n");
+if (violations.length) {
+  console.error(`budget exceeded: ${violations.join("; ")}`);
+  process.exitCode = 1;
+}
+process.exit();
