@@ -117,6 +117,7 @@ const lua = (s) => JSON.stringify(s).slice(1, -1).replace(/'/g, "\\'");
 function workloads(seedData) {
   const auth = { Cookie: seedData.cookie, Origin: ORIGIN };
   return [
+    { name: "pipeline only (no limiter, no I/O)", path: "/v1/_test/unlimited", expect: 200 },
     { name: "GET /v1/health", path: "/v1/health", expect: 200 },
     {
       name: "POST /v1/notes (422)",
@@ -233,7 +234,7 @@ const memory = {};
 const wasmMemory = async () =>
   (await (await fetchOnce(`${rust.url}/v1/_test/memory`)).json()).wasm_memory_bytes / 1048576;
 for (const target of [rust, hono]) {
-  const w = workloads(seeds[target.name])[3];
+  const w = workloads(seeds[target.name]).find((x) => x.name.includes("authenticated"));
   const rssBefore = target.rssBytes() / 1048576;
   const heapBefore = target === rust ? await wasmMemory() : null;
   let served = 0;

@@ -5,8 +5,6 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 worker-build --release
-# KEEP_WASM_NAMES=1 keeps them (for bench/profile.mjs).
-[ -n "${KEEP_WASM_NAMES:-}" ] && exit 0
 # The same feature set worker-build gives wasm-opt: what workerd supports, nothing newer.
 wasm-opt build/index_bg.wasm --strip-debug \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \

@@ -4,10 +4,7 @@ use crate::support::{assert_error, assert_security_headers, spawn, Spawn};
 
 #[tokio::test]
 async fn bad_config_value_answers_500_and_logs_the_variable() {
-    let app = spawn(Spawn {
-        vars: vec![("MAX_BODY_BYTES", "lots")],
-        ..Spawn::default()
-    });
+    let app = spawn(Spawn::with_vars(&[("MAX_BODY_BYTES", "lots")]));
     for _ in 0..2 {
         let resp = app
             .client()
@@ -31,10 +28,7 @@ async fn bad_config_value_answers_500_and_logs_the_variable() {
 
 #[tokio::test]
 async fn test_routes_refuse_to_run_in_production() {
-    let app = spawn(Spawn {
-        vars: vec![("APP_ENV", "production")],
-        ..Spawn::default()
-    });
+    let app = spawn(Spawn::with_vars(&[("APP_ENV", "production")]));
     let resp = app.client().get(app.at("/v1/health")).send().await.unwrap();
     assert_error(resp, 500, "INTERNAL").await;
 }
@@ -43,8 +37,7 @@ async fn test_routes_refuse_to_run_in_production() {
 async fn default_environment_has_no_test_routes() {
     let app = spawn(Spawn {
         env: Some(""),
-        vars: vec![("CURSOR_SECRET", "a-secret-of-at-least-32-bytes-long")],
-        ..Spawn::default()
+        ..Spawn::with_vars(&[("CURSOR_SECRET", "a-secret-of-at-least-32-bytes-long")])
     });
     let resp = app.client().get(app.at("/v1/health")).send().await.unwrap();
     assert_eq!(resp.status(), 200);

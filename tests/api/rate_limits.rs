@@ -9,10 +9,7 @@ use serde_json::json;
 use std::time::Duration;
 
 fn limited_app(rate_limits: &'static str) -> TestApp {
-    spawn(Spawn {
-        vars: vec![("RATE_LIMITS", rate_limits)],
-        ..Spawn::default()
-    })
+    spawn(Spawn::with_vars(&[("RATE_LIMITS", rate_limits)]))
 }
 
 async fn hit(app: &TestApp, client: &reqwest::Client, ip: &str) -> reqwest::Response {

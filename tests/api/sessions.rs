@@ -18,7 +18,7 @@ async fn status(app: &crate::support::TestApp, browser: &Browser) -> u16 {
 #[tokio::test]
 async fn sessions_are_listed_with_the_current_one_marked() {
     let app = app();
-    let (email, first) = app.new_user("list").await;
+    let (email, _first) = app.new_user("list").await;
     let second = app.browser(&email, PASSWORD).await;
     let resp = app
         .as_browser(&second, Method::GET, "/v1/auth/sessions")
@@ -42,7 +42,6 @@ async fn sessions_are_listed_with_the_current_one_marked() {
     // Newest first: the current session is the second login.
     assert_eq!(items[0]["current"], true);
     assert!(items[0]["created_at"].as_u64() >= items[1]["created_at"].as_u64());
-    drop(first);
 }
 
 #[tokio::test]
@@ -185,14 +184,11 @@ async fn sensitive_routes_check_the_epoch_even_if_kv_still_has_the_session() {
 
 #[tokio::test]
 async fn idle_and_absolute_timeouts_are_enforced() {
-    let app = spawn(Spawn {
-        vars: vec![
-            ("SESSION_IDLE_SECS", "2"),
-            ("SESSION_ABSOLUTE_SECS", "4"),
-            ("SESSION_TOUCH_SECS", "1"),
-        ],
-        ..Spawn::default()
-    });
+    let app = spawn(Spawn::with_vars(&[
+        ("SESSION_IDLE_SECS", "2"),
+        ("SESSION_ABSOLUTE_SECS", "4"),
+        ("SESSION_TOUCH_SECS", "1"),
+    ]));
     // Idle: unused for longer than 2 s.
     let (email, idle) = app.new_user("idle").await;
     tokio::time::sleep(Duration::from_millis(2300)).await;

@@ -26,9 +26,19 @@ pub struct Spawn {
     /// `wrangler.toml` environment; `None` means `test`, `Some("")` the top level.
     pub env: Option<&'static str>,
     /// Vars that override the environment's.
-    pub vars: Vec<(&'static str, &'static str)>,
+    pub vars: Vec<(&'static str, String)>,
     /// Bindings left out, to exercise failure paths.
     pub drop_bindings: Vec<&'static str>,
+}
+
+impl Spawn {
+    /// Options that only override vars.
+    pub fn with_vars(vars: &[(&'static str, &str)]) -> Self {
+        Self {
+            vars: vars.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+            ..Self::default()
+        }
+    }
 }
 
 /// Returns the shared instance, starting it on first use.
@@ -51,7 +61,7 @@ pub fn spawn(opts: Spawn) -> TestApp {
     let vars: serde_json::Map<String, Value> = opts
         .vars
         .iter()
-        .map(|(k, v)| (k.to_string(), Value::from(*v)))
+        .map(|(k, v)| (k.to_string(), Value::from(v.as_str())))
         .collect();
 
     let mut cmd = Command::new("node");
@@ -356,17 +366,11 @@ pub fn app_on(backend: Backend) -> &'static TestApp {
             static APP: OnceLock<TestApp> = OnceLock::new();
             APP.get_or_init(|| {
                 let server = turso_server();
-                // The instance lives for the whole process; its settings may too.
-                let url: &'static str = Box::leak(server.url.clone().into_boxed_str());
-                let token: &'static str = Box::leak(server.token.clone().into_boxed_str());
-                spawn(Spawn {
-                    vars: vec![
-                        ("DB_BACKEND", "turso"),
-                        ("TURSO_URL", url),
-                        ("TURSO_AUTH_TOKEN", token),
-                    ],
-                    ..Spawn::default()
-                })
+                spawn(Spawn::with_vars(&[
+                    ("DB_BACKEND", "turso"),
+                    ("TURSO_URL", &server.url),
+                    ("TURSO_AUTH_TOKEN", &server.token),
+                ]))
             })
         }
     }

@@ -46,14 +46,11 @@ async fn readiness_checks_the_configured_backend() {
 #[tokio::test]
 async fn unreachable_server_is_503_with_retry_after() {
     // Nothing listens on port 9 of the loopback: connection refused.
-    let app = spawn(Spawn {
-        vars: vec![
-            ("DB_BACKEND", "turso"),
-            ("TURSO_URL", "http://127.0.0.1:9"),
-            ("TURSO_TIMEOUT_MS", "2000"),
-        ],
-        ..Spawn::default()
-    });
+    let app = spawn(Spawn::with_vars(&[
+        ("DB_BACKEND", "turso"),
+        ("TURSO_URL", "http://127.0.0.1:9"),
+        ("TURSO_TIMEOUT_MS", "2000"),
+    ]));
     let resp = app.signup("nobody@example.test", PASSWORD).await;
     assert!(resp.headers().get("retry-after").is_some());
     let body = assert_error(resp, 503, "UNAVAILABLE").await;
@@ -63,15 +60,11 @@ async fn unreachable_server_is_503_with_retry_after() {
 #[tokio::test]
 async fn a_refused_token_is_an_internal_error_not_an_outage() {
     let server = crate::support::turso_server();
-    let url: &'static str = Box::leak(server.url.clone().into_boxed_str());
-    let app = spawn(Spawn {
-        vars: vec![
-            ("DB_BACKEND", "turso"),
-            ("TURSO_URL", url),
-            ("TURSO_AUTH_TOKEN", "not-a-valid-token"),
-        ],
-        ..Spawn::default()
-    });
+    let app = spawn(Spawn::with_vars(&[
+        ("DB_BACKEND", "turso"),
+        ("TURSO_URL", &server.url),
+        ("TURSO_AUTH_TOKEN", "not-a-valid-token"),
+    ]));
     let resp = app.signup("nobody@example.test", PASSWORD).await;
     let body = assert_error(resp, 500, "INTERNAL").await;
     assert!(!body.to_string().contains("401"), "{body}");
@@ -100,15 +93,12 @@ fn misbehaving_server(answer: Option<&'static str>) -> String {
 
 #[tokio::test]
 async fn a_server_that_does_not_answer_is_503_after_the_timeout() {
-    let url: &'static str = Box::leak(misbehaving_server(None).into_boxed_str());
-    let app = spawn(Spawn {
-        vars: vec![
-            ("DB_BACKEND", "turso"),
-            ("TURSO_URL", url),
-            ("TURSO_TIMEOUT_MS", "300"),
-        ],
-        ..Spawn::default()
-    });
+    let url = misbehaving_server(None);
+    let app = spawn(Spawn::with_vars(&[
+        ("DB_BACKEND", "turso"),
+        ("TURSO_URL", &url),
+        ("TURSO_TIMEOUT_MS", "300"),
+    ]));
     let started = std::time::Instant::now();
     let resp = app.signup("slow@example.test", PASSWORD).await;
     assert!(resp.headers().get("retry-after").is_some());
@@ -118,16 +108,13 @@ async fn a_server_that_does_not_answer_is_503_after_the_timeout() {
 
 #[tokio::test]
 async fn a_5xx_answer_is_503_without_its_text() {
-    let url: &'static str = Box::leak(
-        misbehaving_server(Some(
-            "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 21\r\nconnection: close\r\n\r\nsecret internal state",
-        ))
-        .into_boxed_str(),
-    );
-    let app = spawn(Spawn {
-        vars: vec![("DB_BACKEND", "turso"), ("TURSO_URL", url)],
-        ..Spawn::default()
-    });
+    let url = misbehaving_server(Some(
+        "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 21\r\nconnection: close\r\n\r\nsecret internal state",
+    ));
+    let app = spawn(Spawn::with_vars(&[
+        ("DB_BACKEND", "turso"),
+        ("TURSO_URL", &url),
+    ]));
     let resp = app.signup("five@example.test", PASSWORD).await;
     let body = assert_error(resp, 503, "UNAVAILABLE").await;
     assert!(!body.to_string().contains("secret"), "{body}");

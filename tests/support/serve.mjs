@@ -30,8 +30,6 @@ const { values: args } = parseArgs({
     quiet: { type: "boolean", default: false },
     // Another Worker with the same bindings (the benchmark peers).
     script: { type: "string", default: "build/index.js" },
-    // Exposes the V8 inspector (bench/profile.mjs).
-    "inspector-port": { type: "string" },
   },
 });
 
@@ -70,9 +68,6 @@ const mf = new Miniflare({
   d1Databases,
   durableObjects,
   cf: false,
-  ...(args["inspector-port"]
-    ? { inspectorPort: Number(args["inspector-port"]), unsafeInspectorProxy: true }
-    : {}),
   kvPersist: persist && join(persist, "kv"),
   d1Persist: persist && join(persist, "d1"),
   durableObjectsPersist: persist && join(persist, "do"),

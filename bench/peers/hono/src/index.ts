@@ -208,6 +208,9 @@ async function jsonBody(c: Context<{ Bindings: Env; Variables: Vars }>, maxBytes
 
 // ---- routes ---------------------------------------------------------------------------------
 
+// The pipeline alone (middleware, JSON answer, no limiter): the baseline for the limiter's cost.
+app.get("/v1/_test/unlimited", (c) => c.json({ ok: true }));
+
 app.get("/v1/health", async (c) => {
   const limited = await limit(c, [["ip", ip(c)]]);
   if (limited) return limited;
