@@ -155,15 +155,12 @@ fn convert(result: D1Result) -> Result<QueryResult, DbError> {
 }
 
 impl Database for D1 {
-    /// Runs `all()` and moves its whole answer across in one `JSON.stringify` call: decoding
-    /// the result object field by field through `serde-wasm-bindgen` costs a JS↔Wasm crossing
-    /// per value, which dominated the CPU time of a read.
+    /// Runs `all()` and moves its whole answer across in one `JSON.stringify` call, where
+    /// decoding the result object field by field through `serde-wasm-bindgen` would cost a
+    /// JS↔Wasm crossing per value.
     async fn execute(&self, statement: Statement) -> Result<QueryResult, DbError> {
         let prepared = self.prepare(&statement)?;
-        let promise = prepared
-            .inner()
-            .all()
-            .map_err(|e| classify(&js_error(e)))?;
+        let promise = prepared.inner().all().map_err(|e| classify(&js_error(e)))?;
         let value = JsFuture::from(promise)
             .await
             .map_err(|e| classify(&js_error(e)))?;
