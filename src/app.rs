@@ -245,6 +245,8 @@ struct DbSlot {
     db: Rc<OnceCell<Rc<Db>>>,
     /// The client's `x-d1-bookmark`, if any.
     bookmark: Option<String>,
+    /// This request's `traceparent`, for outbound calls.
+    traceparent: String,
 }
 
 impl DbSlot {
@@ -266,6 +268,7 @@ impl DbSlot {
                 url,
                 auth_token.clone(),
                 std::time::Duration::from_millis(*timeout_ms),
+                Some(self.traceparent.clone()),
             )),
         };
         Ok(self.db.get_or_init(|| Rc::new(db)).clone())
@@ -298,7 +301,14 @@ impl Ctx {
         if checks.is_empty() {
             return Ok(());
         }
-        let (checked, err) = limiter::check(&self.env, &checks, self.now, &self.request_id).await;
+        let (checked, err) = limiter::check(
+            &self.env,
+            &checks,
+            self.now,
+            &self.request_id,
+            &self.db.traceparent,
+        )
+        .await;
         self.checked.borrow_mut().extend(checked);
         err.map_or(Ok(()), Err)
     }
@@ -423,6 +433,7 @@ pub async fn handle(req: Request, env: Env) -> Response {
         db: DbSlot {
             db: Rc::default(),
             bookmark: header("x-d1-bookmark"),
+            traceparent: trace.header_value(),
         },
     };
     let config = load_config(&env);
@@ -561,7 +572,7 @@ async fn dispatch(
         }
     };
     let ((checked, limited), principal) = futures_util::join!(
-        limiter::check(&env, &ip_checks, now, request_id),
+        limiter::check(&env, &ip_checks, now, request_id, &summary.db.traceparent),
         authenticated
     );
     summary.checked.borrow_mut().extend(checked);
@@ -575,7 +586,8 @@ async fn dispatch(
         let user_checks: Vec<_> = route_policies(&config, route.rate_limits, KeyKind::User)
             .map(|p| (p, principal.log_id()))
             .collect();
-        let (checked, limited) = limiter::check(&env, &user_checks, now, request_id).await;
+        let (checked, limited) =
+            limiter::check(&env, &user_checks, now, request_id, &summary.db.traceparent).await;
         summary.checked.borrow_mut().extend(checked);
         if let Some(err) = limited {
             return Err(err);

@@ -16,11 +16,18 @@ pub struct Turso {
     pipeline_url: String,
     auth_token: Option<String>,
     timeout: Duration,
+    traceparent: Option<String>,
 }
 
 impl Turso {
-    /// Targets `url` (`libsql://`, `https://` or `http://`), authenticating with `auth_token`.
-    pub fn new(url: &str, auth_token: Option<String>, timeout: Duration) -> Self {
+    /// Targets `url` (`libsql://`, `https://` or `http://`), authenticating with `auth_token`;
+    /// `traceparent` is sent with every call so the database joins the request's trace.
+    pub fn new(
+        url: &str,
+        auth_token: Option<String>,
+        timeout: Duration,
+        traceparent: Option<String>,
+    ) -> Self {
         let base = match url.strip_prefix("libsql://") {
             Some(host) => format!("https://{host}"),
             None => url.to_owned(),
@@ -29,6 +36,7 @@ impl Turso {
             pipeline_url: format!("{}/v3/pipeline", base.trim_end_matches('/')),
             auth_token,
             timeout,
+            traceparent,
         }
     }
 
@@ -38,6 +46,9 @@ impl Turso {
         headers
             .set("content-type", "application/json")
             .map_err(unavailable)?;
+        if let Some(tp) = &self.traceparent {
+            headers.set("traceparent", tp).map_err(unavailable)?;
+        }
         if let Some(token) = &self.auth_token {
             headers
                 .set("authorization", &format!("Bearer {token}"))

@@ -43,15 +43,20 @@ fn remember_blocked(id: String, until: u64, now: u64) {
 
 /// Checks every `(policy, key)` concurrently. Returns what was checked (for the headers) and,
 /// when a policy denies or a fail-closed policy cannot be checked, the error to answer with.
+/// `traceparent` goes with each call to the objects, so they join the request's trace.
 pub async fn check(
     env: &Env,
     checks: &[(&Policy, String)],
     now: u64,
     request_id: &str,
+    traceparent: &str,
 ) -> (Vec<Checked>, Option<AppError>) {
-    let results =
-        futures_util::future::join_all(checks.iter().map(|(p, key)| check_one(env, p, key, now)))
-            .await;
+    let results = futures_util::future::join_all(
+        checks
+            .iter()
+            .map(|(p, key)| check_one(env, p, key, now, traceparent)),
+    )
+    .await;
     let mut checked = Vec::new();
     let mut denied = Vec::new();
     let mut failure = None;
@@ -107,7 +112,13 @@ pub async fn check(
     (checked, Some(err))
 }
 
-async fn check_one(env: &Env, policy: &Policy, key: &str, now: u64) -> Result<Decision, String> {
+async fn check_one(
+    env: &Env,
+    policy: &Policy,
+    key: &str,
+    now: u64,
+    traceparent: &str,
+) -> Result<Decision, String> {
     let id = format!("{}:{key}", policy.name);
     if let Some(until) = blocked_until(&id, now) {
         let wait = until - now;
@@ -118,7 +129,7 @@ async fn check_one(env: &Env, policy: &Policy, key: &str, now: u64) -> Result<De
             retry_after_ms: wait,
         });
     }
-    let decision = call_object(env, policy, &id)
+    let decision = call_object(env, policy, &id, traceparent)
         .await
         .map_err(|e| e.to_string())?;
     if !decision.allowed {
@@ -127,11 +138,20 @@ async fn check_one(env: &Env, policy: &Policy, key: &str, now: u64) -> Result<De
     Ok(decision)
 }
 
-async fn call_object(env: &Env, policy: &Policy, id: &str) -> worker::Result<Decision> {
+async fn call_object(
+    env: &Env,
+    policy: &Policy,
+    id: &str,
+    traceparent: &str,
+) -> worker::Result<Decision> {
     let stub = env.durable_object(BINDING)?.id_from_name(id)?.get_stub()?;
     let body = serde_json::to_string(&policy.quota)?;
+    let headers = worker::Headers::new();
+    headers.set("traceparent", traceparent)?;
     let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(body.into()));
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(body.into()));
     let req = Request::new_with_init("https://rate-limiter/check", &init)?;
     let mut resp = stub.fetch_with_request(req).await?;
     if resp.status_code() != 200 {

@@ -74,21 +74,34 @@ async fn a_refused_token_is_an_internal_error_not_an_outage() {
 /// either never answers or answers 500, as an overloaded or failing server would. (A real
 /// sqld cannot be made to do either on demand.)
 fn misbehaving_server(answer: Option<&'static str>) -> String {
+    misbehaving_server_recording(answer).0
+}
+
+/// Like [`misbehaving_server`], also keeping the raw requests it received.
+fn misbehaving_server_recording(
+    answer: Option<&'static str>,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
     std::thread::spawn(move || {
         let mut held = Vec::new();
         for mut stream in listener.incoming().flatten() {
             let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
+            let n = stream.read(&mut buf).unwrap_or(0);
+            record
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
             if let Some(answer) = answer {
                 let _ = stream.write_all(answer.as_bytes());
             }
             held.push(stream);
         }
     });
-    format!("http://{addr}")
+    (format!("http://{addr}"), seen)
 }
 
 #[tokio::test]
@@ -118,4 +131,36 @@ async fn a_5xx_answer_is_503_without_its_text() {
     let resp = app.signup("five@example.test", PASSWORD).await;
     let body = assert_error(resp, 503, "UNAVAILABLE").await;
     assert!(!body.to_string().contains("secret"), "{body}");
+}
+
+#[tokio::test]
+async fn database_calls_carry_the_request_trace() {
+    let (url, seen) = misbehaving_server_recording(None);
+    let app = spawn(Spawn::with_vars(&[
+        ("DB_BACKEND", "turso"),
+        ("TURSO_URL", &url),
+        ("TURSO_TIMEOUT_MS", "300"),
+    ]));
+    let resp = app
+        .client()
+        .post(app.at("/v1/auth/signup"))
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .json(&json!({"email": "trace@example.test", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    let ours = resp.headers()["traceparent"].to_str().unwrap().to_owned();
+    let requests = seen.lock().unwrap().join("\n").to_lowercase();
+    assert!(requests.contains("post /v3/pipeline"), "{requests}");
+    // Downstream sees the same trace with the Worker's span as parent.
+    assert!(
+        requests.contains(&format!("traceparent: {ours}")),
+        "{requests}"
+    );
+    assert!(ours.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+    assert!(!ours.contains("00f067aa0ba902b7"));
 }
