@@ -90,14 +90,7 @@ async fn admin_user_list_pages_with_signed_cursors() {
             Some(c) => format!("/v1/admin/users?limit=2&cursor={c}"),
             None => "/v1/admin/users?limit=2".to_string(),
         };
-        let body: Value = app
-            .as_browser(&admin, Method::GET, &path)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value = app.get_json(&admin, &path).await;
         let items = body["items"].as_array().unwrap();
         assert!(items.len() <= 2);
         for item in items {

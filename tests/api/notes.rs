@@ -235,14 +235,7 @@ async fn other_users_notes_are_404_like_missing_ones(backend: Backend) {
         .unwrap();
     let still: Value = resp.json().await.unwrap();
     assert_eq!(still["title"], "Private");
-    let list: Value = app
-        .as_browser(&other, Method::GET, "/v1/notes")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json(&other, "/v1/notes").await;
     assert_eq!(list["items"], json!([]));
 }
 
@@ -373,14 +366,7 @@ async fn patch_changes_only_writable_fields(backend: Backend) {
     assert_eq!(updated["created_at"], note["created_at"]);
 
     // The next read returns the new state, never the old one.
-    let read: Value = app
-        .as_browser(&user, Method::GET, &path)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let read: Value = app.get_json(&user, &path).await;
     assert_eq!(read, updated);
 
     for forbidden in [
@@ -420,14 +406,7 @@ async fn stale_if_match_is_rejected_with_412(backend: Backend) {
     assert_eq!(first.status(), 200);
     let second = patch(app, &user, &path, json!({"body": "second"}), Some("\"v1\"")).await;
     assert_error(second, 412, "PRECONDITION_FAILED").await;
-    let read: Value = app
-        .as_browser(&user, Method::GET, &path)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let read: Value = app.get_json(&user, &path).await;
     assert_eq!(
         read["body"], "first",
         "the second editor did not overwrite silently"

@@ -51,14 +51,7 @@ async fn a_session_can_be_revoked_by_its_owner_only() {
     let second = app.browser(&email, PASSWORD).await;
     let (_, stranger) = app.new_user("stranger").await;
 
-    let list: Value = app
-        .as_browser(&second, Method::GET, "/v1/auth/sessions")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json(&second, "/v1/auth/sessions").await;
     let other_id = list["items"]
         .as_array()
         .unwrap()

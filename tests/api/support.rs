@@ -296,6 +296,19 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// GETs `path` as `browser` and returns the JSON body, whatever the status.
+    pub async fn get_json(&self, browser: &Browser, path: &str) -> Value {
+        self.as_browser(browser, reqwest::Method::GET, path)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
 /// Returns `__Host-session=<token>` from a response's `Set-Cookie`, if it sets a session.
 pub fn session_cookie(resp: &reqwest::Response) -> Option<String> {
     resp.headers()
