@@ -61,20 +61,28 @@ impl<'a> Notes<'a> {
         Self { db }
     }
 
+    /// The note's columns as arguments `?1`–`?8`, in the order of `columns!()`.
+    fn note_args(note: &Note) -> Vec<Value> {
+        vec![
+            (&note.id).into(),
+            (&note.owner_id).into(),
+            (&note.title).into(),
+            (&note.body).into(),
+            tags_json(&note.tags).into(),
+            note.created_at.into(),
+            note.updated_at.into(),
+            note.version.into(),
+        ]
+    }
+
     fn insert_note(note: &Note) -> crate::db::Statement {
         stmt(
-            "INSERT INTO notes (id, owner_id, title, body, tags_json, created_at, updated_at, version) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            [
-                (&note.id).into(),
-                (&note.owner_id).into(),
-                (&note.title).into(),
-                (&note.body).into(),
-                tags_json(&note.tags).into(),
-                note.created_at.into(),
-                note.updated_at.into(),
-                note.version.into(),
-            ],
+            concat!(
+                "INSERT INTO notes (",
+                columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            ),
+            Self::note_args(note),
         )
     }
 
@@ -122,21 +130,15 @@ impl<'a> Notes<'a> {
                         (now + ttl_ms).into(),
                     ],
                 ),
+                // Inserted only if this request's claim is the one stored.
                 stmt(
-                    "INSERT INTO notes (id, owner_id, title, body, tags_json, created_at, updated_at, version) \
-                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM idempotency_keys \
-                     WHERE owner_id = ?2 AND key = ?9 AND note_id = ?1)",
-                    [
-                        (&note.id).into(),
-                        owner(),
-                        (&note.title).into(),
-                        (&note.body).into(),
-                        tags_json(&note.tags).into(),
-                        note.created_at.into(),
-                        note.updated_at.into(),
-                        note.version.into(),
-                        key.into(),
-                    ],
+                    concat!(
+                        "INSERT INTO notes (",
+                        columns!(),
+                        ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS \
+                         (SELECT 1 FROM idempotency_keys WHERE owner_id = ?2 AND key = ?9 AND note_id = ?1)"
+                    ),
+                    Self::note_args(note).into_iter().chain([key.into()]),
                 ),
                 stmt(
                     "SELECT request_hash, note_id, status, response_body FROM idempotency_keys \
