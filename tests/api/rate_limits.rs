@@ -278,3 +278,27 @@ async fn every_response_on_a_limited_route_carries_the_headers() {
     let limit = header(resp.headers(), "ratelimit").unwrap();
     assert!(limit.starts_with(r#""ip";r="#), "{limit}");
 }
+
+#[tokio::test]
+async fn limiter_state_survives_a_restart_of_the_runtime() {
+    // A new workerd process re-creates every object from storage, as Cloudflare does after
+    // evicting one: the counter must come back from SQLite, not start over.
+    let dir = std::env::temp_dir().join(format!("limiter-persist-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let opts = || Spawn {
+        persist: Some(dir.clone()),
+        ..Spawn::with_vars(&[("RATE_LIMITS", "test=2/3600")])
+    };
+    {
+        let app = spawn(opts());
+        let client = app.client();
+        for _ in 0..2 {
+            assert_eq!(hit(&app, &client, "192.0.2.200").await.status(), 200);
+        }
+    }
+    let app = spawn(opts());
+    let resp = hit(&app, &app.client(), "192.0.2.200").await;
+    assert_error(resp, 429, "RATE_LIMITED").await;
+    drop(app);
+    let _ = std::fs::remove_dir_all(&dir);
+}

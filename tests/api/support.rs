@@ -29,6 +29,9 @@ pub struct Spawn {
     pub vars: Vec<(&'static str, String)>,
     /// Bindings left out, to exercise failure paths.
     pub drop_bindings: Vec<&'static str>,
+    /// Keep KV, D1 and Durable Object state in this folder instead of memory, so a later
+    /// instance can start from it.
+    pub persist: Option<PathBuf>,
 }
 
 impl Spawn {
@@ -74,6 +77,9 @@ pub fn spawn(opts: Spawn) -> TestApp {
         .arg("--quiet");
     for binding in &opts.drop_bindings {
         cmd.args(["--drop-binding", binding]);
+    }
+    if let Some(dir) = &opts.persist {
+        cmd.arg("--persist").arg(dir);
     }
     // The server stops when its stdin closes, i.e. when this process exits or drops it.
     let mut child = cmd
