@@ -10,6 +10,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
 use std::fmt;
 
+/// Binding names, as declared in `wrangler.toml`.
+pub const KV_BINDING: &str = "SESSIONS";
+pub const D1_BINDING: &str = "DB";
+pub const LIMITER_BINDING: &str = "RATE_LIMITER";
+
 /// The deployment environment, from `APP_ENV`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {

@@ -52,6 +52,13 @@ pub struct PublicUser<'a> {
     pub created_at: u64,
 }
 
+/// The user columns, for `concat!` into static SQL.
+macro_rules! columns {
+    () => {
+        "id, email, password_hash, role, session_epoch, created_at"
+    };
+}
+
 /// The users table.
 pub struct Users<'a> {
     db: &'a Db,
@@ -81,9 +88,12 @@ impl<'a> Users<'a> {
         let result = self
             .db
             .rows(stmt(
-                "INSERT INTO users (id, email, password_hash, role, session_epoch, created_at) \
-                 VALUES (?1, ?2, ?3, 'user', 0, ?4) \
-                 RETURNING id, email, password_hash, role, session_epoch, created_at",
+                concat!(
+                    "INSERT INTO users (",
+                    columns!(),
+                    ") VALUES (?1, ?2, ?3, 'user', 0, ?4) RETURNING ",
+                    columns!()
+                ),
                 [
                     id.into(),
                     email.as_str().into(),
@@ -107,8 +117,7 @@ impl<'a> Users<'a> {
         one(self
             .db
             .rows(stmt(
-                "SELECT id, email, password_hash, role, session_epoch, created_at \
-                 FROM users WHERE email = ?1",
+                concat!("SELECT ", columns!(), " FROM users WHERE email = ?1"),
                 [email.as_str().into()],
             ))
             .await?)
@@ -119,8 +128,7 @@ impl<'a> Users<'a> {
         one(self
             .db
             .rows(stmt(
-                "SELECT id, email, password_hash, role, session_epoch, created_at \
-                 FROM users WHERE id = ?1",
+                concat!("SELECT ", columns!(), " FROM users WHERE id = ?1"),
                 [id.into()],
             ))
             .await?)
@@ -137,9 +145,11 @@ impl<'a> Users<'a> {
         one(self
             .db
             .rows(stmt(
-                "UPDATE users SET password_hash = ?2, session_epoch = session_epoch + ?3 \
-                 WHERE id = ?1 \
-                 RETURNING id, email, password_hash, role, session_epoch, created_at",
+                concat!(
+                    "UPDATE users SET password_hash = ?2, session_epoch = session_epoch + ?3 \
+                 WHERE id = ?1 RETURNING ",
+                    columns!()
+                ),
                 [
                     id.into(),
                     password_hash.into(),
@@ -155,8 +165,10 @@ impl<'a> Users<'a> {
         one(self
             .db
             .rows(stmt(
-                "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ?1 \
-                 RETURNING id, email, password_hash, role, session_epoch, created_at",
+                concat!(
+                    "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ?1 RETURNING ",
+                    columns!()
+                ),
                 [id.into()],
             ))
             .await?)?
@@ -168,8 +180,10 @@ impl<'a> Users<'a> {
         one(self
             .db
             .rows(stmt(
-                "UPDATE users SET role = ?2, session_epoch = session_epoch + 1 WHERE email = ?1 \
-                 RETURNING id, email, password_hash, role, session_epoch, created_at",
+                concat!(
+                 "UPDATE users SET role = ?2, session_epoch = session_epoch + 1 WHERE email = ?1 RETURNING ",
+                 columns!()
+                 ),
                 [email.as_str().into(), role.as_str().into()],
             ))
             .await?)?
@@ -187,8 +201,11 @@ impl<'a> Users<'a> {
         });
         self.db
             .rows(stmt(
-                "SELECT id, email, password_hash, role, session_epoch, created_at FROM users \
-                 WHERE (created_at, id) > (?1, ?2) ORDER BY created_at, id LIMIT ?3",
+                concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM users WHERE (created_at, id) > (?1, ?2) ORDER BY created_at, id LIMIT ?3"
+                ),
                 [created, id, limit.into()],
             ))
             .await?

@@ -14,7 +14,7 @@ pub fn check(
     sec_fetch_site: Option<&str>,
     allowed_origins: &[String],
 ) -> Result<(), AppError> {
-    let origin_ok = origin.is_some_and(|o| allowed_origins.iter().any(|a| a == o));
+    let origin_ok = origin.is_some_and(|o| crate::http::cors::is_allowed(allowed_origins, o));
     let same_origin = sec_fetch_site == Some("same-origin");
     if origin_ok || same_origin {
         Ok(())

@@ -128,14 +128,6 @@ impl Row {
         let i = self.int(name)?;
         u64::try_from(i).map_err(|_| DbError::Protocol(format!("column {name}: negative")))
     }
-
-    /// Reads a nullable text column.
-    pub fn opt_text(&self, name: &str) -> Result<Option<String>, DbError> {
-        match self.get(name)? {
-            Value::Null => Ok(None),
-            _ => self.text(name).map(Some),
-        }
-    }
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -247,11 +239,6 @@ impl Database for Db {
 }
 
 impl Db {
-    /// Runs one statement and returns its first row, if any.
-    pub async fn first(&self, statement: Statement) -> Result<Option<Row>, DbError> {
-        Ok(self.execute(statement).await?.rows.into_iter().next())
-    }
-
     /// Runs one statement and returns its rows.
     pub async fn rows(&self, statement: Statement) -> Result<Vec<Row>, DbError> {
         Ok(self.execute(statement).await?.rows)
@@ -267,14 +254,12 @@ mod tests {
         let row = Row::new(vec![
             ("id".into(), Value::Text("a".into())),
             ("n".into(), Value::Integer(-1)),
-            ("t".into(), Value::Null),
         ]);
         assert_eq!(row.text("id").unwrap(), "a");
         assert_eq!(row.int("n").unwrap(), -1);
         assert!(matches!(row.uint("n"), Err(DbError::Protocol(_))));
         assert!(matches!(row.int("id"), Err(DbError::Protocol(_))));
         assert!(matches!(row.text("missing"), Err(DbError::Protocol(_))));
-        assert_eq!(row.opt_text("t").unwrap(), None);
     }
 
     #[test]

@@ -5,16 +5,11 @@
 //! Durable Object namespace), concurrently, and names the ones that failed.
 
 use crate::app::Ctx;
-use crate::config::DbBackend;
+use crate::config::{DbBackend, KV_BINDING, LIMITER_BINDING};
 use crate::db::{stmt, Database};
 use crate::error::{AppError, FieldIssue};
 use crate::http::ApiResponse;
 use serde_json::json;
-
-/// Binding names, as declared in `wrangler.toml`.
-pub const KV_BINDING: &str = "SESSIONS";
-pub const D1_BINDING: &str = "DB";
-pub const LIMITER_BINDING: &str = "RATE_LIMITER";
 
 /// Answers 200 with the status and the crate version.
 pub async fn live(_cx: Ctx) -> Result<ApiResponse, AppError> {

@@ -48,8 +48,7 @@ pub async fn set_role(mut cx: Ctx) -> Result<ApiResponse, AppError> {
     };
     let user = Users::new(&*cx.db()?).set_role(&email, role).await?;
     // A privilege change ends every session: the next login carries the new role.
-    let store =
-        crate::auth::kv_store::KvSessions::new(&cx.env, crate::handlers::health::KV_BINDING)?;
+    let store = crate::auth::kv_store::KvSessions::new(&cx.env, crate::config::KV_BINDING)?;
     crate::auth::session::revoke_all(&store, &user.id, None).await?;
     ApiResponse::json(200, &user.public())
 }

@@ -13,9 +13,6 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use worker::{Env, Method, Request, RequestInit};
 
-/// The binding name of the Durable Object namespace.
-pub const BINDING: &str = "RATE_LIMITER";
-
 /// Entries kept in the blocked-key cache at most (a few hundred KB at worst).
 const BLOCKED_CAPACITY: usize = 4096;
 
@@ -144,7 +141,10 @@ async fn call_object(
     id: &str,
     traceparent: &str,
 ) -> worker::Result<Decision> {
-    let stub = env.durable_object(BINDING)?.id_from_name(id)?.get_stub()?;
+    let stub = env
+        .durable_object(crate::config::LIMITER_BINDING)?
+        .id_from_name(id)?
+        .get_stub()?;
     let body = serde_json::to_string(&policy.quota)?;
     let headers = worker::Headers::new();
     headers.set("traceparent", traceparent)?;

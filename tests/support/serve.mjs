@@ -17,6 +17,7 @@ import { readFileSync, appendFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { applyD1 } from "../../scripts/migrations.mjs";
+import { stopWithParent } from "./lifetime.mjs";
 
 const root = resolve(import.meta.dirname, "../..");
 const { values: args } = parseArgs({
@@ -83,15 +84,4 @@ for (const db of d1) {
 }
 process.stdout.write(JSON.stringify({ url: url.origin }) + "\n");
 
-let stopping = false;
-const stop = async () => {
-  if (stopping) return;
-  stopping = true;
-  await mf.dispose().catch(() => {});
-  process.exit(0);
-};
-process.stdin.on("end", stop);
-process.stdin.on("close", stop);
-process.stdin.resume();
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
+stopWithParent(() => mf.dispose());

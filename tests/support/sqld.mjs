@@ -9,6 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { applyHrana } from "../../scripts/migrations.mjs";
+import { isStopping, stopWithParent } from "./lifetime.mjs";
 
 const root = resolve(import.meta.dirname, "../..");
 const dir = mkdtempSync(join(tmpdir(), "sqld-"));
@@ -40,25 +41,16 @@ const sqld = spawn(
 let stderr = "";
 sqld.stderr.on("data", (d) => (stderr += d));
 sqld.on("exit", (code) => {
-  if (!stopping) {
+  if (!isStopping()) {
     console.error(`sqld exited (${code}): ${stderr}`);
     process.exit(1);
   }
 });
 
-let stopping = false;
-const stop = () => {
-  if (stopping) return;
-  stopping = true;
+stopWithParent(() => {
   sqld.kill("SIGTERM");
   rmSync(dir, { recursive: true, force: true });
-  process.exit(0);
-};
-process.stdin.on("end", stop);
-process.stdin.on("close", stop);
-process.stdin.resume();
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
+});
 
 const url = `http://127.0.0.1:${port}`;
 for (let i = 0; ; i++) {
