@@ -10,6 +10,7 @@ use crate::auth::kv_store::KvSessions;
 use crate::auth::session::{self, SessionStore};
 use crate::auth::token::SessionToken;
 use crate::auth::{cookie, csrf, service_token, unauthenticated, Principal};
+use crate::cache::{self, upstash::Upstash, Cache, Clock};
 use crate::config::{Config, DbBackend};
 use crate::config::{D1_BINDING, KV_BINDING};
 use crate::db::{Database, Db};
@@ -140,6 +141,7 @@ pub static ROUTES: &[Route<Handler>] = &[
     Route {
         access: USER,
         rate_limits: IP_USER,
+        cache_control: Some("private, no-cache"),
         ..route(Method::Get, "/v1/notes", |cx| Box::pin(notes::list(cx)))
     },
     Route {
@@ -216,6 +218,13 @@ pub static ROUTES: &[Route<Handler>] = &[
             Box::pin(testing::bump_epoch(cx))
         })
     },
+    Route {
+        test_only: true,
+        rate_limits: &[],
+        ..route(Method::Get, "/v1/_test/cache-stats", |cx| {
+            Box::pin(testing::cache_stats(cx))
+        })
+    },
 ];
 
 /// Everything a handler may use for one request.
@@ -235,7 +244,25 @@ pub struct Ctx {
     pub body_limit: Option<usize>,
     /// Policies checked so far, for the `RateLimit` headers.
     checked: Rc<RefCell<Vec<Checked>>>,
+    /// The cache outcome, for `Server-Timing` and the log line.
+    cache_report: cache::ReportSlot,
     db: DbSlot,
+}
+
+/// The cache as handlers use it: L2 through Upstash, time from the runtime.
+pub type AppCache<'a> = Cache<'a, Upstash, RuntimeClock>;
+
+/// Time and timers from the Workers runtime.
+pub struct RuntimeClock;
+
+impl Clock for RuntimeClock {
+    fn now(&self) -> u64 {
+        now_ms()
+    }
+
+    async fn sleep(&self, ms: u64) {
+        worker::Delay::from(std::time::Duration::from_millis(ms)).await;
+    }
 }
 
 /// The request's database handle, opened on first use and shared with the pipeline (which
@@ -250,16 +277,19 @@ struct DbSlot {
 }
 
 impl DbSlot {
-    fn open(&self, env: &Env, config: &Config) -> Result<Rc<Db>, AppError> {
+    /// Opens the database; `primary` starts a D1 session on the primary rather than any
+    /// replica (reads that fill the cache must not come from a lagging replica).
+    fn open(&self, env: &Env, config: &Config, primary: bool) -> Result<Rc<Db>, AppError> {
         if let Some(db) = self.db.get() {
             return Ok(db.clone());
         }
+        let constraint = if primary {
+            Some("first-primary")
+        } else {
+            self.bookmark.as_deref()
+        };
         let db = match &config.database {
-            DbBackend::D1 => Db::D1(crate::db::d1::D1::new(
-                env,
-                D1_BINDING,
-                self.bookmark.as_deref(),
-            )?),
+            DbBackend::D1 => Db::D1(crate::db::d1::D1::new(env, D1_BINDING, constraint)?),
             DbBackend::Turso {
                 url,
                 auth_token,
@@ -282,7 +312,33 @@ impl DbSlot {
 impl Ctx {
     /// Returns the database, opening it (a D1 session, or the Turso client) on first use.
     pub fn db(&self) -> Result<Rc<Db>, AppError> {
-        self.db.open(&self.env, &self.config)
+        self.db.open(&self.env, &self.config, false)
+    }
+
+    /// Returns the database for a read whose result is cached: on D1, a session that starts
+    /// on the primary, so the entry is at least as new as the version it is filed under.
+    pub fn db_for_fill(&self) -> Result<Rc<Db>, AppError> {
+        self.db.open(&self.env, &self.config, true)
+    }
+
+    /// Returns `user`'s view of the cache for this request.
+    pub fn cache<'a>(&'a self, user: &'a str) -> AppCache<'a> {
+        let settings = &self.config.cache;
+        let remote = settings.upstash.as_ref().map(|u| {
+            Upstash::new(
+                &u.url,
+                &u.token,
+                std::time::Duration::from_millis(u.timeout_ms),
+            )
+        });
+        Cache::new(
+            settings,
+            remote,
+            RuntimeClock,
+            user,
+            &self.request_id,
+            self.cache_report.clone(),
+        )
     }
 
     /// Returns the authenticated caller (the pipeline guarantees one on non-public routes).
@@ -409,6 +465,7 @@ struct Summary {
     user_id: Option<String>,
     /// Rate-limit policies checked, for the `RateLimit` headers.
     checked: Rc<RefCell<Vec<Checked>>>,
+    cache_report: cache::ReportSlot,
     db: DbSlot,
 }
 
@@ -430,6 +487,7 @@ pub async fn handle(req: Request, env: Env) -> Response {
         cors_done: false,
         user_id: None,
         checked: Rc::default(),
+        cache_report: Rc::default(),
         db: DbSlot {
             db: Rc::default(),
             bookmark: header("x-d1-bookmark"),
@@ -469,6 +527,10 @@ pub async fn handle(req: Request, env: Env) -> Response {
     if let Some(bookmark) = summary.db.bookmark() {
         resp.headers.push(("X-D1-Bookmark", bookmark));
     }
+    let cache_report = summary.cache_report.borrow_mut().take();
+    if let Some(report) = &cache_report {
+        resp.headers.push(("Server-Timing", report.server_timing()));
+    }
     resp.headers.push(("X-Request-Id", request_id.clone()));
     resp.headers.push(("traceparent", trace.header_value()));
     if method == Some(Method::Head) {
@@ -487,6 +549,8 @@ pub async fn handle(req: Request, env: Env) -> Response {
         user_id: summary.user_id.as_deref(),
         error_code: error.as_ref().map(|e| e.code().as_str()),
         cause: error.as_ref().and_then(|e| e.cause()),
+        cache: cache_report.as_ref().map(|r| r.outcome.as_str()),
+        cache_error: cache_report.as_ref().and_then(|r| r.error.as_deref()),
     };
     worker::console_log!("{}", line.to_line());
 
@@ -605,6 +669,7 @@ async fn dispatch(
         rate_limits: route.rate_limits,
         body_limit: route.body_limit,
         checked: summary.checked.clone(),
+        cache_report: summary.cache_report.clone(),
         db: summary.db.clone(),
     };
     (route.handler)(cx).await
@@ -662,7 +727,7 @@ async fn authenticate(
     };
 
     if route.sensitive {
-        let db = db.open(env, config)?;
+        let db = db.open(env, config, false)?;
         let user = Users::new(&db).by_id(&session.user_id).await?;
         let current =
             user.is_some_and(|u| u.session_epoch == session.epoch && u.role == session.role);

@@ -5,6 +5,7 @@
 //! 500 INTERNAL instead of running with a guess.
 
 use crate::auth::session::SessionPolicy;
+use crate::cache::{CacheConfig, UpstashConfig};
 use crate::ratelimit::{Policy, DEFAULT_POLICIES};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
@@ -44,6 +45,8 @@ pub struct Config {
     pub rate_limits: Vec<Policy>,
     /// `DB_BACKEND`: where data lives.
     pub database: DbBackend,
+    /// The read cache: `CACHE_*` and `UPSTASH_REDIS_REST_*`.
+    pub cache: CacheConfig,
 }
 
 /// The database backend, from `DB_BACKEND`.
@@ -248,6 +251,8 @@ impl Config {
             Some(_) => return Err(err("DB_BACKEND", "expected d1 or turso")),
         };
 
+        let cache = parse_cache(&lookup)?;
+
         Ok(Self {
             environment,
             allowed_origins,
@@ -258,6 +263,7 @@ impl Config {
             cursor_secret,
             rate_limits,
             database,
+            cache,
         })
     }
 
@@ -265,6 +271,71 @@ impl Config {
     pub fn policy(&self, name: &str) -> Option<&Policy> {
         self.rate_limits.iter().find(|p| p.name == name)
     }
+}
+
+/// Reads an integer variable within `range`, or `default` when it is not set.
+fn number(
+    lookup: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    match lookup(var) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| ConfigError {
+                var,
+                reason: format!(
+                    "expected an integer from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            }),
+    }
+}
+
+/// The cache settings. L1 is on by default; L2 is on when an Upstash URL is set, and then
+/// needs its token.
+fn parse_cache(lookup: &impl Fn(&str) -> Option<String>) -> Result<CacheConfig, ConfigError> {
+    let upstash = match lookup("UPSTASH_REDIS_REST_URL").map(|u| u.trim().to_owned()) {
+        None => None,
+        Some(url) if url.is_empty() => None,
+        Some(url) => {
+            let scheme_ok = ["https://", "http://"]
+                .iter()
+                .any(|p| url.starts_with(p) && url.len() > p.len());
+            if !scheme_ok {
+                return Err(ConfigError {
+                    var: "UPSTASH_REDIS_REST_URL",
+                    reason: "expected an https:// (or http://) URL".into(),
+                });
+            }
+            let token = lookup("UPSTASH_REDIS_REST_TOKEN")
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| ConfigError {
+                    var: "UPSTASH_REDIS_REST_TOKEN",
+                    reason: "required when UPSTASH_REDIS_REST_URL is set (wrangler secret put)"
+                        .into(),
+                })?;
+            Some(UpstashConfig {
+                url,
+                token,
+                timeout_ms: number(lookup, "CACHE_TIMEOUT_MS", 50, 1..=5_000)?,
+            })
+        }
+    };
+    Ok(CacheConfig {
+        ttl_ms: number(lookup, "CACHE_TTL_SECS", 60, 1..=DAY)? * 1000,
+        stale_ms: number(lookup, "CACHE_STALE_SECS", 300, 0..=DAY)? * 1000,
+        l1_max_entries: number(lookup, "CACHE_L1_MAX_ENTRIES", 1000, 0..=100_000)? as usize,
+        l1_max_bytes: number(lookup, "CACHE_L1_MAX_BYTES", 8 << 20, 1024..=64 << 20)? as usize,
+        upstash,
+    })
 }
 
 /// Applies `name=limit/seconds` overrides (comma-separated) to the default policies.
@@ -432,6 +503,53 @@ mod tests {
             ("TURSO_TIMEOUT_MS", "0"),
         ]);
         assert_eq!(e.unwrap_err().var, "TURSO_TIMEOUT_MS");
+    }
+
+    #[test]
+    fn cache_defaults_to_l1_alone_and_l2_needs_a_token() {
+        let c = parse(&[]).unwrap().cache;
+        assert_eq!((c.ttl_ms, c.stale_ms), (60_000, 300_000));
+        assert_eq!((c.l1_max_entries, c.l1_max_bytes), (1000, 8 << 20));
+        assert_eq!(c.upstash, None);
+        assert!(c.enabled());
+
+        let c = parse(&[
+            ("UPSTASH_REDIS_REST_URL", "https://eu1-x.upstash.io"),
+            ("UPSTASH_REDIS_REST_TOKEN", "tok"),
+            ("CACHE_TIMEOUT_MS", "80"),
+            ("CACHE_L1_MAX_ENTRIES", "0"),
+        ])
+        .unwrap()
+        .cache;
+        let l2 = c.upstash.clone().unwrap();
+        assert_eq!(
+            (l2.url.as_str(), l2.token.as_str(), l2.timeout_ms),
+            ("https://eu1-x.upstash.io", "tok", 80)
+        );
+        assert_eq!(c.l1_max_entries, 0);
+        assert!(c.enabled());
+
+        let e = parse(&[("UPSTASH_REDIS_REST_URL", "https://x.upstash.io")]).unwrap_err();
+        assert_eq!(e.var, "UPSTASH_REDIS_REST_TOKEN");
+        let e = parse(&[
+            ("UPSTASH_REDIS_REST_URL", "redis://x"),
+            ("UPSTASH_REDIS_REST_TOKEN", "t"),
+        ]);
+        assert_eq!(e.unwrap_err().var, "UPSTASH_REDIS_REST_URL");
+        for (var, bad) in [
+            ("CACHE_TTL_SECS", "0"),
+            ("CACHE_STALE_SECS", "x"),
+            ("CACHE_L1_MAX_BYTES", "10"),
+            ("CACHE_L1_MAX_ENTRIES", "-1"),
+        ] {
+            assert_eq!(parse(&[(var, bad)]).unwrap_err().var, var, "{var}={bad}");
+        }
+        let e = parse(&[
+            ("UPSTASH_REDIS_REST_URL", "https://x.upstash.io"),
+            ("UPSTASH_REDIS_REST_TOKEN", "t"),
+            ("CACHE_TIMEOUT_MS", "0"),
+        ]);
+        assert_eq!(e.unwrap_err().var, "CACHE_TIMEOUT_MS");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod app;
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -15,6 +16,7 @@ pub mod handlers;
 pub mod http;
 pub mod ids;
 pub mod notes;
+pub mod outbound;
 pub mod ratelimit;
 pub mod router;
 

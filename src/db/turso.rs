@@ -7,9 +7,8 @@
 //! [`DbError::Unavailable`] (503 with `Retry-After`); the server's text only reaches the log.
 
 use super::{hrana, Database, DbError, QueryResult, Statement};
-use futures_util::future::{select, Either};
+use crate::outbound::post_json;
 use std::time::Duration;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
 
 /// A libSQL server reached over HTTP.
 pub struct Turso {
@@ -41,47 +40,22 @@ impl Turso {
     }
 
     async fn pipeline(&self, body: serde_json::Value) -> Result<String, DbError> {
-        let unavailable = |e: worker::Error| DbError::Unavailable(e.to_string());
-        let headers = Headers::new();
-        headers
-            .set("content-type", "application/json")
-            .map_err(unavailable)?;
+        let bearer = self.auth_token.as_ref().map(|t| format!("Bearer {t}"));
+        let mut headers = Vec::new();
         if let Some(tp) = &self.traceparent {
-            headers.set("traceparent", tp).map_err(unavailable)?;
+            headers.push(("traceparent", tp.as_str()));
         }
-        if let Some(token) = &self.auth_token {
-            headers
-                .set("authorization", &format!("Bearer {token}"))
-                .map_err(unavailable)?;
+        if let Some(b) = &bearer {
+            headers.push(("authorization", b.as_str()));
         }
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_headers(headers)
-            .with_body(Some(body.to_string().into()));
-        let request = Request::new_with_init(&self.pipeline_url, &init).map_err(unavailable)?;
-
-        let controller = AbortController::default();
-        let signal = controller.signal();
-        let fetch = Fetch::Request(request);
-        let sent = Box::pin(fetch.send_with_signal(&signal));
-        let timer = Box::pin(Delay::from(self.timeout));
-        let mut response = match select(sent, timer).await {
-            Either::Left((result, _)) => result.map_err(unavailable)?,
-            Either::Right(_) => {
-                controller.abort();
-                return Err(DbError::Unavailable(format!(
-                    "no answer within {} ms",
-                    self.timeout.as_millis()
-                )));
-            }
-        };
-        let status = response.status_code();
-        let text = response.text().await.map_err(unavailable)?;
-        match status {
-            200 => Ok(text),
-            500..=599 => Err(DbError::Unavailable(format!("HTTP {status}"))),
+        let answer = post_json(&self.pipeline_url, &headers, body.to_string(), self.timeout)
+            .await
+            .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        match answer.status {
+            200 => Ok(answer.body),
+            status @ 500..=599 => Err(DbError::Unavailable(format!("HTTP {status}"))),
             // A refused token or a wrong URL is a configuration fault, not an outage.
-            _ => Err(DbError::Query(format!("HTTP {status}"))),
+            status => Err(DbError::Query(format!("HTTP {status}"))),
         }
     }
 }

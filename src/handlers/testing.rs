@@ -94,3 +94,12 @@ pub async fn memory(_cx: Ctx) -> Result<ApiResponse, AppError> {
     let bytes = 0u32;
     ApiResponse::json(200, &json!({"wasm_memory_bytes": bytes}))
 }
+
+/// Reports this isolate's cache counters and L1 usage, so tests can count database loads.
+pub async fn cache_stats(cx: Ctx) -> Result<ApiResponse, AppError> {
+    let (stats, (entries, bytes)) = crate::cache::stats(&cx.config.cache);
+    ApiResponse::json(
+        200,
+        &json!({"stats": stats, "l1": {"entries": entries, "bytes": bytes}}),
+    )
+}

@@ -25,6 +25,12 @@ pub struct RequestLog<'a> {
     /// Internal cause of a failure; never sent to the client.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<&'a str>,
+    /// How the response cache served the request (`l1-hit`, `miss`, `bypass`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<&'static str>,
+    /// Why the cache's L2 was skipped, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_error: Option<&'a str>,
 }
 
 impl RequestLog<'_> {
@@ -98,6 +104,8 @@ mod tests {
             user_id: None,
             error_code: None,
             cause: None,
+            cache: None,
+            cache_error: None,
         }
         .to_line();
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();

@@ -4,6 +4,7 @@ use super::repo::{Created, Notes};
 use super::{none_match, IfMatch, Note};
 use crate::app::Ctx;
 use crate::auth::token::digest_hex;
+use crate::cache::{digest_key, Entry, Fill};
 use crate::domain::{NoteBody, NoteTitle, Tag, Tags};
 use crate::error::{AppError, ErrorCode, FieldIssue};
 use crate::handlers::page_params;
@@ -68,6 +69,7 @@ pub async fn create(mut cx: Ctx) -> Result<ApiResponse, AppError> {
     let notes = Notes::new(&db);
     let Some(key) = key else {
         notes.create(&note).await?;
+        cx.cache(&note.owner_id).invalidate().await;
         return Ok(note_response(201, &note)?.with_header("Location", note.location()));
     };
 
@@ -90,7 +92,10 @@ pub async fn create(mut cx: Ctx) -> Result<ApiResponse, AppError> {
         )
         .await?
     {
-        Created::New => Ok(note_response(201, &note)?.with_header("Location", note.location())),
+        Created::New => {
+            cx.cache(&note.owner_id).invalidate().await;
+            Ok(note_response(201, &note)?.with_header("Location", note.location()))
+        }
         Created::Replay { status, body } => replay(status, body),
         Created::KeyReused => Err(AppError::new(ErrorCode::IdempotencyKeyReused)),
     }
@@ -137,38 +142,90 @@ pub async fn list(cx: Ctx) -> Result<ApiResponse, AppError> {
                 .with_message("The cursor belongs to another filter."));
         }
     }
-    let db = cx.db()?;
-    let mut items = Notes::new(&db)
-        .list(
-            &owner_id,
-            after.as_ref().map(|(c, i, _)| (*c, i.as_str())),
-            tag,
-            limit + 1,
-        )
-        .await?;
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next_cursor = match items.last() {
-        Some(last) if more => Some(cursor::encode(
-            &cx.config.cursor_secret,
-            &(last.created_at, &last.id, tag),
-        )),
-        _ => None,
+    // A page is named by its validated parameters; the body includes its signed cursor.
+    let page = serde_json::to_string(&(limit, &after, tag)).map_err(AppError::internal)?;
+    let load = || async {
+        let db = cx.db_for_fill()?;
+        let mut items = Notes::new(&db)
+            .list(
+                &owner_id,
+                after.as_ref().map(|(c, i, _)| (*c, i.as_str())),
+                tag,
+                limit + 1,
+            )
+            .await?;
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next_cursor = match items.last() {
+            Some(last) if more => Some(cursor::encode(
+                &cx.config.cursor_secret,
+                &(last.created_at, &last.id, tag),
+            )),
+            _ => None,
+        };
+        let views: Vec<_> = items.iter().map(Note::view).collect();
+        let body = json!({"items": views, "next_cursor": next_cursor}).to_string();
+        let etag = format!("W/\"{}\"", digest_key(&body));
+        Ok(Some(Fill {
+            etag: Some(etag),
+            body,
+        }))
     };
-    let views: Vec<_> = items.iter().map(Note::view).collect();
-    ApiResponse::json(200, &json!({"items": views, "next_cursor": next_cursor}))
+    let entry = cx
+        .cache(&owner_id)
+        .read(&format!("list:{}", digest_key(&page)), load)
+        .await?
+        .ok_or_else(|| AppError::internal("the list loader always fills"))?;
+    Ok(cached_response(&cx, &entry))
 }
 
-/// `GET /v1/notes/{id}`: 200 with `ETag`, or 304 when `If-None-Match` matches.
+/// `GET /v1/notes/{id}`: 200 with `ETag`, or 304 when `If-None-Match` matches. Served
+/// through the cache.
 pub async fn get(cx: Ctx) -> Result<ApiResponse, AppError> {
     let owner_id = owner(&cx)?;
     let id = cx.param("id").unwrap_or_default();
-    let db = cx.db()?;
-    let note = Notes::new(&db)
-        .get(&owner_id, id)
+    // Ids are UUIDs: anything else names no note, and never becomes a cache key.
+    if uuid::Uuid::try_parse(id).is_err() {
+        return Err(not_found());
+    }
+    let load = || async {
+        let db = cx.db_for_fill()?;
+        let Some(note) = Notes::new(&db).get(&owner_id, id).await? else {
+            return Ok(None);
+        };
+        let body = serde_json::to_string(&note.view()).map_err(AppError::internal)?;
+        Ok(Some(Fill {
+            etag: Some(note.etag()),
+            body,
+        }))
+    };
+    let entry = cx
+        .cache(&owner_id)
+        .read(&format!("note:{id}"), load)
         .await?
         .ok_or_else(not_found)?;
-    conditional_get(&cx, &note)
+    Ok(cached_response(&cx, &entry))
+}
+
+/// Answers from a cache entry: 304 when `If-None-Match` matches its ETag, else 200.
+fn cached_response(cx: &Ctx, entry: &Entry) -> ApiResponse {
+    if let Some(etag) = &entry.etag {
+        if cx
+            .header("if-none-match")
+            .is_some_and(|h| none_match(&h, etag))
+        {
+            return ApiResponse::empty(304).with_header("ETag", etag.clone());
+        }
+    }
+    let resp = ApiResponse {
+        status: 200,
+        headers: vec![("Content-Type", "application/json".into())],
+        body: entry.body.clone().into_bytes(),
+    };
+    match &entry.etag {
+        Some(etag) => resp.with_header("ETag", etag.clone()),
+        None => resp,
+    }
 }
 
 fn conditional_get(cx: &Ctx, note: &Note) -> Result<ApiResponse, AppError> {
@@ -224,7 +281,10 @@ pub async fn update(mut cx: Ctx) -> Result<ApiResponse, AppError> {
     }
     next.updated_at = cx.now.max(current.updated_at);
     match notes.update(&next, current.version).await? {
-        Some(updated) => note_response(200, &updated),
+        Some(updated) => {
+            cx.cache(&owner_id).invalidate().await;
+            note_response(200, &updated)
+        }
         // Someone else wrote between our read and our write.
         None if if_match.is_some() => Err(AppError::new(ErrorCode::PreconditionFailed)),
         None => Err(AppError::new(ErrorCode::Conflict)
@@ -249,6 +309,7 @@ pub async fn delete(cx: Ctx) -> Result<ApiResponse, AppError> {
         }
     };
     if notes.delete(&owner_id, id, expected).await? {
+        cx.cache(&owner_id).invalidate().await;
         Ok(ApiResponse::empty(204))
     } else if expected.is_some() {
         Err(AppError::new(ErrorCode::PreconditionFailed))
