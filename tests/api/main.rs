@@ -5,6 +5,7 @@ mod support;
 
 mod accounts;
 mod authorization;
+mod cache;
 mod config;
 mod cors;
 mod csrf;

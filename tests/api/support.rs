@@ -394,3 +394,85 @@ pub fn app_on(backend: Backend) -> &'static TestApp {
         }
     }
 }
+
+/// A real Redis with the Upstash-compatible REST front before it
+/// (`tests/support/cache-servers.mjs`). Dropping it stops both.
+pub struct CacheServers {
+    /// The REST front's URL and token, as a Worker's `UPSTASH_REDIS_REST_*` would hold them.
+    pub url: String,
+    pub token: String,
+    /// The `redis-server` process, for tests that pause or stop it.
+    pub redis_pid: u32,
+    child: Child,
+}
+
+impl Drop for CacheServers {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a private Redis and REST front.
+pub fn cache_servers() -> CacheServers {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new("node")
+        .current_dir(root)
+        .arg("tests/support/cache-servers.mjs")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start node tests/support/cache-servers.mjs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("read the cache servers' ready line");
+    let ready: Value = serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("Redis did not start (run `make setup`): {e}: {line:?}"));
+    CacheServers {
+        url: ready["url"].as_str().unwrap().to_owned(),
+        token: ready["token"].as_str().unwrap().to_owned(),
+        redis_pid: ready["redis_pid"].as_u64().unwrap() as u32,
+        child,
+    }
+}
+
+impl CacheServers {
+    /// The vars that attach a Worker to this L2, plus `extra`.
+    pub fn worker_vars(&self, extra: &[(&'static str, &str)]) -> Spawn {
+        let mut vars = vec![
+            ("UPSTASH_REDIS_REST_URL", self.url.clone()),
+            ("UPSTASH_REDIS_REST_TOKEN", self.token.clone()),
+        ];
+        vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        Spawn {
+            vars,
+            ..Spawn::default()
+        }
+    }
+
+    /// Runs one Redis command through the REST front and returns its `result`.
+    pub async fn command(&self, args: &[&str]) -> Value {
+        let resp = reqwest::Client::new()
+            .post(&self.url)
+            .bearer_auth(&self.token)
+            .json(&args)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{args:?}");
+        let body: Value = resp.json().await.unwrap();
+        body["result"].clone()
+    }
+
+    /// Sends `signal` (e.g. `STOP`, `CONT`, `KILL`) to `redis-server`.
+    pub fn signal_redis(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.redis_pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {}", self.redis_pid);
+    }
+}
