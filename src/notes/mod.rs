@@ -66,10 +66,12 @@ pub fn etag(version: i64) -> String {
 
 /// Returns true when `If-None-Match` matches `current` (weak comparison, RFC 9110 §13.1.2).
 pub fn none_match(header: &str, current: &str) -> bool {
+    let opaque = |tag: &'_ str| tag.strip_prefix("W/").unwrap_or(tag).to_owned();
+    let current = opaque(current);
     header
         .split(',')
         .map(str::trim)
-        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == current)
+        .any(|tag| tag == "*" || opaque(tag) == current)
 }
 
 /// What `If-Match` asks for (RFC 9110 §13.1.1, strong comparison).
@@ -120,6 +122,9 @@ mod tests {
         assert!(none_match("\"v1\", \"v3\"", "\"v3\""));
         assert!(none_match("*", "\"v3\""));
         assert!(!none_match("\"v2\"", "\"v3\""));
+        assert!(none_match("W/\"ab\"", "W/\"ab\""));
+        assert!(none_match("\"ab\"", "W/\"ab\""));
+        assert!(!none_match("W/\"ab\"", "W/\"cd\""));
     }
 
     #[test]

@@ -259,19 +259,18 @@ async fn an_undecodable_entry_is_deleted_and_read_from_the_database() {
         (200, "miss".into(), note.clone())
     );
     let stored = servers().command(&["GET", &key]).await;
-    assert!(
-        stored
-            .as_str()
-            .is_some_and(|s| s.ends_with(&note.to_string())),
-        "refilled: {stored}"
-    );
+    let body = stored.as_str().and_then(|s| s.splitn(5, '|').nth(4));
+    let refilled: Value = serde_json::from_str(body.expect("refilled entry")).unwrap();
+    assert_eq!(refilled, note);
     assert_eq!(read(app, &user, &path).await, (200, "l2-hit".into(), note));
 }
 
 #[tokio::test]
 async fn fifty_concurrent_cold_reads_cause_one_database_read() {
-    // A private Worker: the counters must see no other test's traffic.
-    let app = spawn(servers().worker_vars(&[]));
+    // A private Worker: the counters must see no other test's traffic. The burst puts fifty
+    // requests' CPU on one isolate's event loop, which can delay an L2 answer past the 50 ms
+    // default; this test is about coalescing, so L2 gets a budget the queue cannot exhaust.
+    let app = spawn(servers().worker_vars(&[("CACHE_TIMEOUT_MS", "2000")]));
     let (_, user) = app.new_user("stampede").await;
     let note = create(&app, &user, "Hot").await;
     let path = format!("/v1/notes/{}", note["id"].as_str().unwrap());
@@ -282,17 +281,16 @@ async fn fifty_concurrent_cold_reads_cause_one_database_read() {
 
     let after = stats(&app).await;
     let loads = after["loads"].as_u64().unwrap() - before["loads"].as_u64().unwrap();
-    assert_eq!(loads, 1, "database reads for 50 cold requests");
+    let outcomes: Vec<&str> = results.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(
+        loads, 1,
+        "database reads for 50 cold requests: {outcomes:?} {after}"
+    );
     assert!(results
         .iter()
         .all(|(status, _, body)| *status == 200 && *body == note));
-    let misses = results.iter().filter(|(_, o, _)| o == "miss").count();
-    assert_eq!(
-        misses,
-        1,
-        "{:?}",
-        results.iter().map(|r| &r.1).collect::<Vec<_>>()
-    );
+    let misses = outcomes.iter().filter(|o| **o == "miss").count();
+    assert_eq!(misses, 1, "{outcomes:?}");
     assert!(results
         .iter()
         .all(|(_, o, _)| ["miss", "coalesced", "l1-hit"].contains(&o.as_str())));

@@ -396,7 +396,7 @@ pub fn app_on(backend: Backend) -> &'static TestApp {
 }
 
 /// A real Redis with the Upstash-compatible REST front before it
-/// (`tests/support/cache-servers.mjs`). Dropping it stops both.
+/// (`tests/support/redis.mjs`). Dropping it stops both.
 pub struct CacheServers {
     /// The REST front's URL and token, as a Worker's `UPSTASH_REDIS_REST_*` would hold them.
     pub url: String,
@@ -418,12 +418,12 @@ pub fn cache_servers() -> CacheServers {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut child = Command::new("node")
         .current_dir(root)
-        .arg("tests/support/cache-servers.mjs")
+        .arg("tests/support/redis.mjs")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("start node tests/support/cache-servers.mjs");
+        .expect("start node tests/support/redis.mjs");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
