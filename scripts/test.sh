@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole check: formatting, lints (host and wasm32), a release build, a dry-run deploy,
-# native unit tests, wasm tests under node, then integration tests against workerd.
+# native unit tests, wasm tests under node, the Upstash-compatible REST front against Redis,
+# then integration tests against workerd.
 # With an argument, runs only that stage (check, dry-run).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -41,6 +42,8 @@ case "${1:-all}" in
     cargo test --locked --lib
     stage "wasm tests (node)"
     cargo test --locked --target wasm32-unknown-unknown --test wasm
+    stage "REST front for Redis (node --test)"
+    node --test tests/support/upstash-rest.test.mjs
     stage "integration tests (workerd via Miniflare)"
     cargo test --locked --test api
     ;;
