@@ -508,7 +508,7 @@ impl<'a, R: Remote, C: Clock> Cache<'a, R, C> {
             Reply::Nil => self.start_version(remote).await?,
             reply => reply
                 .as_int()
-                .ok_or_else(|| RemoteError::Protocol(format!("version {reply:?}")))?,
+                .ok_or_else(|| RemoteError::Protocol(format!("version is {}", reply.kind())))?,
         };
         let now = self.clock.now();
         if let Some(entry) = local.as_ref().filter(|e| e.fresh(version, now)) {
@@ -547,7 +547,7 @@ impl<'a, R: Remote, C: Clock> Cache<'a, R, C> {
                     Ok(None)
                 }
             },
-            other => Err(RemoteError::Protocol(format!("entry {other:?}"))),
+            other => Err(RemoteError::Protocol(format!("entry is {}", other.kind()))),
         }
     }
 
@@ -570,7 +570,7 @@ impl<'a, R: Remote, C: Clock> Cache<'a, R, C> {
             .await?;
         replies[1]
             .as_int()
-            .ok_or_else(|| RemoteError::Protocol(format!("version {:?}", replies[1])))
+            .ok_or_else(|| RemoteError::Protocol(format!("version is {}", replies[1].kind())))
     }
 
     /// Fills `key` for `version`, with one filler per key in this isolate and, through the

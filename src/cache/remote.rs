@@ -27,6 +27,17 @@ pub enum Reply {
 }
 
 impl Reply {
+    /// Names the reply's type, for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Nil => "nil",
+            Self::Int(_) => "an integer",
+            Self::Text(_) => "text",
+            Self::Array(_) => "an array",
+            Self::Error(_) => "an error",
+        }
+    }
+
     /// Reads an integer reply, or a text reply holding one (Redis `GET` of a counter).
     pub fn as_int(&self) -> Option<i64> {
         match self {
