@@ -39,9 +39,9 @@ integration: build ## Integration tests against the Worker in workerd (Miniflare
 dry-run: build ## Bundle as `wrangler deploy` would, without uploading; prints the size
 	@bash scripts/test.sh dry-run
 
-bench: build ## Benchmarks in workerd vs Hono and the bare ceiling, limiter, login CPU (bench/results/)
+bench: build ## Benchmarks in workerd vs Hono and the bare ceiling, limiter, login CPU, cache layers (bench/results/)
 	@bash scripts/bench-setup.sh
-	@$(RUN) node bench/run.mjs && node bench/limiter.mjs && node bench/login-cpu.mjs
+	@$(RUN) node bench/run.mjs && node bench/limiter.mjs && node bench/login-cpu.mjs && node bench/cache.mjs
 
 migrate-local: setup ## Apply migrations/ to the local D1 used by `make dev`
 	@$(RUN) wrangler d1 migrations apply DB --local

@@ -32,9 +32,12 @@ const SECONDS = Number(opts.seconds);
 const CONNECTIONS = Number(opts.connections);
 const ORIGIN = "https://app.example.test";
 const PASSWORD = "correct horse battery staple";
-// Quotas high enough that the benchmark measures the limiter's cost, never its refusals.
+// Quotas high enough that the benchmark measures the limiter's cost, never its refusals. The
+// Rust Worker's read cache is off, as the peers have none: every read goes to D1 in all
+// three (bench/cache.mjs measures the cache).
 const VARS = JSON.stringify({
   RATE_LIMITS: "ip=1000000000/60,user=1000000000/60,login-ip=1000000000/60,login-email=1000000000/60",
+  CACHE_L1_MAX_ENTRIES: "0",
 });
 
 // ---- processes ------------------------------------------------------------------------------
