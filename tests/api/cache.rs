@@ -445,3 +445,63 @@ async fn requests_succeed_within_the_timeout_while_redis_is_paused_then_killed()
     assert_eq!(list.status(), 200);
     assert_eq!(outcome(&list), "bypass");
 }
+
+#[tokio::test]
+async fn while_another_isolate_holds_the_refill_lock_a_stale_entry_is_served() {
+    // Entries fresh for 1 s; L1 off so the stale entry comes from L2.
+    let app =
+        spawn(servers().worker_vars(&[("CACHE_TTL_SECS", "1"), ("CACHE_L1_MAX_ENTRIES", "0")]));
+    let (_, user) = app.new_user("swr").await;
+    let note = create(&app, &user, "Stale").await;
+    let id = note["id"].as_str().unwrap();
+    let path = format!("/v1/notes/{id}");
+    assert_eq!(read(&app, &user, &path).await.1, "miss");
+    let uid = user_id(&app, &user).await;
+    let version = servers()
+        .command(&["GET", &format!("edge-api:c1:u:{uid}:ver")])
+        .await;
+    let lock = format!("{}#{}:lock", note_key(&uid, id), version.as_str().unwrap());
+
+    // Another isolate is refilling this entry: the lock is taken.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        servers()
+            .command(&["SET", &lock, "other-isolate", "PX", "60000"])
+            .await,
+        "OK"
+    );
+    assert_eq!(
+        read(&app, &user, &path).await,
+        (200, "stale".into(), note.clone())
+    );
+    assert_eq!(read(&app, &user, &path).await.1, "stale");
+
+    // The lock is gone (its holder failed): this request refills.
+    assert_eq!(servers().command(&["DEL", &lock]).await, 1);
+    assert_eq!(read(&app, &user, &path).await.1, "miss");
+    assert_eq!(read(&app, &user, &path).await.1, "l2-hit");
+
+    // A cold key whose lock is held: the request looks again briefly, then loads itself.
+    let other = create(&app, &user, "Cold").await;
+    let other_id = other["id"].as_str().unwrap();
+    let version = servers()
+        .command(&["GET", &format!("edge-api:c1:u:{uid}:ver")])
+        .await;
+    let lock = format!(
+        "{}#{}:lock",
+        note_key(&uid, other_id),
+        version.as_str().unwrap()
+    );
+    servers()
+        .command(&["SET", &lock, "other-isolate", "PX", "60000"])
+        .await;
+    let resp = get(&app, &user, &format!("/v1/notes/{other_id}")).await;
+    assert_eq!(resp.status(), 200);
+    let (served, waited) = cache_timing(&resp).unwrap();
+    assert_eq!(served, "miss");
+    assert!(
+        waited >= 100,
+        "polled for the other isolate's entry: {waited} ms"
+    );
+    assert_eq!(resp.json::<Value>().await.unwrap(), other);
+}
