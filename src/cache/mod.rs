@@ -56,6 +56,9 @@ const LOCAL_WAIT_MS: u64 = 500;
 /// Waiting for a filler in another isolate: poll interval and number of polls.
 const REMOTE_POLL_MS: u64 = 25;
 const REMOTE_POLLS: u32 = 4;
+/// Entries larger than this stay out of L2 (Upstash limits request sizes; a list page of
+/// large notes can reach megabytes).
+const MAX_L2_ENTRY_BYTES: usize = 512 * 1024;
 /// Users whose L1-only versions are remembered per isolate before the map (and L1) resets.
 const MAX_LOCAL_VERSIONS: usize = 10_000;
 
@@ -637,11 +640,16 @@ impl<'a, R: Remote, C: Clock> Cache<'a, R, C> {
         };
         let entry = Rc::new(self.entry(fill, version, self.config.ttl_ms, self.config.stale_ms));
         self.isolate(|i| i.l1.put(key, entry.clone()));
-        let px = self.config.ttl_ms + self.config.stale_ms;
-        let stored = remote
-            .pipeline(&[cmd!("SET", key, entry.encode(), "PX", px)])
-            .await;
-        let error = stored.err().map(|e| self.remote_failed(&e));
+        let encoded = entry.encode();
+        let error = if encoded.len() > MAX_L2_ENTRY_BYTES {
+            None // served, but too large to be worth a round trip every time it is read
+        } else {
+            let px = self.config.ttl_ms + self.config.stale_ms;
+            let stored = remote
+                .pipeline(&[cmd!("SET", key, encoded, "PX", px)])
+                .await;
+            stored.err().map(|e| self.remote_failed(&e))
+        };
         self.finish(Outcome::Miss, started, load_ms, error);
         Ok(Some(entry))
     }

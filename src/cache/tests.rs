@@ -399,3 +399,16 @@ fn server_timing_names_the_outcome() {
     };
     assert_eq!(report.server_timing(), "cache;desc=l1-hit;dur=0");
 }
+
+#[tokio::test]
+async fn entries_too_large_for_l2_are_served_and_kept_in_l1_only() {
+    let f = Fixture::new(true);
+    let big = "x".repeat(MAX_L2_ENTRY_BYTES);
+    assert_eq!(f.read("list:big", &big).await.1, Outcome::Miss);
+    let key = format!("{KEY_PREFIX}:u:{USER}:list:big");
+    assert!(!f.remote.data.borrow().contains_key(&key));
+    assert_eq!(
+        f.read("list:big", "other").await,
+        (Some(big), Outcome::L1Hit)
+    );
+}
