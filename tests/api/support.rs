@@ -335,6 +335,27 @@ pub fn set_cookies(resp: &reqwest::Response) -> Vec<String> {
         .collect()
 }
 
+/// Starts a helper server script (`node <script>`) that prints one JSON line when ready and
+/// stops when its stdin closes; returns the process and that line.
+fn start_helper(script: &str, what: &str) -> (Child, Value) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new("node")
+        .current_dir(root)
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start node {script}: {e}"));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap_or_else(|e| panic!("read {what}'s ready line: {e}"));
+    let ready = serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("{what} did not start (run `make setup`): {e}: {line:?}"));
+    (child, ready)
+}
+
 /// A real libSQL server (sqld) with JWT auth and migrations applied, one per test binary.
 pub struct TursoServer {
     pub url: String,
@@ -346,21 +367,7 @@ pub struct TursoServer {
 pub fn turso_server() -> &'static TursoServer {
     static SERVER: OnceLock<TursoServer> = OnceLock::new();
     SERVER.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut child = Command::new("node")
-            .current_dir(root)
-            .arg("tests/support/sqld.mjs")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start node tests/support/sqld.mjs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("read sqld's ready line");
-        let ready: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("sqld did not start (run `make setup`): {e}: {line:?}"));
+        let (child, ready) = start_helper("tests/support/sqld.mjs", "sqld");
         TursoServer {
             url: ready["url"].as_str().unwrap().to_owned(),
             token: ready["token"].as_str().unwrap().to_owned(),
@@ -415,21 +422,7 @@ impl Drop for CacheServers {
 
 /// Starts a private Redis and REST front.
 pub fn cache_servers() -> CacheServers {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut child = Command::new("node")
-        .current_dir(root)
-        .arg("tests/support/redis.mjs")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start node tests/support/redis.mjs");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("read the cache servers' ready line");
-    let ready: Value = serde_json::from_str(&line)
-        .unwrap_or_else(|e| panic!("Redis did not start (run `make setup`): {e}: {line:?}"));
+    let (child, ready) = start_helper("tests/support/redis.mjs", "Redis");
     CacheServers {
         url: ready["url"].as_str().unwrap().to_owned(),
         token: ready["token"].as_str().unwrap().to_owned(),
