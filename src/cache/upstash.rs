@@ -1,7 +1,7 @@
-//! The L2 adapter for Upstash Redis over its REST API: a round trip is one `POST /pipeline`
-//! (or `POST /multi-exec` for a transaction) with a JSON array of command arrays and
-//! `Authorization: Bearer <token>`; the answer is an array of `{"result": …}` or
-//! `{"error": "…"}`, one per command.
+//! The L2 adapter for Upstash Redis over its REST API, with `Authorization: Bearer <token>`:
+//! one command is `POST /` with its JSON array (answer `{"result": …}`, or `{"error": "…"}`
+//! with 400); several are `POST /pipeline`, or `POST /multi-exec` for a transaction, with an
+//! array of command arrays (answer: one `{"result"}` or `{"error"}` per command).
 //!
 //! Values are sent and read as JSON strings (the cache stores UTF-8 text only), so the
 //! `Upstash-Encoding: base64` response encoding is not needed. Every answer is decoded
@@ -14,6 +14,7 @@ use std::time::Duration;
 
 /// An Upstash database (or anything speaking its REST API).
 pub struct Upstash {
+    command_url: String,
     pipeline_url: String,
     transaction_url: String,
     authorization: String,
@@ -25,6 +26,7 @@ impl Upstash {
     pub fn new(url: &str, token: &str, timeout: Duration) -> Self {
         let base = url.trim_end_matches('/');
         Self {
+            command_url: base.to_owned(),
             pipeline_url: format!("{base}/pipeline"),
             transaction_url: format!("{base}/multi-exec"),
             authorization: format!("Bearer {token}"),
@@ -32,9 +34,8 @@ impl Upstash {
         }
     }
 
-    async fn call(&self, url: &str, commands: &[Command]) -> Result<Vec<Reply>, RemoteError> {
-        let body =
-            serde_json::to_string(commands).map_err(|e| RemoteError::Protocol(e.to_string()))?;
+    /// POSTs `body` and returns the status and body of the answer.
+    async fn call(&self, url: &str, body: String) -> Result<(u16, String), RemoteError> {
         let answer = post_json(
             url,
             &[("authorization", &self.authorization)],
@@ -46,17 +47,45 @@ impl Upstash {
             OutboundError::Timeout(_) => RemoteError::Timeout,
             OutboundError::Transport(e) => RemoteError::Unavailable(e),
         })?;
-        decode(answer.status, &answer.body, commands.len())
+        Ok((answer.status, answer.body))
     }
+
+    async fn batch(&self, url: &str, commands: &[Command]) -> Result<Vec<Reply>, RemoteError> {
+        let (status, body) = self.call(url, encode(commands)?).await?;
+        decode(status, &body, commands.len())
+    }
+}
+
+fn encode<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, RemoteError> {
+    serde_json::to_string(value).map_err(|e| RemoteError::Protocol(e.to_string()))
 }
 
 impl Remote for Upstash {
     async fn pipeline(&self, commands: &[Command]) -> Result<Vec<Reply>, RemoteError> {
-        self.call(&self.pipeline_url, commands).await
+        if let [command] = commands {
+            let (status, body) = self.call(&self.command_url, encode(command)?).await?;
+            return decode_single(status, &body).map(|reply| vec![reply]);
+        }
+        self.batch(&self.pipeline_url, commands).await
     }
 
     async fn transaction(&self, commands: &[Command]) -> Result<Vec<Reply>, RemoteError> {
-        self.call(&self.transaction_url, commands).await
+        self.batch(&self.transaction_url, commands).await
+    }
+}
+
+/// Decodes the answer to one command on `POST /`: a refused command is a reply (400 with its
+/// error), not an outage.
+pub fn decode_single(status: u16, body: &str) -> Result<Reply, RemoteError> {
+    let json: Option<Json> = serde_json::from_str(body).ok();
+    match (
+        status,
+        json.as_ref().map(|j| (j.get("result"), j.get("error"))),
+    ) {
+        (200, Some((Some(result), None))) => reply(result),
+        (400, Some((None, Some(Json::String(e))))) => Ok(Reply::Error(e.clone())),
+        (200 | 400, _) => Err(RemoteError::Protocol("unexpected answer shape".into())),
+        _ => decode(status, body, 1).map(|_| Reply::Nil),
     }
 }
 
@@ -167,6 +196,33 @@ mod tests {
             e,
             RemoteError::Unavailable("HTTP 502: no error text".into())
         );
+    }
+
+    #[test]
+    fn single_commands_answer_a_result_or_a_refusal() {
+        assert_eq!(
+            decode_single(200, r#"{"result":"v"}"#),
+            Ok(Reply::Text("v".into()))
+        );
+        assert_eq!(decode_single(200, r#"{"result":null}"#), Ok(Reply::Nil));
+        assert_eq!(
+            decode_single(400, r#"{"error":"WRONGTYPE x"}"#),
+            Ok(Reply::Error("WRONGTYPE x".into()))
+        );
+        assert!(matches!(
+            decode_single(401, r#"{"error":"WRONGPASS invalid or missing auth token"}"#),
+            Err(RemoteError::Unavailable(m)) if m.contains("401")
+        ));
+        assert!(matches!(
+            decode_single(503, r#"{"error":"down"}"#),
+            Err(RemoteError::Unavailable(m)) if m == "HTTP 503: down"
+        ));
+        for body in ["[]", "{}", "nope", r#"{"result":1.5}"#] {
+            assert!(
+                matches!(decode_single(200, body), Err(RemoteError::Protocol(_))),
+                "{body}"
+            );
+        }
     }
 
     #[test]

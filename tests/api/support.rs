@@ -432,11 +432,14 @@ pub fn cache_servers() -> CacheServers {
 }
 
 impl CacheServers {
-    /// The vars that attach a Worker to this L2, plus `extra`.
+    /// The vars that attach a Worker to this L2, plus `extra` (which may override them).
+    /// The L2 timeout is 1 s rather than 50 ms: tests that run in parallel on two cores can
+    /// stall a loopback round trip past 50 ms, and only the outage test is about the timeout.
     pub fn worker_vars(&self, extra: &[(&'static str, &str)]) -> Spawn {
         let mut vars = vec![
             ("UPSTASH_REDIS_REST_URL", self.url.clone()),
             ("UPSTASH_REDIS_REST_TOKEN", self.token.clone()),
+            ("CACHE_TIMEOUT_MS", "1000".to_owned()),
         ];
         vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         Spawn {
