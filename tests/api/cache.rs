@@ -2,7 +2,9 @@
 //! the Upstash-compatible REST front. Every response that used the cache names its outcome in
 //! `Server-Timing`; these tests read it to tell the layers apart.
 
-use crate::support::{app, cache_servers, header, spawn, Browser, CacheServers, TestApp};
+use crate::support::{
+    app, cache_servers, header, private_turso_server, spawn, Browser, CacheServers, TestApp,
+};
 use futures_util::future::join_all;
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
@@ -510,4 +512,25 @@ async fn while_another_isolate_holds_the_refill_lock_a_stale_entry_is_served() {
         "polled for the other isolate's entry: {waited} ms"
     );
     assert_eq!(resp.json::<Value>().await.unwrap(), other);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_cold_reads_cause_one_query_by_the_databases_own_count() {
+    // A private sqld and Worker, so sqld's query counter sees only this test.
+    let db = private_turso_server();
+    let mut opts = servers().worker_vars(&[("CACHE_TIMEOUT_MS", "3000")]);
+    opts.vars.extend(db.worker_vars());
+    let app = spawn(opts);
+    let (_, user) = app.new_user("stampede-sqld").await;
+    let note = create(&app, &user, "Hot").await;
+    let path = format!("/v1/notes/{}", note["id"].as_str().unwrap());
+
+    let before = db.query_count().await;
+    let results = join_all((0..50).map(|_| read(&app, &user, &path))).await;
+    let after = db.query_count().await;
+
+    assert!(results
+        .iter()
+        .all(|(status, _, body)| *status == 200 && *body == note));
+    assert_eq!(after - before, 1, "queries sqld ran for 50 cold reads");
 }

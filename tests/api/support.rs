@@ -360,20 +360,57 @@ fn start_helper(script: &str, what: &str) -> (Child, Value) {
 pub struct TursoServer {
     pub url: String,
     pub token: String,
-    _child: Child,
+    /// sqld's admin API, which counts the queries the server ran.
+    pub admin_url: String,
+    child: Child,
+}
+
+impl Drop for TursoServer {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
 }
 
 /// Returns the shared sqld, starting it on first use (`tests/support/sqld.mjs`).
 pub fn turso_server() -> &'static TursoServer {
     static SERVER: OnceLock<TursoServer> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let (child, ready) = start_helper("tests/support/sqld.mjs", "sqld");
-        TursoServer {
-            url: ready["url"].as_str().unwrap().to_owned(),
-            token: ready["token"].as_str().unwrap().to_owned(),
-            _child: child,
-        }
-    })
+    SERVER.get_or_init(private_turso_server)
+}
+
+/// Starts a private sqld; it stops when dropped.
+pub fn private_turso_server() -> TursoServer {
+    let (child, ready) = start_helper("tests/support/sqld.mjs", "sqld");
+    TursoServer {
+        url: ready["url"].as_str().unwrap().to_owned(),
+        token: ready["token"].as_str().unwrap().to_owned(),
+        admin_url: ready["admin_url"].as_str().unwrap().to_owned(),
+        child,
+    }
+}
+
+impl TursoServer {
+    /// The number of statements sqld has executed, by its own count.
+    pub async fn query_count(&self) -> u64 {
+        let stats: Value = reqwest::get(format!("{}/v1/namespaces/default/stats", self.admin_url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        stats["query_count"]
+            .as_u64()
+            .expect("query_count in sqld stats")
+    }
+
+    /// The vars that point a Worker at this server.
+    pub fn worker_vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("DB_BACKEND", "turso".to_owned()),
+            ("TURSO_URL", self.url.clone()),
+            ("TURSO_AUTH_TOKEN", self.token.clone()),
+        ]
+    }
 }
 
 /// The database backends every data test runs against.
@@ -391,12 +428,10 @@ pub fn app_on(backend: Backend) -> &'static TestApp {
         Backend::Turso => {
             static APP: OnceLock<TestApp> = OnceLock::new();
             APP.get_or_init(|| {
-                let server = turso_server();
-                spawn(Spawn::with_vars(&[
-                    ("DB_BACKEND", "turso"),
-                    ("TURSO_URL", &server.url),
-                    ("TURSO_AUTH_TOKEN", &server.token),
-                ]))
+                spawn(Spawn {
+                    vars: turso_server().worker_vars(),
+                    ..Spawn::default()
+                })
             })
         }
     }

@@ -1,6 +1,6 @@
 // Starts a real libSQL server (sqld, installed by scripts/setup.sh) on a loopback port with
 // JWT authentication (a fresh Ed25519 key per run), applies migrations/ over Hrana, and prints
-// {"url", "token"}. Stops sqld and removes its files when stdin closes.
+// {"url", "token", "admin_url"}. Stops sqld and removes its files when stdin closes.
 
 import { spawn } from "node:child_process";
 import { generateKeyPairSync, sign } from "node:crypto";
@@ -14,12 +14,16 @@ import { isStopping, stopWithParent } from "./lifetime.mjs";
 const root = resolve(import.meta.dirname, "../..");
 const dir = mkdtempSync(join(tmpdir(), "sqld-"));
 
-const port = await new Promise((done) => {
-  const srv = createServer().listen(0, "127.0.0.1", () => {
-    const { port } = srv.address();
-    srv.close(() => done(port));
+const freePort = () =>
+  new Promise((done) => {
+    const srv = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => done(port));
+    });
   });
-});
+const port = await freePort();
+// The admin API reports the server's own query counts (GET /v1/namespaces/default/stats).
+const adminPort = await freePort();
 
 const { publicKey, privateKey } = generateKeyPairSync("ed25519");
 writeFileSync(join(dir, "jwt.pem"), publicKey.export({ type: "spki", format: "pem" }));
@@ -33,6 +37,7 @@ const sqld = spawn(
   [
     "--db-path", join(dir, "data"),
     "--http-listen-addr", `127.0.0.1:${port}`,
+    "--admin-listen-addr", `127.0.0.1:${adminPort}`,
     "--auth-jwt-key-file", join(dir, "jwt.pem"),
     "--no-welcome",
   ],
@@ -61,4 +66,5 @@ for (let i = 0; ; i++) {
   await new Promise((r) => setTimeout(r, 50));
 }
 await applyHrana(url, token, join(root, "migrations"));
-process.stdout.write(JSON.stringify({ url, token }) + "\n");
+const adminUrl = `http://127.0.0.1:${adminPort}`;
+process.stdout.write(JSON.stringify({ url, token, admin_url: adminUrl }) + "\n");
