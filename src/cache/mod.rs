@@ -465,8 +465,7 @@ impl<'a, R: Remote, C: Clock> Cache<'a, R, C> {
             self.finish(Outcome::L1Hit, started, 0, None);
             return Ok(Some(entry));
         }
-        if let Some(entry) = self.wait_local(key, &flight, version).await {
-            self.finish(Outcome::Coalesced, started, 0, None);
+        if let Some(entry) = self.join_local(key, &flight, version, started).await {
             return Ok(Some(entry));
         }
         let _flight = Flight::start(self.config, flight);
@@ -481,9 +480,16 @@ impl<'a, R: Remote, C: Clock> Cache<'a, R, C> {
         Ok(read)
     }
 
-    /// While another request of this isolate fills `flight`, polls L1 for its entry. Returns
-    /// `None` when there is no such request or it ended without one.
-    async fn wait_local(&self, key: &str, flight: &str, version: i64) -> Option<Rc<Entry>> {
+    /// While another request of this isolate fills `flight`, polls L1 for its entry and, when
+    /// it comes, reports this request as coalesced. Returns `None` when there is no such
+    /// request or it ended without an entry.
+    async fn join_local(
+        &self,
+        key: &str,
+        flight: &str,
+        version: i64,
+        started: u64,
+    ) -> Option<Rc<Entry>> {
         let mut waited = 0;
         while self.isolate(|i| i.inflight.contains(flight)) && waited < LOCAL_WAIT_MS {
             self.clock.sleep(LOCAL_POLL_MS).await;
@@ -491,6 +497,7 @@ impl<'a, R: Remote, C: Clock> Cache<'a, R, C> {
             let now = self.clock.now();
             let found = self.isolate(|i| i.l1.get(key, now));
             if let Some(entry) = found.filter(|e| e.fresh(version, now)) {
+                self.finish(Outcome::Coalesced, started, 0, None);
                 return Some(entry);
             }
         }
@@ -598,8 +605,7 @@ impl<'a, R: Remote, C: Clock> Cache<'a, R, C> {
                 self.finish(Outcome::Stale, started, 0, None);
                 return Ok(Some(entry));
             }
-            if let Some(entry) = self.wait_local(key, &flight, version).await {
-                self.finish(Outcome::Coalesced, started, 0, None);
+            if let Some(entry) = self.join_local(key, &flight, version, started).await {
                 return Ok(Some(entry));
             }
         }
