@@ -22,7 +22,8 @@ export async function freePort() {
   });
 }
 
-// Starts redis-server and resolves once it answers PING: {port, pid, stop}.
+// Starts redis-server and resolves once it answers PING: {port, pid, stop}, where stop()
+// kills it, removes its folder and resolves once it has exited.
 export async function startRedis() {
   const dir = mkdtempSync(join(tmpdir(), "redis-"));
   const port = await freePort();
@@ -38,9 +39,12 @@ export async function startRedis() {
     ],
     { stdio: ["ignore", "ignore", "inherit"] },
   );
+  const exited = new Promise((done) => child.once("exit", done));
+  // SIGKILL also ends a Redis that a test paused with SIGSTOP.
   const stop = () => {
     child.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
+    return exited;
   };
   for (let i = 0; ; i++) {
     if (await pings(port)) break;
@@ -71,7 +75,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const front = await startUpstashRest({ redisPort: redis.port, token });
   stopWithParent(() => {
     front.close();
-    redis.stop();
+    return redis.stop();
   });
   process.stdout.write(
     JSON.stringify({ url: front.url, token, redis_port: redis.port, redis_pid: redis.pid }) + "\n",

@@ -1,23 +1,26 @@
 // An Upstash-compatible REST front for a real Redis, so the Worker's L2 adapter is tested
-// against the protocol it speaks in production. No Upstash-compatible server exists in the
-// package registries; this one reproduces the parts of https://upstash.com/docs/redis/features/restapi
-// that clients rely on:
+// against the protocol it speaks in production (no such server is in the package registries).
+// It reproduces https://upstash.com/docs/redis/features/restapi as the official client
+// (upstash/redis-js, packages/redis/pkg/http.ts) relies on it:
 //
-// - `POST /` with a JSON command array, e.g. ["SET","k","v","PX",1000] → {"result": …};
-//   path style `GET|POST /set/k/v/EX/100` (URL-decoded segments; a POST body is appended as
-//   the last argument);
-// - `POST /pipeline` (array of commands → array of {"result"} / {"error"}, status 200) and
-//   `POST /multi-exec` (the same, atomically in MULTI/EXEC; a transaction Redis refuses to run
-//   is 400 {"error"});
-// - `Authorization: Bearer <token>` or `?_token=`; missing or wrong → 401;
-// - `Upstash-Encoding: base64`: every string result except "OK" is base64 (the official
-//   client decodes exactly that way);
-// - command errors → 400 {"error": "<Redis error>"}; malformed bodies → 400; Redis
-//   unreachable → 503 {"error"} at once. A paused Redis is simply slow, as a slow Upstash is.
+// - `POST /` with a JSON command array, e.g. ["SET","k","v","PX",1000] → {"result": …}
+//   (numbers go to Redis as decimal text); path style `GET|HEAD|POST|PUT /set/k/v/EX/100`
+//   (URL-decoded segments, then a POST/PUT body, then the query's pairs: `/set/k?EX=100`);
+// - `POST /pipeline` → 200, one {"result"} or {"error"} per command; `POST /multi-exec` the
+//   same in MULTI/EXEC, or 400 {"error": "ERR …"} (the refused command's) when discarded;
+// - `Authorization: Bearer <token>` or `?_token=`, else 401 {"error": "WRONGPASS invalid or
+//   missing auth token"}, the text Upstash's troubleshooting pages show;
+// - `Upstash-Encoding: base64`: every string in the result is base64 except a top-level "OK",
+//   as the client decodes; without it, invalid UTF-8 becomes U+FFFD;
+// - command errors and malformed bodies → 400 {"error"}; other methods → 405; commands that
+//   would change or hold the one shared connection → 400 (lone MULTI/EXEC, connection,
+//   pub/sub and blocking commands; the docs list most as unsupported or as own endpoints).
 //
-// Not reproduced: read-your-writes sync tokens, read-only tokens, rate limits, other headers.
-// Replies are RESP2, mapped as Upstash maps them: integers → numbers, bulk strings →
-// strings, nil → null, arrays → arrays, status replies → strings.
+// Chosen here, not Upstash's documented behaviour: Redis unreachable → 503 {"error"} at once
+// (a paused Redis is simply slow, as a slow Upstash is), and this front's own error texts.
+// Not reproduced: read-your-writes sync tokens, read-only tokens, rate and size limits,
+// `Upstash-Response-Format: resp2`, the /monitor and /subscribe event streams, and exact
+// integers beyond 2^53 (they pass through JavaScript numbers).
 
 import { createServer } from "node:http";
 import { connect } from "node:net";
@@ -38,16 +41,8 @@ class Redis {
     return new Promise((resolve, reject) => {
       const socket = this.socket ?? this.open();
       const replies = [];
-      for (let i = 0; i < commands.length; i++) {
-        const last = i === commands.length - 1;
-        this.pending.push({
-          done: (reply) => {
-            replies.push(reply);
-            if (last) resolve(replies);
-          },
-          fail: reject,
-        });
-      }
+      const done = (reply) => replies.push(reply) === commands.length && resolve(replies);
+      for (let i = 0; i < commands.length; i++) this.pending.push({ done, fail: reject });
       socket.write(Buffer.concat(commands.map(encode)));
     });
   }
@@ -61,7 +56,8 @@ class Redis {
       this.socket = null;
       this.buffer = Buffer.alloc(0);
       const waiting = this.pending.splice(0);
-      for (const p of waiting) p.fail(err ?? new Error("connection closed"));
+      const cause = new Error(`Redis unreachable: ${err?.message ?? "connection closed"}`);
+      for (const p of waiting) p.fail(cause);
     };
     socket.on("error", broken);
     socket.on("close", () => broken());
@@ -131,88 +127,45 @@ function parse(buf, at) {
   }
 }
 
-// Maps a reply to Upstash's JSON result (errors are handled by the caller).
+// Maps a reply to Upstash's JSON result: integers → numbers, nil → null, arrays → arrays,
+// bulk strings and status replies → strings (an error nested in an array → its text).
 function toResult(reply, base64) {
   if (reply === null || typeof reply === "number") return reply;
-  if (Array.isArray(reply)) return reply.map((r) => (r?.error ? r : toResult(r, base64)));
-  if (Buffer.isBuffer(reply)) return base64 ? reply.toString("base64") : reply.toString("utf8");
-  if (reply.status !== undefined) {
-    return base64 && reply.status !== "OK"
-      ? Buffer.from(reply.status).toString("base64")
-      : reply.status;
-  }
-  return reply;
+  if (Array.isArray(reply)) return reply.map((r) => toResult(r, base64));
+  const bytes = Buffer.isBuffer(reply) ? reply : Buffer.from(reply.status ?? reply.error);
+  return bytes.toString(base64 ? "base64" : "utf8");
 }
 
+// One command's entry: {"error"} or {"result"}, where a top-level "OK" stays plain.
 const item = (reply, base64) =>
-  reply?.error !== undefined ? { error: reply.error } : { result: toResult(reply, base64) };
+  reply?.error !== undefined
+    ? { error: reply.error }
+    : { result: reply?.status === "OK" ? "OK" : toResult(reply, base64) };
 
 const isCommand = (c) =>
   Array.isArray(c) &&
   c.length > 0 &&
   c.every((a) => typeof a === "string" || (typeof a === "number" && Number.isFinite(a)));
 
-// Starts the front on 127.0.0.1:`port` (0: any free port) for the Redis at `redisPort`.
-export async function startUpstashRest({ redisPort, token, port = 0 }) {
-  const redis = new Redis(redisPort);
+// Commands that would change or hold the one shared connection.
+const REFUSED = new Set(
+  `multi exec discard watch unwatch auth hello select quit reset monitor subscribe
+   psubscribe ssubscribe blpop brpop brpoplpush blmove blmpop bzpopmin bzpopmax bzmpop
+   wait waitaof`.split(/\s+/),
+);
+
+// Starts the front on 127.0.0.1:`port` (0: any free port) for the Redis at
+// `redisHost`:`redisPort`. Resolves with {url, close}.
+export async function startUpstashRest({ redisPort, redisHost = "127.0.0.1", token, port = 0 }) {
+  const redis = new Redis(redisPort, redisHost);
   const server = createServer(async (req, res) => {
-    const answer = (status, body) => {
-      res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify(body));
-    };
-    const url = new URL(req.url, "http://front");
-    const given = req.headers.authorization?.match(/^Bearer (.+)$/)?.[1] ?? url.searchParams.get("_token");
-    if (given !== token) return answer(401, { error: "WRONGPASS invalid or missing auth token" });
-
-    const chunks = [];
-    for await (const chunk of req) chunks.push(chunk);
-    const raw = Buffer.concat(chunks);
-    const base64 = req.headers["upstash-encoding"]?.toLowerCase() === "base64";
-    const path = url.pathname.replace(/\/+$/, "");
-
-    let commands;
-    let mode = "single";
-    if (req.method === "POST" && (path === "" || path === "/pipeline" || path === "/multi-exec")) {
-      let body;
-      try {
-        body = JSON.parse(raw.toString("utf8"));
-      } catch {
-        return answer(400, { error: "ERR failed to parse the request body as JSON" });
-      }
-      if (path === "") {
-        if (!isCommand(body)) return answer(400, { error: "ERR expected a command array" });
-        commands = [body];
-      } else {
-        if (!Array.isArray(body) || body.length === 0 || !body.every(isCommand)) {
-          return answer(400, { error: "ERR expected an array of command arrays" });
-        }
-        commands = body;
-        mode = path.slice(1);
-      }
-    } else if ((req.method === "GET" || req.method === "POST") && path !== "") {
-      const args = path.slice(1).split("/").map(decodeURIComponent);
-      commands = [req.method === "POST" && raw.length > 0 ? [...args, raw] : args];
-    } else {
-      return answer(405, { error: "ERR method not allowed" });
-    }
-
-    try {
-      if (mode === "multi-exec") {
-        const replies = await redis.send([["MULTI"], ...commands, ["EXEC"]]);
-        const exec = replies.at(-1);
-        if (exec?.error !== undefined) return answer(400, { error: exec.error });
-        if (exec === null) return answer(400, { error: "EXECABORT transaction aborted" });
-        return answer(200, exec.map((r) => item(r, base64)));
-      }
-      const replies = await redis.send(commands);
-      if (mode === "pipeline") return answer(200, replies.map((r) => item(r, base64)));
-      const [reply] = replies;
-      return reply?.error !== undefined
-        ? answer(400, { error: reply.error })
-        : answer(200, { result: toResult(reply, base64) });
-    } catch (err) {
-      return answer(503, { error: `ERR Redis unreachable: ${err.message}` });
-    }
+    // A rejection is Redis unreachable or gone mid-request (or a client gone, unanswered).
+    const [status, body] = await respond(req, redis, token).catch((err) => [
+      503,
+      { error: `ERR ${err.message}` },
+    ]);
+    res.writeHead(status, { "content-type": "application/json" });
+    res.end(JSON.stringify(body));
   });
   await new Promise((done) => server.listen(port, "127.0.0.1", done));
   return {
@@ -223,4 +176,71 @@ export async function startUpstashRest({ redisPort, token, port = 0 }) {
       server.close();
     },
   };
+}
+
+// Answers one request: [status, JSON body].
+async function respond(req, redis, token) {
+  const url = new URL(req.url, "http://front");
+  const given = req.headers.authorization?.match(/^Bearer (.+)$/)?.[1] ?? url.searchParams.get("_token");
+  if (given !== token) return [401, { error: "WRONGPASS invalid or missing auth token" }];
+  if (!["GET", "HEAD", "POST", "PUT"].includes(req.method)) {
+    return [405, { error: "ERR method not allowed" }];
+  }
+
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  const raw = Buffer.concat(chunks);
+  const base64 = req.headers["upstash-encoding"]?.toLowerCase() === "base64";
+  const withBody = req.method === "POST" || req.method === "PUT";
+  const path = url.pathname.replace(/\/+$/, "");
+
+  let commands;
+  let mode = "single";
+  if (withBody && ["", "/pipeline", "/multi-exec"].includes(path)) {
+    let body;
+    try {
+      body = JSON.parse(raw.toString("utf8"));
+    } catch {
+      return [400, { error: "ERR failed to parse the request body as JSON" }];
+    }
+    if (path === "") {
+      if (!isCommand(body)) return [400, { error: "ERR expected a command array" }];
+      commands = [body];
+    } else {
+      if (!Array.isArray(body) || body.length === 0 || !body.every(isCommand)) {
+        return [400, { error: "ERR expected an array of command arrays" }];
+      }
+      commands = body;
+      mode = path.slice(1);
+    }
+  } else if (path !== "") {
+    let args;
+    try {
+      args = path.slice(1).split("/").map(decodeURIComponent);
+    } catch {
+      return [400, { error: "ERR malformed percent-encoding in the path" }];
+    }
+    if (withBody && raw.length > 0) args.push(raw);
+    for (const [name, value] of url.searchParams) if (name !== "_token") args.push(name, value);
+    commands = [args];
+  } else {
+    return [400, { error: "ERR no command given" }];
+  }
+  const refused = commands.find((c) => REFUSED.has(String(c[0]).toLowerCase()));
+  if (refused) return [400, { error: `ERR command not supported over REST: ${refused[0]}` }];
+
+  if (mode === "multi-exec") {
+    const replies = await redis.send([["MULTI"], ...commands, ["EXEC"]]);
+    const exec = replies.at(-1);
+    if (exec?.error !== undefined) {
+      // Discarded: the error of the command Redis refused to queue, else EXEC's own.
+      const notQueued = replies.slice(1, -1).find((r) => r?.error !== undefined);
+      return [400, { error: (notQueued ?? exec).error }];
+    }
+    return [200, exec.map((r) => item(r, base64))];
+  }
+  const replies = await redis.send(commands);
+  if (mode === "pipeline") return [200, replies.map((r) => item(r, base64))];
+  const single = item(replies[0], base64);
+  return [single.error === undefined ? 200 : 400, single];
 }
