@@ -529,6 +529,17 @@ mod tests {
         assert_eq!(c.l1_max_entries, 0);
         assert!(c.enabled());
 
+        let c = parse(&[
+            ("UPSTASH_REDIS_REST_URL", "https://x.upstash.io"),
+            ("UPSTASH_REDIS_REST_TOKEN", "tok"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.cache.upstash.unwrap().timeout_ms,
+            50,
+            "default L2 timeout"
+        );
+
         let e = parse(&[("UPSTASH_REDIS_REST_URL", "https://x.upstash.io")]).unwrap_err();
         assert_eq!(e.var, "UPSTASH_REDIS_REST_TOKEN");
         let e = parse(&[

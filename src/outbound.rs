@@ -66,6 +66,7 @@ pub async fn post_json(
         let body = response.text().await.map_err(transport)?;
         Ok(Answer { status, body })
     });
+    // Bound before returning: the select's temporaries borrow `signal` and `transport`.
     let outcome = match select(call, Box::pin(Delay::from(timeout))).await {
         Either::Left((answer, _)) => answer,
         Either::Right(_) => {

@@ -159,8 +159,7 @@ pub struct Fill {
 }
 
 /// How a request was served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     L1Hit,
     L2Hit,
@@ -302,7 +301,8 @@ pub struct Cache<'a, R, C> {
     remote: Option<R>,
     clock: C,
     user: &'a str,
-    /// Written into refill locks, so a lock names the request that holds it.
+    /// The request id: written into refill locks, so a lock names the request that holds
+    /// it, and into warning lines.
     token: &'a str,
     report: ReportSlot,
 }
@@ -366,6 +366,22 @@ impl<'a, R: Remote, C: Clock> Cache<'a, R, C> {
             i.remote_paused_until = until;
         });
         format!("L2 {err}")
+    }
+
+    /// Writes a structured warning line, like the rate limiter's, beside the request's own
+    /// log line (which carries the outcome).
+    fn warn(&self, event: &str, detail: &str) {
+        let line = serde_json::json!({
+            "level": "warn",
+            "event": event,
+            "request_id": self.token,
+            "user_id": self.user,
+            "detail": detail,
+        });
+        #[cfg(target_arch = "wasm32")]
+        worker::console_warn!("{line}");
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = line; // no console natively
     }
 
     fn remote_usable(&self) -> Option<&R> {
@@ -552,7 +568,7 @@ impl<'a, R: Remote, C: Clock> Cache<'a, R, C> {
                 Some(entry) => Ok(Some(Rc::new(entry))),
                 None => {
                     self.isolate(|i| i.stats.decode_errors += 1);
-                    worker_log(&format!("cache: deleting undecodable entry {key}"));
+                    self.warn("cache_entry_undecodable", key);
                     remote.pipeline(&[cmd!("DEL", key)]).await?;
                     Ok(None)
                 }
@@ -736,10 +752,7 @@ impl<'a, R: Remote, C: Clock> Cache<'a, R, C> {
         match error {
             None => self.finish(Outcome::Invalidated, started, 0, None),
             Some(reason) => {
-                worker_log(&format!(
-                    "cache: version increment for user {} deferred: {reason}",
-                    self.user
-                ));
+                self.warn("cache_invalidation_deferred", &reason);
                 self.finish(Outcome::InvalidationDeferred, started, 0, Some(reason));
             }
         }
@@ -819,13 +832,6 @@ impl Drop for Flight<'_> {
 fn random_version() -> i64 {
     let bytes = crate::ids::random_bytes::<8>();
     (i64::from_le_bytes(bytes) & ((1 << 52) - 1)).max(1)
-}
-
-fn worker_log(line: &str) {
-    #[cfg(target_arch = "wasm32")]
-    worker::console_warn!("{line}");
-    #[cfg(not(target_arch = "wasm32"))]
-    let _ = line;
 }
 
 /// The hex SHA-256 prefix used to name a list page by its parameters.

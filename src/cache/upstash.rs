@@ -85,32 +85,29 @@ pub fn decode_single(status: u16, body: &str) -> Result<Reply, RemoteError> {
         (200, Some((Some(result), None))) => reply(result),
         (400, Some((None, Some(Json::String(e))))) => Ok(Reply::Error(e.clone())),
         (200 | 400, _) => Err(RemoteError::Protocol("unexpected answer shape".into())),
-        _ => decode(status, body, 1).map(|_| Reply::Nil),
+        _ => Err(refused(status, json.as_ref())),
     }
+}
+
+/// The outage a status other than 200 (or a single command's 400) means, with the error
+/// text of the answer when it has one.
+fn refused(status: u16, json: Option<&Json>) -> RemoteError {
+    if status == 401 {
+        return RemoteError::Unavailable(
+            "HTTP 401: the token was refused (UPSTASH_REDIS_REST_TOKEN)".into(),
+        );
+    }
+    let text = json
+        .and_then(|j| j["error"].as_str())
+        .unwrap_or("no error text");
+    RemoteError::Unavailable(format!("HTTP {status}: {text}"))
 }
 
 /// Decodes a `/pipeline` or `/multi-exec` answer that must carry `expected` replies.
 pub fn decode(status: u16, body: &str, expected: usize) -> Result<Vec<Reply>, RemoteError> {
     let json: Option<Json> = serde_json::from_str(body).ok();
-    let error_text = || {
-        json.as_ref()
-            .and_then(|j| j["error"].as_str())
-            .unwrap_or("no error text")
-            .to_owned()
-    };
-    match status {
-        200 => {}
-        401 => {
-            return Err(RemoteError::Unavailable(
-                "HTTP 401: the token was refused (UPSTASH_REDIS_REST_TOKEN)".into(),
-            ))
-        }
-        _ => {
-            return Err(RemoteError::Unavailable(format!(
-                "HTTP {status}: {}",
-                error_text()
-            )))
-        }
+    if status != 200 {
+        return Err(refused(status, json.as_ref()));
     }
     let Some(Json::Array(items)) = json else {
         return Err(RemoteError::Protocol("expected an array of replies".into()));

@@ -207,36 +207,30 @@ pub async fn get(cx: Ctx) -> Result<ApiResponse, AppError> {
     Ok(cached_response(&cx, &entry))
 }
 
-/// Answers from a cache entry: 304 when `If-None-Match` matches its ETag, else 200.
+/// Answers from a cache entry (see [`validated`]).
 fn cached_response(cx: &Ctx, entry: &Entry) -> ApiResponse {
-    if let Some(etag) = &entry.etag {
-        if cx
-            .header("if-none-match")
-            .is_some_and(|h| none_match(&h, etag))
-        {
-            return ApiResponse::empty(304).with_header("ETag", etag.clone());
-        }
-    }
-    let resp = ApiResponse {
-        status: 200,
-        headers: vec![("Content-Type", "application/json".into())],
-        body: entry.body.clone().into_bytes(),
-    };
-    match &entry.etag {
-        Some(etag) => resp.with_header("ETag", etag.clone()),
-        None => resp,
-    }
+    validated(cx, entry.etag.as_deref(), entry.body.as_bytes().to_vec())
 }
 
-fn conditional_get(cx: &Ctx, note: &Note) -> Result<ApiResponse, AppError> {
-    let etag = note.etag();
-    if cx
-        .header("if-none-match")
-        .is_some_and(|h| none_match(&h, &etag))
-    {
-        return Ok(ApiResponse::empty(304).with_header("ETag", etag));
+/// A JSON `body` with its `etag`: 304 when `If-None-Match` matches the ETag, else 200.
+fn validated(cx: &Ctx, etag: Option<&str>, body: Vec<u8>) -> ApiResponse {
+    let unchanged = etag.is_some_and(|etag| {
+        cx.header("if-none-match")
+            .is_some_and(|h| none_match(&h, etag))
+    });
+    let resp = if unchanged {
+        ApiResponse::empty(304)
+    } else {
+        ApiResponse {
+            status: 200,
+            headers: vec![("Content-Type", "application/json".into())],
+            body,
+        }
+    };
+    match etag {
+        Some(etag) => resp.with_header("ETag", etag.to_owned()),
+        None => resp,
     }
-    note_response(200, note)
 }
 
 /// `PATCH /v1/notes/{id}` with a JSON Merge Patch of `title`, `body` and `tags` (any other
@@ -323,12 +317,8 @@ pub async fn admin_get(cx: Ctx) -> Result<ApiResponse, AppError> {
     let id = cx.param("id").unwrap_or_default();
     let db = cx.db()?;
     let note = Notes::new(&db).get_any(id).await?.ok_or_else(not_found)?;
-    let mut resp = conditional_get(&cx, &note)?;
-    if resp.status == 200 {
-        let mut body: serde_json::Value =
-            serde_json::from_slice(&resp.body).map_err(AppError::internal)?;
-        body["owner_id"] = json!(note.owner_id);
-        resp.body = serde_json::to_vec(&body).map_err(AppError::internal)?;
-    }
-    Ok(resp)
+    let mut body = serde_json::to_value(note.view()).map_err(AppError::internal)?;
+    body["owner_id"] = json!(note.owner_id);
+    let body = serde_json::to_vec(&body).map_err(AppError::internal)?;
+    Ok(validated(&cx, Some(&note.etag()), body))
 }

@@ -260,6 +260,11 @@ async fn an_undecodable_entry_is_deleted_and_read_from_the_database() {
         read(app, &user, &path).await,
         (200, "miss".into(), note.clone())
     );
+    let warned = app.log_lines_with(&key).await;
+    assert!(
+        warned.iter().any(|l| l.contains("cache_entry_undecodable")),
+        "{warned:?}"
+    );
     let stored = servers().command(&["GET", &key]).await;
     let body = stored.as_str().and_then(|s| s.splitn(5, '|').nth(4));
     let refilled: Value = serde_json::from_str(body.expect("refilled entry")).unwrap();
@@ -417,12 +422,18 @@ async fn requests_succeed_within_the_timeout_while_redis_is_paused_then_killed()
         assert_eq!(resp.status(), 200);
         assert_eq!(cache_timing(&resp).unwrap().0, "bypass");
     }
+    // Counted once, then left alone: the other five never asked Redis.
+    let counted = stats(&app).await;
+    assert_eq!(counted["remote_errors"], 1, "{counted}");
+    assert_eq!(counted["bypasses"], 6, "{counted}");
     // A write while L2 is out: it succeeds, and its increment waits.
     let patched = send(Method::PATCH, Some(json!({"title": "during"})))
         .await
         .unwrap();
     assert_eq!(patched.status(), 200);
     assert_eq!(cache_timing(&patched).unwrap().0, "invalidation-deferred");
+    let warned = app.log_lines_with("cache_invalidation_deferred").await;
+    assert_eq!(warned.len(), 1, "one warning line: {warned:?}");
     let resp = send(Method::GET, None).await.unwrap();
     assert_eq!(resp.json::<Value>().await.unwrap()["title"], "during");
 
