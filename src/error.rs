@@ -254,14 +254,6 @@ impl From<ErrorCode> for AppError {
     }
 }
 
-/// Lets runtime calls use `?`: any binding failure is an internal error whose text is logged,
-/// never shown.
-impl From<worker::Error> for AppError {
-    fn from(err: worker::Error) -> Self {
-        Self::internal(err)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,7 +47,7 @@ pub fn now_ms() -> u64 {
 
 #[cfg(target_arch = "wasm32")]
 fn js_sys_now() -> f64 {
-    worker::js_sys::Date::now()
+    js_sys::Date::now()
 }
 
 #[cfg(test)]

@@ -1,24 +1,30 @@
 //! A Rust template for HTTP APIs on Cloudflare Workers.
 //!
-//! The crate is split so that everything pure (domain types, validation, routing, error
-//! mapping, CORS and header policy, configuration) compiles and tests natively, while
-//! [`app`], [`handlers`] and the adapters stay a thin layer over the `worker` crate.
+//! A request enters [`pipeline::handle`], which adapts it, routes it through [`routes::ROUTES`]
+//! and lends the handler a [`context::Ctx`]. Everything that decides something (routing,
+//! errors, HTTP policy, domain types, configuration, session and limiter rules, the cache
+//! engine) is pure and tested natively; only the adapters in [`platform`], [`db`], the KV
+//! session store, the limiter's client and object, and [`outbound`] touch the runtime.
 
 pub mod accounts;
-pub mod app;
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod context;
 pub mod db;
 pub mod domain;
 pub mod error;
-pub mod handlers;
+pub mod health;
 pub mod http;
 pub mod ids;
 pub mod notes;
 pub mod outbound;
+pub mod pipeline;
+pub mod platform;
 pub mod ratelimit;
 pub mod router;
+pub mod routes;
+pub mod testing;
 
 pub use error::{AppError, ErrorCode};
 
@@ -26,5 +32,5 @@ use worker::{event, Context, Env, Request, Response, Result};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    Ok(app::handle(req, env).await)
+    Ok(pipeline::handle(req, env).await)
 }

@@ -2,8 +2,11 @@
 //! unknown paths and 405 with `Allow` for known paths with the wrong method.
 //!
 //! Generic over the handler type so the matching rules are unit-tested natively; the real
-//! table with runtime handlers is in [`crate::app`].
+//! table is [`crate::routes::ROUTES`]. Routes are written with [`get`], [`post`], [`patch`]
+//! and [`delete`] and refined by `const` builder methods, so each route is one line:
+//! `get("/v1/notes/{id}", h).user().limits(IP_USER).cache("private, no-cache")`.
 
+pub use crate::domain::Role;
 use crate::http::Method;
 
 /// Who may call a route. Everything that is not `Public` needs credentials (deny by default).
@@ -13,35 +16,6 @@ pub enum Access {
     Public,
     /// A signed-in user or service whose role is at least this one.
     Role(Role),
-}
-
-/// Roles, ordered by privilege: a route open to `User` is open to `Admin` too.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    User,
-    Admin,
-}
-
-impl Role {
-    /// Parses the stored form, `user` or `admin`.
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "user" => Some(Self::User),
-            "admin" => Some(Self::Admin),
-            _ => None,
-        }
-    }
-
-    /// Returns the stored form.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::User => "user",
-            Self::Admin => "admin",
-        }
-    }
 }
 
 /// The facts the pipeline reads about a route before its handler runs.
@@ -62,6 +36,94 @@ pub struct Route<H> {
     pub body_limit: Option<usize>,
     /// Exists only when `TEST_ROUTES` is on (never in production).
     pub test_only: bool,
+}
+
+/// A route with the defaults: public, limited per IP only, `no-store`, the configured body
+/// limit, always present.
+pub const fn route<H>(method: Method, path: &'static str, handler: H) -> Route<H> {
+    Route {
+        method,
+        path,
+        handler,
+        access: Access::Public,
+        sensitive: false,
+        rate_limits: &["ip"],
+        cache_control: None,
+        body_limit: None,
+        test_only: false,
+    }
+}
+
+/// A `GET` route (which also answers `HEAD`).
+pub const fn get<H>(path: &'static str, handler: H) -> Route<H> {
+    route(Method::Get, path, handler)
+}
+
+/// A `POST` route.
+pub const fn post<H>(path: &'static str, handler: H) -> Route<H> {
+    route(Method::Post, path, handler)
+}
+
+/// A `PATCH` route.
+pub const fn patch<H>(path: &'static str, handler: H) -> Route<H> {
+    route(Method::Patch, path, handler)
+}
+
+/// A `DELETE` route.
+pub const fn delete<H>(path: &'static str, handler: H) -> Route<H> {
+    route(Method::Delete, path, handler)
+}
+
+impl<H> Route<H> {
+    /// Needs a signed-in user (or a service holding the `user` role).
+    #[must_use]
+    pub const fn user(mut self) -> Self {
+        self.access = Access::Role(Role::User);
+        self
+    }
+
+    /// Needs the `admin` role; implies [`Route::sensitive`].
+    #[must_use]
+    pub const fn admin(mut self) -> Self {
+        self.access = Access::Role(Role::Admin);
+        self.sensitive = true;
+        self
+    }
+
+    /// Checks the session against the user's row (strongly consistent) before running.
+    #[must_use]
+    pub const fn sensitive(mut self) -> Self {
+        self.sensitive = true;
+        self
+    }
+
+    /// Replaces the rate-limit policies.
+    #[must_use]
+    pub const fn limits(mut self, names: &'static [&'static str]) -> Self {
+        self.rate_limits = names;
+        self
+    }
+
+    /// Sets `Cache-Control` for successful answers.
+    #[must_use]
+    pub const fn cache(mut self, cache_control: &'static str) -> Self {
+        self.cache_control = Some(cache_control);
+        self
+    }
+
+    /// Overrides `MAX_BODY_BYTES` for this route.
+    #[must_use]
+    pub const fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = Some(bytes);
+        self
+    }
+
+    /// Exists only when `TEST_ROUTES` is on.
+    #[must_use]
+    pub const fn test_only(mut self) -> Self {
+        self.test_only = true;
+        self
+    }
 }
 
 /// Path parameters captured by `{name}` segments, in order.
@@ -168,30 +230,35 @@ fn match_path(pattern: &'static str, path: &str) -> Option<Params> {
 mod tests {
     use super::*;
 
-    const fn route(method: Method, path: &'static str, handler: u8) -> Route<u8> {
-        Route {
-            method,
-            path,
-            handler,
-            access: Access::Public,
-            sensitive: false,
-            rate_limits: &[],
-            cache_control: None,
-            body_limit: None,
-            test_only: false,
-        }
-    }
-
     const ROUTES: &[Route<u8>] = &[
-        route(Method::Get, "/v1/notes", 1),
-        route(Method::Post, "/v1/notes", 2),
-        route(Method::Get, "/v1/notes/{id}", 3),
-        route(Method::Delete, "/v1/notes/{id}", 4),
-        Route {
-            test_only: true,
-            ..route(Method::Get, "/v1/_test/panic", 5)
-        },
+        get("/v1/notes", 1),
+        post("/v1/notes", 2),
+        get("/v1/notes/{id}", 3),
+        delete("/v1/notes/{id}", 4),
+        get("/v1/_test/panic", 5).test_only(),
     ];
+
+    #[test]
+    fn builders_set_what_they_say() {
+        let r = get("/x", 0u8)
+            .user()
+            .limits(&["ip", "user"])
+            .cache("private, no-cache")
+            .body_limit(10);
+        assert_eq!(r.access, Access::Role(Role::User));
+        assert!(!r.sensitive && !r.test_only);
+        assert_eq!(r.rate_limits, ["ip", "user"]);
+        assert_eq!(r.cache_control, Some("private, no-cache"));
+        assert_eq!(r.body_limit, Some(10));
+        let a = post("/y", 0u8).admin();
+        assert_eq!(a.access, Access::Role(Role::Admin));
+        assert!(a.sensitive, "admin routes are sensitive");
+        let d = route(Method::Delete, "/z", 0u8);
+        assert_eq!(d.access, Access::Public, "public by default");
+        assert_eq!(d.rate_limits, ["ip"]);
+        assert_eq!(d.cache_control, None);
+        assert!(patch("/z", 0u8).sensitive().sensitive);
+    }
 
     #[test]
     fn finds_routes_and_params() {

@@ -1,17 +1,19 @@
-//! User accounts: the row type and the queries, over the database port. Storage errors are
-//! translated here (a taken e-mail is 409 CONFLICT with a field detail), not in handlers.
+//! User accounts: the user, what clients see of one, the users table, and the handlers for
+//! signing up, logging in and out, the caller's sessions and password, and administration.
 
-use crate::db::{stmt, Db, DbError, Row, Value};
-use crate::domain::Email;
-use crate::error::{AppError, ErrorCode, FieldIssue};
-use crate::router::Role;
+pub mod handlers;
+pub mod repo;
+pub mod sessions;
+
+use crate::db::{DbError, Row};
+use crate::domain::{Email, Role, UserId};
 use serde::Serialize;
 
 /// A user as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
-    pub id: String,
-    pub email: String,
+    pub id: UserId,
+    pub email: Email,
     pub password_hash: String,
     pub role: Role,
     pub session_epoch: i64,
@@ -19,17 +21,23 @@ pub struct User {
 }
 
 impl User {
-    fn from_row(row: &Row) -> Result<Self, DbError> {
+    /// Decodes a row of the user columns; a value that breaks a rule is a protocol error.
+    pub fn from_row(row: &Row) -> Result<Self, DbError> {
         let role = row.text("role")?;
         Ok(Self {
-            id: row.text("id")?,
-            email: row.text("email")?,
+            id: row.parsed("id", UserId::parse)?,
+            email: row.parsed("email", Email::parse)?,
             password_hash: row.text("password_hash")?,
             role: Role::parse(&role)
                 .ok_or_else(|| DbError::Protocol(format!("unknown role {role:?}")))?,
             session_epoch: row.int("session_epoch")?,
             created_at: row.uint("created_at")?,
         })
+    }
+
+    /// Returns the canonical URL (an administrators' route).
+    pub fn location(&self) -> String {
+        format!("/v1/admin/users/{}", self.id)
     }
 
     /// Returns the client-facing representation.
@@ -46,171 +54,8 @@ impl User {
 /// What clients see of a user: never the password hash or the epoch.
 #[derive(Debug, Clone, Serialize)]
 pub struct PublicUser<'a> {
-    pub id: &'a str,
-    pub email: &'a str,
+    pub id: &'a UserId,
+    pub email: &'a Email,
     pub role: Role,
     pub created_at: u64,
-}
-
-/// The user columns, for `concat!` into static SQL.
-macro_rules! columns {
-    () => {
-        "id, email, password_hash, role, session_epoch, created_at"
-    };
-}
-
-/// The users table.
-pub struct Users<'a> {
-    db: &'a Db,
-}
-
-fn one(rows: Vec<Row>) -> Result<Option<User>, AppError> {
-    match rows.first() {
-        Some(row) => Ok(Some(User::from_row(row)?)),
-        None => Ok(None),
-    }
-}
-
-impl<'a> Users<'a> {
-    /// Uses `db`.
-    pub fn new(db: &'a Db) -> Self {
-        Self { db }
-    }
-
-    /// Inserts a new user with role `user`; a taken e-mail is 409 CONFLICT.
-    pub async fn insert(
-        &self,
-        email: &Email,
-        password_hash: &str,
-        now: u64,
-    ) -> Result<User, AppError> {
-        let id = crate::ids::uuid_v7(now).to_string();
-        let result = self
-            .db
-            .rows(stmt(
-                concat!(
-                    "INSERT INTO users (",
-                    columns!(),
-                    ") VALUES (?1, ?2, ?3, 'user', 0, ?4) RETURNING ",
-                    columns!()
-                ),
-                [
-                    id.into(),
-                    email.as_str().into(),
-                    password_hash.into(),
-                    now.into(),
-                ],
-            ))
-            .await;
-        match result {
-            Ok(rows) => one(rows)?.ok_or_else(|| AppError::internal("INSERT returned no row")),
-            Err(DbError::UniqueViolation(cause)) => Err(AppError::new(ErrorCode::Conflict)
-                .with_message("An account with this e-mail already exists.")
-                .with_details(vec![FieldIssue::new("email", "taken")])
-                .with_cause(cause)),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Finds a user by normalised e-mail.
-    pub async fn by_email(&self, email: &Email) -> Result<Option<User>, AppError> {
-        one(self
-            .db
-            .rows(stmt(
-                concat!("SELECT ", columns!(), " FROM users WHERE email = ?1"),
-                [email.as_str().into()],
-            ))
-            .await?)
-    }
-
-    /// Finds a user by id.
-    pub async fn by_id(&self, id: &str) -> Result<Option<User>, AppError> {
-        one(self
-            .db
-            .rows(stmt(
-                concat!("SELECT ", columns!(), " FROM users WHERE id = ?1"),
-                [id.into()],
-            ))
-            .await?)
-    }
-
-    /// Replaces the password hash; with `revoke`, also increments `session_epoch` so every
-    /// existing session fails sensitive routes.
-    pub async fn set_password(
-        &self,
-        id: &str,
-        password_hash: &str,
-        revoke: bool,
-    ) -> Result<User, AppError> {
-        one(self
-            .db
-            .rows(stmt(
-                concat!(
-                    "UPDATE users SET password_hash = ?2, session_epoch = session_epoch + ?3 \
-                 WHERE id = ?1 RETURNING ",
-                    columns!()
-                ),
-                [
-                    id.into(),
-                    password_hash.into(),
-                    Value::Integer(i64::from(revoke)),
-                ],
-            ))
-            .await?)?
-        .ok_or_else(|| AppError::new(ErrorCode::NotFound))
-    }
-
-    /// Increments `session_epoch`, invalidating every session for sensitive routes.
-    pub async fn bump_epoch(&self, id: &str) -> Result<User, AppError> {
-        one(self
-            .db
-            .rows(stmt(
-                concat!(
-                    "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ?1 RETURNING ",
-                    columns!()
-                ),
-                [id.into()],
-            ))
-            .await?)?
-        .ok_or_else(|| AppError::new(ErrorCode::NotFound))
-    }
-
-    /// Sets a user's role, ending their sessions for sensitive routes (administration, tests).
-    pub async fn set_role(&self, email: &Email, role: Role) -> Result<User, AppError> {
-        one(self
-            .db
-            .rows(stmt(
-                concat!(
-                 "UPDATE users SET role = ?2, session_epoch = session_epoch + 1 WHERE email = ?1 RETURNING ",
-                 columns!()
-                 ),
-                [email.as_str().into(), role.as_str().into()],
-            ))
-            .await?)?
-        .ok_or_else(|| AppError::new(ErrorCode::NotFound))
-    }
-
-    /// Lists users in (created_at, id) order after `after`, at most `limit`.
-    pub async fn page(
-        &self,
-        after: Option<&(u64, String)>,
-        limit: u32,
-    ) -> Result<Vec<User>, AppError> {
-        let (created, id) = after.map_or((Value::Integer(-1), Value::from("")), |(c, i)| {
-            ((*c).into(), i.into())
-        });
-        self.db
-            .rows(stmt(
-                concat!(
-                    "SELECT ",
-                    columns!(),
-                    " FROM users WHERE (created_at, id) > (?1, ?2) ORDER BY created_at, id LIMIT ?3"
-                ),
-                [created, id, limit.into()],
-            ))
-            .await?
-            .iter()
-            .map(|r| User::from_row(r).map_err(AppError::from))
-            .collect()
-    }
 }

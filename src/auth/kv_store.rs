@@ -6,6 +6,7 @@
 //! with the session (`expirationTtl`), so abandoned sessions vanish on their own.
 
 use super::session::{IndexEntry, Session, SessionStore, SessionSummary};
+use crate::domain::{SessionId, UserId};
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
 use worker::kv::KvStore;
@@ -33,7 +34,19 @@ impl KvSessions {
     }
 }
 
-fn index_prefix(user_id: &str) -> String {
+impl KvSessions {
+    /// Reads one key, to prove the namespace answers (readiness).
+    pub async fn probe(&self) -> Result<(), String> {
+        self.kv
+            .get("readiness-probe")
+            .text()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn index_prefix(user_id: &UserId) -> String {
     format!("user-sessions:{user_id}:")
 }
 
@@ -78,13 +91,18 @@ impl SessionStore for KvSessions {
             .map_err(|e| kv_error("put", e))
     }
 
-    async fn remove(&self, key: &str, user_id: &str, session_id: &str) -> Result<(), AppError> {
+    async fn remove(
+        &self,
+        key: &str,
+        user_id: &UserId,
+        session_id: &SessionId,
+    ) -> Result<(), AppError> {
         let index_key = format!("{}{session_id}", index_prefix(user_id));
         let (a, b) = futures_util::join!(self.kv.delete(key), self.kv.delete(&index_key));
         a.and(b).map_err(|e| kv_error("delete", e))
     }
 
-    async fn list(&self, user_id: &str) -> Result<Vec<IndexEntry>, AppError> {
+    async fn list(&self, user_id: &UserId) -> Result<Vec<IndexEntry>, AppError> {
         let prefix = index_prefix(user_id);
         let mut entries = Vec::new();
         let mut cursor = None;

@@ -13,8 +13,9 @@ pub mod service_token;
 pub mod session;
 pub mod token;
 
+use crate::domain::Role;
 use crate::error::{AppError, ErrorCode};
-use crate::router::{Access, Role};
+use crate::router::Access;
 use session::Session;
 
 /// An authenticated caller.
@@ -41,7 +42,7 @@ impl Principal {
     /// Returns an identifier for the log line: the user id, or `service:<sub>`.
     pub fn log_id(&self) -> String {
         match self {
-            Self::Session { session, .. } => session.user_id.clone(),
+            Self::Session { session, .. } => session.user_id.to_string(),
             Self::Service(s) => format!("service:{}", s.subject),
         }
     }
@@ -83,6 +84,7 @@ pub fn unauthenticated(clear_cookie: bool) -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::UserId;
     use session::SessionPolicy;
 
     fn session_principal(role: Role) -> Principal {
@@ -93,7 +95,14 @@ mod tests {
         };
         Principal::Session {
             storage_key: "k".into(),
-            session: Session::new("u", role, 0, "", 0, &policy),
+            session: Session::new(
+                &UserId::parse("0190b0a0-0000-7000-8000-000000000000").unwrap(),
+                role,
+                0,
+                "",
+                0,
+                &policy,
+            ),
         }
     }
 

@@ -10,8 +10,8 @@
 //! Scopes (`scope`, space-separated as in RFC 8693 §4.2) map to roles: `admin` or `user`.
 
 use crate::config::JwtConfig;
+use crate::domain::Role;
 use crate::error::{AppError, ErrorCode};
-use crate::router::Role;
 use jwt_simple::prelude::*;
 use std::collections::HashSet;
 

@@ -7,8 +7,8 @@
 //! session's `epoch` with the user's `session_epoch` in D1, which logout-all and password
 //! changes increment, so a revoked session can never perform them.
 
+use crate::domain::{Role, SessionId, UserId};
 use crate::error::AppError;
-use crate::router::Role;
 use serde::{Deserialize, Serialize};
 
 use super::token::SessionToken;
@@ -29,8 +29,8 @@ pub struct SessionPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     /// Public id (UUIDv7), used by the session list and `DELETE /v1/auth/sessions/{id}`.
-    pub id: String,
-    pub user_id: String,
+    pub id: SessionId,
+    pub user_id: UserId,
     pub role: Role,
     /// The user's `session_epoch` when the session was created.
     pub epoch: i64,
@@ -47,7 +47,7 @@ const MAX_USER_AGENT: usize = 256;
 impl Session {
     /// Builds a new session for a user at `now`.
     pub fn new(
-        user_id: &str,
+        user_id: &UserId,
         role: Role,
         epoch: i64,
         user_agent: &str,
@@ -56,8 +56,8 @@ impl Session {
     ) -> Self {
         let absolute_expires_at = now + policy.absolute_ms;
         Self {
-            id: crate::ids::uuid_v7(now).to_string(),
-            user_id: user_id.to_owned(),
+            id: SessionId::generate(now),
+            user_id: user_id.clone(),
             role,
             epoch,
             created_at: now,
@@ -109,7 +109,7 @@ fn truncate(s: &str, max: usize) -> &str {
 /// A session as listed for its owner (no token, no storage key).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionSummary {
-    pub id: String,
+    pub id: SessionId,
     pub created_at: u64,
     pub last_seen_at: u64,
     pub user_agent: String,
@@ -141,9 +141,14 @@ pub trait SessionStore {
     /// Writes the record and its entry in the owner's index, both expiring with the session.
     async fn save(&self, key: &str, session: &Session, now: u64) -> Result<(), AppError>;
     /// Deletes the record and its entry in the owner's index.
-    async fn remove(&self, key: &str, user_id: &str, session_id: &str) -> Result<(), AppError>;
+    async fn remove(
+        &self,
+        key: &str,
+        user_id: &UserId,
+        session_id: &SessionId,
+    ) -> Result<(), AppError>;
     /// Lists a user's sessions from the index.
-    async fn list(&self, user_id: &str) -> Result<Vec<IndexEntry>, AppError>;
+    async fn list(&self, user_id: &UserId) -> Result<Vec<IndexEntry>, AppError>;
 }
 
 /// Creates and stores a new session; returns the token for the cookie.
@@ -194,7 +199,7 @@ pub async fn authenticate<S: SessionStore>(
 /// were deleted.
 pub async fn revoke_all<S: SessionStore>(
     store: &S,
-    user_id: &str,
+    user_id: &UserId,
     keep: Option<&str>,
 ) -> Result<usize, AppError> {
     let mut revoked = 0;
@@ -234,16 +239,16 @@ pub mod memory {
                 .insert(key.to_owned(), session.clone());
             Ok(())
         }
-        async fn remove(&self, key: &str, _user: &str, _id: &str) -> Result<(), AppError> {
+        async fn remove(&self, key: &str, _user: &UserId, _id: &SessionId) -> Result<(), AppError> {
             self.records.borrow_mut().remove(key);
             Ok(())
         }
-        async fn list(&self, user_id: &str) -> Result<Vec<IndexEntry>, AppError> {
+        async fn list(&self, user_id: &UserId) -> Result<Vec<IndexEntry>, AppError> {
             Ok(self
                 .records
                 .borrow()
                 .iter()
-                .filter(|(_, s)| s.user_id == user_id)
+                .filter(|(_, s)| &s.user_id == user_id)
                 .map(|(k, s)| IndexEntry {
                     storage_key: k.clone(),
                     summary: s.into(),
@@ -270,13 +275,17 @@ mod tests {
         f.now_or_never().expect("memory store never waits")
     }
 
-    fn new_session(user: &str, now: u64) -> Session {
-        Session::new(user, Role::User, 0, "test-agent", now, &POLICY)
+    fn user(n: u8) -> UserId {
+        UserId::parse(&format!("0190b0a0-0000-7000-8000-0000000000{n:02x}")).unwrap()
+    }
+
+    fn new_session(user_id: &UserId, now: u64) -> Session {
+        Session::new(user_id, Role::User, 0, "test-agent", now, &POLICY)
     }
 
     #[test]
     fn idle_and_absolute_deadlines_expire_the_session() {
-        let s = new_session("u", 0);
+        let s = new_session(&user(0), 0);
         assert!(!s.is_expired(30 * MIN - 1));
         assert!(s.is_expired(30 * MIN), "idle");
         let mut active = s.clone();
@@ -291,7 +300,7 @@ mod tests {
 
     #[test]
     fn touch_is_rate_limited_and_capped_by_the_absolute_deadline() {
-        let s = new_session("u", 0);
+        let s = new_session(&user(0), 0);
         assert_eq!(s.touched(5 * MIN - 1, &POLICY), None);
         let t = s.touched(5 * MIN, &POLICY).unwrap();
         assert_eq!(t.last_seen_at, 5 * MIN);
@@ -302,7 +311,7 @@ mod tests {
 
     #[test]
     fn ttl_follows_the_absolute_deadline_with_kv_minimum() {
-        let s = new_session("u", 0);
+        let s = new_session(&user(0), 0);
         assert_eq!(s.ttl_secs(0), 120 * 60);
         assert_eq!(s.ttl_secs(120 * MIN - 1000), 60);
     }
@@ -310,7 +319,7 @@ mod tests {
     #[test]
     fn user_agent_is_truncated_on_a_char_boundary() {
         let ua = "é".repeat(200);
-        let s = Session::new("u", Role::User, 0, &ua, 0, &POLICY);
+        let s = Session::new(&user(0), Role::User, 0, &ua, 0, &POLICY);
         assert!(s.user_agent.len() <= 256);
         assert!(ua.starts_with(&s.user_agent));
     }
@@ -318,7 +327,7 @@ mod tests {
     #[test]
     fn created_sessions_authenticate_and_unknown_tokens_do_not() {
         let store = MemoryStore::default();
-        let (token, session) = run(create(&store, new_session("u1", 0), 0)).unwrap();
+        let (token, session) = run(create(&store, new_session(&user(1), 0), 0)).unwrap();
         let auth = run(authenticate(&store, &token, MIN, &POLICY))
             .unwrap()
             .unwrap();
@@ -334,7 +343,7 @@ mod tests {
     #[test]
     fn expired_sessions_are_deleted() {
         let store = MemoryStore::default();
-        let (token, _) = run(create(&store, new_session("u1", 0), 0)).unwrap();
+        let (token, _) = run(create(&store, new_session(&user(1), 0), 0)).unwrap();
         assert_eq!(
             run(authenticate(&store, &token, 31 * MIN, &POLICY)).unwrap(),
             None
@@ -345,11 +354,11 @@ mod tests {
     #[test]
     fn revoke_all_keeps_only_the_named_session_of_that_user() {
         let store = MemoryStore::default();
-        let (keep, _) = run(create(&store, new_session("u1", 0), 0)).unwrap();
-        run(create(&store, new_session("u1", 0), 0)).unwrap();
-        run(create(&store, new_session("u1", 0), 0)).unwrap();
-        let (other, _) = run(create(&store, new_session("u2", 0), 0)).unwrap();
-        let revoked = run(revoke_all(&store, "u1", Some(&keep.storage_key()))).unwrap();
+        let (keep, _) = run(create(&store, new_session(&user(1), 0), 0)).unwrap();
+        run(create(&store, new_session(&user(1), 0), 0)).unwrap();
+        run(create(&store, new_session(&user(1), 0), 0)).unwrap();
+        let (other, _) = run(create(&store, new_session(&user(2), 0), 0)).unwrap();
+        let revoked = run(revoke_all(&store, &user(1), Some(&keep.storage_key()))).unwrap();
         assert_eq!(revoked, 2);
         assert!(run(authenticate(&store, &keep, 1, &POLICY))
             .unwrap()
@@ -357,6 +366,6 @@ mod tests {
         assert!(run(authenticate(&store, &other, 1, &POLICY))
             .unwrap()
             .is_some());
-        assert_eq!(run(store.list("u1")).unwrap().len(), 1);
+        assert_eq!(run(store.list(&user(1))).unwrap().len(), 1);
     }
 }

@@ -24,17 +24,27 @@
 //! **Without L2**, versions live in the isolate and L1 entries stay fresh at most
 //! [`L1_ONLY_TTL_MS`]: another isolate may serve a note that long after it changed.
 
+mod entry;
+mod fill;
+mod isolate;
 pub mod l1;
 pub mod remote;
+mod report;
+mod settings;
 pub mod upstash;
+
+pub use entry::{digest_key, Entry, Fill};
+pub use isolate::stats;
+pub use report::{Outcome, Report, Stats};
+pub use settings::{CacheConfig, UpstashConfig};
 
 use crate::cmd;
 use crate::error::AppError;
-use l1::L1;
+use crate::http::log::Warning;
+use fill::{random_version, Lookup};
+use isolate::{with_isolate, Flight, Isolate};
 use remote::{Remote, RemoteError, Reply};
-use serde::Serialize;
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::rc::Rc;
 
@@ -62,230 +72,6 @@ const MAX_L2_ENTRY_BYTES: usize = 512 * 1024;
 /// Users whose L1-only versions are remembered per isolate before the map (and L1) resets.
 const MAX_LOCAL_VERSIONS: usize = 10_000;
 
-/// Cache settings, from configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheConfig {
-    /// `CACHE_TTL_SECS`: how long an entry is fresh.
-    pub ttl_ms: u64,
-    /// `CACHE_STALE_SECS`: how long after that it may be served while one request refills it.
-    pub stale_ms: u64,
-    /// `CACHE_L1_MAX_ENTRIES` (0 turns L1 off) and `CACHE_L1_MAX_BYTES`.
-    pub l1_max_entries: usize,
-    pub l1_max_bytes: usize,
-    /// L2, when `UPSTASH_REDIS_REST_URL` is set.
-    pub upstash: Option<UpstashConfig>,
-}
-
-/// Where L2 is and how long to wait for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpstashConfig {
-    /// `UPSTASH_REDIS_REST_URL`.
-    pub url: String,
-    /// `UPSTASH_REDIS_REST_TOKEN` (a secret).
-    pub token: String,
-    /// `CACHE_TIMEOUT_MS`: the longest an L2 round trip may take (default 50).
-    pub timeout_ms: u64,
-}
-
-impl CacheConfig {
-    /// True when at least one layer exists.
-    pub fn enabled(&self) -> bool {
-        self.l1_max_entries > 0 || self.upstash.is_some()
-    }
-}
-
-/// A cached response: the body and its validator, with the user version it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub version: i64,
-    pub fresh_until: u64,
-    pub stale_until: u64,
-    pub etag: Option<String>,
-    pub body: String,
-}
-
-impl Entry {
-    /// Bytes held, for the L1 bound.
-    pub fn size(&self) -> usize {
-        self.body.len() + self.etag.as_ref().map_or(0, String::len)
-    }
-
-    fn fresh(&self, version: i64, now: u64) -> bool {
-        self.version == version && now < self.fresh_until
-    }
-
-    fn usable_stale(&self, version: i64, now: u64) -> bool {
-        self.version == version && now < self.stale_until
-    }
-
-    /// The L2 form: `<version>|<fresh_until>|<stale_until>|<etag>|<body>`.
-    pub fn encode(&self) -> String {
-        format!(
-            "{}|{}|{}|{}|{}",
-            self.version,
-            self.fresh_until,
-            self.stale_until,
-            self.etag.as_deref().unwrap_or(""),
-            self.body
-        )
-    }
-
-    /// Reads the L2 form; `None` for anything else.
-    pub fn decode(text: &str) -> Option<Self> {
-        let mut parts = text.splitn(5, '|');
-        let version = parts.next()?.parse().ok()?;
-        let fresh_until = parts.next()?.parse().ok()?;
-        let stale_until = parts.next()?.parse().ok()?;
-        let etag = parts.next()?;
-        let body = parts.next()?;
-        if fresh_until > stale_until || body.is_empty() {
-            return None;
-        }
-        Some(Self {
-            version,
-            fresh_until,
-            stale_until,
-            etag: (!etag.is_empty()).then(|| etag.to_owned()),
-            body: body.to_owned(),
-        })
-    }
-}
-
-/// What a loader found: a body worth caching (a missing row is `None` and is not cached).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fill {
-    pub etag: Option<String>,
-    pub body: String,
-}
-
-/// How a request was served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    L1Hit,
-    L2Hit,
-    /// A stale entry of the current version, while another request refills it.
-    Stale,
-    /// Filled by a concurrent request this one waited for.
-    Coalesced,
-    /// Read from the database and stored.
-    Miss,
-    /// Read from the database because L2 failed or is being left alone.
-    Bypass,
-    /// A write that advanced the user's version.
-    Invalidated,
-    /// A write whose version increment did not reach L2 (delivered later).
-    InvalidationDeferred,
-}
-
-impl Outcome {
-    /// The name used in `Server-Timing` and the log line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::L1Hit => "l1-hit",
-            Self::L2Hit => "l2-hit",
-            Self::Stale => "stale",
-            Self::Coalesced => "coalesced",
-            Self::Miss => "miss",
-            Self::Bypass => "bypass",
-            Self::Invalidated => "invalidated",
-            Self::InvalidationDeferred => "invalidation-deferred",
-        }
-    }
-}
-
-/// The request's cache outcome, for `Server-Timing` and the log line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Report {
-    pub outcome: Outcome,
-    /// Milliseconds spent in cache operations (excluding the database load).
-    pub dur_ms: u64,
-    /// Why L2 was skipped, if it was.
-    pub error: Option<String>,
-}
-
-/// Where a request's [`Report`] is written: shared by the handler's cache and the pipeline.
-pub type ReportSlot = Rc<RefCell<Option<Report>>>;
-
-impl Report {
-    /// The `Server-Timing` metric, e.g. `cache;desc=l1-hit;dur=0`.
-    pub fn server_timing(&self) -> String {
-        format!("cache;desc={};dur={}", self.outcome.as_str(), self.dur_ms)
-    }
-}
-
-/// Per-isolate counters, for the test-only stats route and for operators' logs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Stats {
-    pub l1_hits: u64,
-    pub l2_hits: u64,
-    pub stale: u64,
-    pub coalesced: u64,
-    pub misses: u64,
-    pub bypasses: u64,
-    /// Database loads made through the cache (misses and bypasses).
-    pub loads: u64,
-    pub remote_errors: u64,
-    pub decode_errors: u64,
-    pub invalidations: u64,
-    pub invalidations_deferred: u64,
-}
-
-impl Stats {
-    fn count(&mut self, outcome: Outcome) {
-        let slot = match outcome {
-            Outcome::L1Hit => &mut self.l1_hits,
-            Outcome::L2Hit => &mut self.l2_hits,
-            Outcome::Stale => &mut self.stale,
-            Outcome::Coalesced => &mut self.coalesced,
-            Outcome::Miss => &mut self.misses,
-            Outcome::Bypass => &mut self.bypasses,
-            Outcome::Invalidated => &mut self.invalidations,
-            Outcome::InvalidationDeferred => &mut self.invalidations_deferred,
-        };
-        *slot += 1;
-    }
-}
-
-/// What the isolate remembers between requests.
-struct Isolate {
-    l1: L1,
-    /// Fills under way in this isolate, by key and version.
-    inflight: HashSet<String>,
-    /// L2 is left alone until this time.
-    remote_paused_until: u64,
-    /// Users whose version increment has not reached L2 yet.
-    pending: HashSet<String>,
-    /// Versions when there is no L2, and the counter they are drawn from.
-    local_versions: HashMap<String, i64>,
-    next_local_version: i64,
-    stats: Stats,
-}
-
-thread_local! {
-    static ISOLATE: RefCell<Option<Isolate>> = const { RefCell::new(None) };
-}
-
-fn with_isolate<T>(config: &CacheConfig, f: impl FnOnce(&mut Isolate) -> T) -> T {
-    ISOLATE.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let isolate = slot.get_or_insert_with(|| Isolate {
-            l1: L1::new(config.l1_max_entries, config.l1_max_bytes),
-            inflight: HashSet::new(),
-            remote_paused_until: 0,
-            pending: HashSet::new(),
-            local_versions: HashMap::new(),
-            next_local_version: 1,
-            stats: Stats::default(),
-        });
-        f(isolate)
-    })
-}
-
-/// This isolate's counters and L1 usage (entries, bytes).
-pub fn stats(config: &CacheConfig) -> (Stats, (usize, usize)) {
-    with_isolate(config, |i| (i.stats, i.l1.usage()))
-}
-
 /// Time and waiting, supplied by the runtime.
 #[allow(async_fn_in_trait)]
 pub trait Clock {
@@ -293,6 +79,14 @@ pub trait Clock {
     fn now(&self) -> u64;
     /// Waits `ms` milliseconds on this request's own timer.
     async fn sleep(&self, ms: u64);
+}
+
+/// What a request's cache calls leave behind for the pipeline: the outcome and any
+/// warnings. Owned by the request; the cache writes into it.
+#[derive(Debug, Default)]
+pub struct Trail {
+    pub report: Option<Report>,
+    pub warnings: Vec<Warning>,
 }
 
 /// The cache as one request sees it: one user's entries.
@@ -304,7 +98,7 @@ pub struct Cache<'a, R, C> {
     /// The request id: written into refill locks, so a lock names the request that holds
     /// it, and into warning lines.
     token: &'a str,
-    report: ReportSlot,
+    trail: &'a RefCell<Trail>,
 }
 
 /// What a read returns: the entry (cached or just loaded), or `None` when the loader found
@@ -313,14 +107,14 @@ pub type Read = Option<Rc<Entry>>;
 
 impl<'a, R: Remote, C: Clock> Cache<'a, R, C> {
     /// The cache of `user`'s entries, using L2 through `remote` when there is one. The
-    /// outcome is written to `report`.
+    /// outcome and warnings are written to `trail`.
     pub fn new(
         config: &'a CacheConfig,
         remote: Option<R>,
         clock: C,
         user: &'a str,
         token: &'a str,
-        report: ReportSlot,
+        trail: &'a RefCell<Trail>,
     ) -> Self {
         Self {
             config,
@@ -328,7 +122,7 @@ impl<'a, R: Remote, C: Clock> Cache<'a, R, C> {
             clock,
             user,
             token,
-            report,
+            trail,
         }
     }
 
@@ -351,7 +145,7 @@ impl<'a, R: Remote, C: Clock> Cache<'a, R, C> {
             .now()
             .saturating_sub(started)
             .saturating_sub(load_ms);
-        *self.report.borrow_mut() = Some(Report {
+        self.trail.borrow_mut().report = Some(Report {
             outcome,
             dur_ms,
             error,
@@ -368,20 +162,13 @@ impl<'a, R: Remote, C: Clock> Cache<'a, R, C> {
         format!("L2 {err}")
     }
 
-    /// Writes a structured warning line, like the rate limiter's, beside the request's own
-    /// log line (which carries the outcome).
-    fn warn(&self, event: &str, detail: &str) {
-        let line = serde_json::json!({
-            "level": "warn",
-            "event": event,
-            "request_id": self.token,
-            "user_id": self.user,
-            "detail": detail,
-        });
-        #[cfg(target_arch = "wasm32")]
-        worker::console_warn!("{line}");
-        #[cfg(not(target_arch = "wasm32"))]
-        let _ = line; // no console natively
+    /// Records a warning for the request's log, beside its own line (which carries the
+    /// outcome).
+    fn warn(&self, event: &'static str, detail: &str) {
+        let warning = Warning::new(event)
+            .with("user_id", self.user)
+            .with("detail", detail);
+        self.trail.borrow_mut().warnings.push(warning);
     }
 
     fn remote_usable(&self) -> Option<&R> {
@@ -520,205 +307,6 @@ impl<'a, R: Remote, C: Clock> Cache<'a, R, C> {
         None
     }
 
-    /// One round trip: the user's version, and the entry unless L1 has one.
-    async fn lookup(&self, remote: &R, key: &str) -> Result<Lookup, RemoteError> {
-        self.deliver_pending(remote).await?;
-        let now = self.clock.now();
-        let local = self.isolate(|i| i.l1.get(key, now));
-        let mut commands = vec![cmd!("GET", self.version_key())];
-        if local.is_none() {
-            commands.push(cmd!("GET", key));
-        }
-        let replies = remote.pipeline(&commands).await?;
-        let version = match &replies[0] {
-            Reply::Nil => self.start_version(remote).await?,
-            reply => reply
-                .as_int()
-                .ok_or_else(|| RemoteError::Protocol(format!("version is {}", reply.kind())))?,
-        };
-        let now = self.clock.now();
-        if let Some(entry) = local.as_ref().filter(|e| e.fresh(version, now)) {
-            return Ok(Lookup::Hit(entry.clone(), Outcome::L1Hit));
-        }
-        let remote_entry = match replies.get(1) {
-            Some(reply) => self.decode(remote, key, reply).await?,
-            None => None,
-        };
-        if let Some(entry) = remote_entry.as_ref().filter(|e| e.fresh(version, now)) {
-            self.isolate(|i| i.l1.put(key, entry.clone()));
-            return Ok(Lookup::Hit(entry.clone(), Outcome::L2Hit));
-        }
-        let stale = [local, remote_entry]
-            .into_iter()
-            .flatten()
-            .find(|e| e.usable_stale(version, now));
-        Ok(Lookup::Refill { version, stale })
-    }
-
-    /// Decodes an L2 entry reply; an entry that does not decode is deleted.
-    async fn decode(
-        &self,
-        remote: &R,
-        key: &str,
-        reply: &Reply,
-    ) -> Result<Option<Rc<Entry>>, RemoteError> {
-        match reply {
-            Reply::Nil => Ok(None),
-            Reply::Text(text) => match Entry::decode(text) {
-                Some(entry) => Ok(Some(Rc::new(entry))),
-                None => {
-                    self.isolate(|i| i.stats.decode_errors += 1);
-                    self.warn("cache_entry_undecodable", key);
-                    remote.pipeline(&[cmd!("DEL", key)]).await?;
-                    Ok(None)
-                }
-            },
-            other => Err(RemoteError::Protocol(format!("entry is {}", other.kind()))),
-        }
-    }
-
-    /// Creates the user's version counter at a random value (so a counter that expired and
-    /// is created again never repeats an earlier version), or reads the one a concurrent
-    /// request created.
-    async fn start_version(&self, remote: &R) -> Result<i64, RemoteError> {
-        let replies = remote
-            .pipeline(&[
-                cmd!(
-                    "SET",
-                    self.version_key(),
-                    random_version(),
-                    "NX",
-                    "PX",
-                    VERSION_TTL_MS
-                ),
-                cmd!("GET", self.version_key()),
-            ])
-            .await?;
-        replies[1]
-            .as_int()
-            .ok_or_else(|| RemoteError::Protocol(format!("version is {}", replies[1].kind())))
-    }
-
-    /// Fills `key` for `version`, with one filler per key in this isolate and, through the
-    /// L2 lock, one across isolates.
-    async fn refill<F, Fut>(
-        &self,
-        remote: &R,
-        key: &str,
-        version: i64,
-        stale: Option<Rc<Entry>>,
-        started: u64,
-        load: F,
-    ) -> Result<Read, AppError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Option<Fill>, AppError>>,
-    {
-        let flight = format!("{key}#{version}");
-        let busy = self.isolate(|i| i.inflight.contains(&flight));
-        if busy {
-            if let Some(entry) = stale {
-                self.finish(Outcome::Stale, started, 0, None);
-                return Ok(Some(entry));
-            }
-            if let Some(entry) = self.join_local(key, &flight, version, started).await {
-                return Ok(Some(entry));
-            }
-        }
-        let _flight = Flight::start(self.config, flight);
-        let now = self.clock.now();
-        let filled = self.isolate(|i| i.l1.get(key, now));
-        if let Some(entry) = filled.filter(|e| e.fresh(version, now)) {
-            self.finish(Outcome::Coalesced, started, 0, None);
-            return Ok(Some(entry));
-        }
-
-        match self
-            .lock_or_find(remote, key, version, stale.is_some())
-            .await
-        {
-            Ok(Found::Entry(entry)) => {
-                self.isolate(|i| i.l1.put(key, entry.clone()));
-                self.finish(Outcome::Coalesced, started, 0, None);
-                return Ok(Some(entry));
-            }
-            Ok(Found::Busy) => {
-                if let Some(entry) = stale {
-                    self.finish(Outcome::Stale, started, 0, None);
-                    return Ok(Some(entry));
-                }
-            }
-            Ok(Found::Locked) => {}
-            Err(err) => {
-                let reason = self.remote_failed(&err);
-                return self.bypass(started, Some(reason), load).await;
-            }
-        }
-
-        let (result, load_ms) = self.load(load).await;
-        let Some(fill) = result? else {
-            self.finish(Outcome::Miss, started, load_ms, None);
-            return Ok(None);
-        };
-        let entry = Rc::new(self.entry(fill, version, self.config.ttl_ms, self.config.stale_ms));
-        self.isolate(|i| i.l1.put(key, entry.clone()));
-        let encoded = entry.encode();
-        let error = if encoded.len() > MAX_L2_ENTRY_BYTES {
-            None // served, but too large to be worth a round trip every time it is read
-        } else {
-            let px = self.config.ttl_ms + self.config.stale_ms;
-            let stored = remote
-                .pipeline(&[cmd!("SET", key, encoded, "PX", px)])
-                .await;
-            stored.err().map(|e| self.remote_failed(&e))
-        };
-        self.finish(Outcome::Miss, started, load_ms, error);
-        Ok(Some(entry))
-    }
-
-    /// Takes the refill lock for `key` at `version`, looking at the entry in the same round
-    /// trip. When another isolate holds the lock and there is nothing stale to serve, polls
-    /// briefly for its entry.
-    async fn lock_or_find(
-        &self,
-        remote: &R,
-        key: &str,
-        version: i64,
-        have_stale: bool,
-    ) -> Result<Found, RemoteError> {
-        let lock = format!("{key}#{version}:lock");
-        let replies = remote
-            .pipeline(&[
-                cmd!("SET", lock, self.token, "NX", "PX", LOCK_MS),
-                cmd!("GET", key),
-            ])
-            .await?;
-        let now = self.clock.now();
-        if let Some(entry) = self.decode(remote, key, &replies[1]).await? {
-            if entry.fresh(version, now) {
-                return Ok(Found::Entry(entry));
-            }
-        }
-        if replies[0] != Reply::Nil {
-            return Ok(Found::Locked);
-        }
-        if have_stale {
-            return Ok(Found::Busy);
-        }
-        for _ in 0..REMOTE_POLLS {
-            self.clock.sleep(REMOTE_POLL_MS).await;
-            let reply = remote.pipeline(&[cmd!("GET", key)]).await?;
-            let now = self.clock.now();
-            if let Some(entry) = self.decode(remote, key, &reply[0]).await? {
-                if entry.fresh(version, now) {
-                    return Ok(Found::Entry(entry));
-                }
-            }
-        }
-        // The holder did not fill in time: load without waiting longer.
-        Ok(Found::Locked)
-    }
-
     /// Advances the user's version after a write has committed. Never fails: an increment
     /// that does not reach L2 is kept and delivered before this isolate reads L2 again.
     pub async fn invalidate(&self) {
@@ -791,58 +379,8 @@ impl<'a, R: Remote, C: Clock> Cache<'a, R, C> {
     }
 }
 
-enum Lookup {
-    Hit(Rc<Entry>, Outcome),
-    Refill {
-        version: i64,
-        stale: Option<Rc<Entry>>,
-    },
-}
-
-enum Found {
-    /// Another isolate filled the entry.
-    Entry(Rc<Entry>),
-    /// This request holds the lock (or gave up waiting for its holder): load.
-    Locked,
-    /// Another isolate holds the lock; a stale entry can be served meanwhile.
-    Busy,
-}
-
-/// Marks a fill under way in this isolate until dropped (also when the request is cancelled
-/// or the loader fails).
-struct Flight<'a> {
-    config: &'a CacheConfig,
-    key: String,
-}
-
-impl<'a> Flight<'a> {
-    fn start(config: &'a CacheConfig, key: String) -> Self {
-        with_isolate(config, |i| i.inflight.insert(key.clone()));
-        Self { config, key }
-    }
-}
-
-impl Drop for Flight<'_> {
-    fn drop(&mut self) {
-        with_isolate(self.config, |i| i.inflight.remove(&self.key));
-    }
-}
-
-/// A starting version: random, below 2^52 so it stays exact everywhere.
-fn random_version() -> i64 {
-    let bytes = crate::ids::random_bytes::<8>();
-    (i64::from_le_bytes(bytes) & ((1 << 52) - 1)).max(1)
-}
-
-/// The hex SHA-256 prefix used to name a list page by its parameters.
-pub fn digest_key(parts: &str) -> String {
-    crate::auth::token::digest_hex(parts.as_bytes())[..32].to_owned()
-}
-
 #[cfg(all(test, not(target_arch = "wasm32")))]
-fn reset_isolate() {
-    ISOLATE.with(|cell| *cell.borrow_mut() = None);
-}
+use isolate::reset_isolate;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;

@@ -3,7 +3,7 @@
 use super::remote::tests::MemoryRemote;
 use super::*;
 use futures_util::future::join_all;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 const USER: &str = "u1";
 const START: u64 = 1_000_000;
@@ -65,23 +65,22 @@ impl Fixture {
         }
     }
 
-    fn cache(&self) -> (Cache<'_, Rc<MemoryRemote>, TestClock>, ReportSlot) {
-        let report = ReportSlot::default();
+    fn cache<'a>(&'a self, trail: &'a RefCell<Trail>) -> Cache<'a, Rc<MemoryRemote>, TestClock> {
         let remote = self.config.upstash.as_ref().map(|_| self.remote.clone());
-        let cache = Cache::new(
+        Cache::new(
             &self.config,
             remote,
             self.clock.clone(),
             USER,
             "req-1",
-            report.clone(),
-        );
-        (cache, report)
+            trail,
+        )
     }
 
     /// Reads `item`; the loader answers `body` after a 10 ms "database" wait.
     async fn read(&self, item: &str, body: &str) -> (Option<String>, Outcome) {
-        let (cache, report) = self.cache();
+        let trail = RefCell::default();
+        let cache = self.cache(&trail);
         let loads = self.loads.clone();
         let clock = self.clock.clone();
         let entry = cache
@@ -95,14 +94,15 @@ impl Fixture {
             })
             .await
             .unwrap();
-        let outcome = report.borrow().as_ref().unwrap().outcome;
+        let outcome = trail.borrow().report.as_ref().unwrap().outcome;
         (entry.map(|e| e.body.clone()), outcome)
     }
 
     async fn invalidate(&self) -> Outcome {
-        let (cache, report) = self.cache();
+        let trail = RefCell::default();
+        let cache = self.cache(&trail);
         cache.invalidate().await;
-        let outcome = report.borrow().as_ref().unwrap().outcome;
+        let outcome = trail.borrow().report.as_ref().unwrap().outcome;
         outcome
     }
 
@@ -355,10 +355,14 @@ async fn without_l2_versions_are_the_isolates_own() {
 async fn a_missing_row_is_not_cached() {
     let f = Fixture::new(true);
     for _ in 0..2 {
-        let (cache, report) = f.cache();
+        let trail = RefCell::default();
+        let cache = f.cache(&trail);
         let read = cache.read("note:404", || async { Ok(None) }).await.unwrap();
         assert!(read.is_none());
-        assert_eq!(report.borrow().as_ref().unwrap().outcome, Outcome::Miss);
+        assert_eq!(
+            trail.borrow().report.as_ref().unwrap().outcome,
+            Outcome::Miss
+        );
     }
     assert_eq!(stats(&f.config).0.loads, 2);
 }

@@ -112,6 +112,18 @@ impl Row {
         }
     }
 
+    /// Reads a non-null text column through a domain parser: stored values are decoded into
+    /// the same types requests are, and one that breaks a rule is a protocol error naming
+    /// the column.
+    pub fn parsed<T>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, crate::domain::Issue>,
+    ) -> Result<T, DbError> {
+        parse(&self.text(name)?)
+            .map_err(|issue| DbError::Protocol(format!("column {name}: {issue}")))
+    }
+
     /// Reads a non-null integer column.
     pub fn int(&self, name: &str) -> Result<i64, DbError> {
         match self.get(name)? {
@@ -260,6 +272,12 @@ mod tests {
         assert!(matches!(row.uint("n"), Err(DbError::Protocol(_))));
         assert!(matches!(row.int("id"), Err(DbError::Protocol(_))));
         assert!(matches!(row.text("missing"), Err(DbError::Protocol(_))));
+        assert_eq!(row.parsed("id", |s| Ok::<_, &str>(s.len())).unwrap(), 1);
+        let refused = row.parsed("id", |_| Err::<(), _>("too_short"));
+        assert_eq!(
+            refused,
+            Err(DbError::Protocol("column id: too_short".into()))
+        );
     }
 
     #[test]

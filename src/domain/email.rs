@@ -1,6 +1,7 @@
 //! An e-mail address, normalised for comparison and storage.
 
-use crate::http::json::Issue;
+use super::Issue;
+use serde::{Serialize, Serializer};
 use std::fmt;
 
 /// A syntactically valid e-mail address, trimmed and lowercased.
@@ -55,6 +56,12 @@ impl Email {
     /// Returns the normalised address.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl Serialize for Email {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
     }
 }
 

@@ -1,10 +1,19 @@
 //! Validated domain types: each one can only be built by parsing, so code past the request
-//! boundary never handles a raw string.
+//! boundary never handles a raw string. Nothing here knows about HTTP or storage: a refusal
+//! is an [`Issue`], and the boundary that called the parser decides what it answers.
 
 mod email;
+mod id;
 mod note;
 mod password;
+mod role;
 
 pub use email::Email;
+pub use id::{NoteId, SessionId, UserId};
 pub use note::{NoteBody, NoteTitle, Tag, Tags, MAX_BODY_BYTES as MAX_NOTE_BODY_BYTES};
 pub use password::Password;
+pub use role::Role;
+
+/// Why a value was refused: a stable, snake_case name such as `too_long`. The HTTP layer
+/// reports it as a field detail.
+pub type Issue = &'static str;

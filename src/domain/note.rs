@@ -1,7 +1,22 @@
 //! The fields of a note: title, body and tags, each only constructible by parsing.
 
-use crate::http::json::Issue;
+use super::Issue;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
+
+/// Serialises a parsed text type as its string.
+macro_rules! as_string {
+    ($name:ident) => {
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+    };
+}
+as_string!(NoteTitle);
+as_string!(NoteBody);
+as_string!(Tag);
 
 /// A title: 1–200 characters after trimming.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +40,7 @@ impl NoteTitle {
 }
 
 /// A body: any text up to 64 KiB of UTF-8, kept exactly as sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NoteBody(String);
 
 /// The largest body, in bytes.
@@ -74,8 +89,16 @@ impl Tag {
     }
 }
 
-/// Up to 16 distinct tags, in the order given.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Signed forms (cursors) are parsed again when read.
+impl<'de> Deserialize<'de> for Tag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Self::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Up to 16 distinct tags, in the order given; serialised as an array of strings.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Tags(Vec<Tag>);
 
 /// The most tags a note may carry.
@@ -104,6 +127,11 @@ impl Tags {
     /// Returns the tags as strings.
     pub fn to_strings(&self) -> Vec<String> {
         self.0.iter().map(|t| t.0.clone()).collect()
+    }
+
+    /// Returns the tags.
+    pub fn as_slice(&self) -> &[Tag] {
+        &self.0
     }
 }
 

@@ -1,6 +1,6 @@
 //! A password as a user chose it: length rules only (NIST SP 800-63B §5.1.1.2).
 
-use crate::http::json::Issue;
+use super::Issue;
 use std::fmt;
 
 /// A password of 12 to 256 characters. Composition rules (digits, symbols) are deliberately

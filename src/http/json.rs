@@ -52,8 +52,7 @@ pub struct Input {
     issues: Vec<FieldIssue>,
 }
 
-/// Why a field value was refused: a stable, snake_case issue name such as `too_long`.
-pub type Issue = &'static str;
+pub use crate::domain::Issue;
 
 /// One field of a merge patch.
 #[derive(Debug, Clone, PartialEq, Eq)]

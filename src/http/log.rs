@@ -49,6 +49,46 @@ impl RequestLog<'_> {
     }
 }
 
+/// Something worth an operator's attention that did not fail the request (a limiter that
+/// could not be reached, a cache entry that did not decode). The component that noticed it
+/// describes it; the pipeline writes it as its own line beside the request's line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// A stable name to search for, e.g. `rate_limiter_unavailable`.
+    pub event: &'static str,
+    /// Further fields, in order.
+    pub fields: Vec<(&'static str, String)>,
+}
+
+impl Warning {
+    /// Starts a warning named `event`.
+    pub fn new(event: &'static str) -> Self {
+        Self {
+            event,
+            fields: Vec::new(),
+        }
+    }
+
+    /// Adds a field.
+    #[must_use]
+    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.fields.push((name, value.into()));
+        self
+    }
+
+    /// Renders `{"level":"warn","event",…,"request_id",…fields}` as compact JSON.
+    pub fn to_line(&self, request_id: &str) -> String {
+        let mut line = serde_json::Map::new();
+        line.insert("level".into(), "warn".into());
+        line.insert("event".into(), self.event.into());
+        line.insert("request_id".into(), request_id.into());
+        for (name, value) in &self.fields {
+            line.insert((*name).into(), value.as_str().into());
+        }
+        serde_json::Value::Object(line).to_string()
+    }
+}
+
 /// Formats Unix milliseconds as an RFC 3339 UTC timestamp with millisecond precision.
 pub fn rfc3339_ms(unix_ms: u64) -> String {
     let secs = unix_ms / 1000;
@@ -82,6 +122,20 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warnings_are_one_json_line_with_the_request_id() {
+        let line = Warning::new("rate_limiter_unavailable")
+            .with("policy", "ip")
+            .with("fail", "open")
+            .to_line("req-1");
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!({"level": "warn", "event": "rate_limiter_unavailable",
+                "request_id": "req-1", "policy": "ip", "fail": "open"})
+        );
+    }
 
     #[test]
     fn formats_rfc3339() {

@@ -1,13 +1,16 @@
 //! HTTP glue that needs no runtime: methods, responses, JSON bodies, request ids, tracing,
 //! CORS, security headers and the per-request log line.
 //!
-//! Keeping these pure means the whole pipeline policy is unit-tested natively; the runtime
-//! adapter in [`crate::app`] only moves bytes and headers in and out of `worker` types.
+//! Keeping these pure means the whole pipeline policy is unit-tested natively; the
+//! pipeline's edge ([`crate::pipeline`]) only moves bytes and headers in and out of `worker`
+//! types.
 
+pub mod conditional;
 pub mod cors;
 pub mod cursor;
 pub mod json;
 pub mod log;
+pub mod page;
 pub mod query;
 pub mod request_id;
 pub mod security;

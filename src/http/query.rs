@@ -1,14 +1,24 @@
-//! Query strings: `application/x-www-form-urlencoded` pairs from a request URL.
+//! Query strings: `application/x-www-form-urlencoded` pairs.
 //!
-//! A few lines here keep the `url` crate (and its IDNA tables, tens of KB of Wasm) out of the
-//! bundle: the Worker only ever needs the pairs after `?`.
+//! The Worker only ever needs the decoded pairs after `?`; the pipeline splits the query off
+//! the request URL and this module decodes it.
 
-/// Returns the decoded `name=value` pairs of `url`'s query, in order.
-pub fn pairs(url: &str) -> Vec<(String, String)> {
-    let Some((_, rest)) = url.split_once('?') else {
-        return Vec::new();
-    };
-    let query = rest.split('#').next().unwrap_or("");
+/// Splits a request URL into its path and query (without `?` and without any fragment).
+pub fn split_url(url: &str) -> (&str, &str) {
+    let url = url.split('#').next().unwrap_or("");
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let path_start = url[after_scheme..]
+        .find(['/', '?'])
+        .map_or(url.len(), |i| after_scheme + i);
+    let rest = &url[path_start..];
+    match rest.split_once('?') {
+        Some((path, query)) => (path, query),
+        None => (rest, ""),
+    }
+}
+
+/// Returns the decoded `name=value` pairs of `query` (the part after `?`), in order.
+pub fn pairs(query: &str) -> Vec<(String, String)> {
     query
         .split('&')
         .filter(|p| !p.is_empty())
@@ -19,9 +29,9 @@ pub fn pairs(url: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Returns the first value of `name`.
-pub fn get(url: &str, name: &str) -> Option<String> {
-    pairs(url)
+/// Returns the first value of `name` in `query`.
+pub fn get(query: &str, name: &str) -> Option<String> {
+    pairs(query)
         .into_iter()
         .find(|(n, _)| n == name)
         .map(|(_, v)| v)
@@ -58,10 +68,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn splits_path_and_query() {
+        assert_eq!(
+            split_url("https://x.test/v1/notes?limit=5#frag"),
+            ("/v1/notes", "limit=5")
+        );
+        assert_eq!(
+            split_url("http://127.0.0.1:8787/v1/health"),
+            ("/v1/health", "")
+        );
+        assert_eq!(split_url("https://x.test"), ("", ""));
+        assert_eq!(split_url("https://x.test?a=1"), ("", "a=1"));
+        assert_eq!(split_url("https://x.test/a?b?c"), ("/a", "b?c"));
+    }
+
+    #[test]
     fn parses_and_decodes_pairs() {
         let url = "https://x.test/v1/notes?limit=5&tag=a%2Db&q=hello+world&empty=&flag#frag=1";
+        let (_, query) = split_url(url);
         assert_eq!(
-            pairs(url),
+            pairs(query),
             [
                 ("limit".into(), "5".into()),
                 ("tag".into(), "a-b".into()),
@@ -70,8 +96,8 @@ mod tests {
                 ("flag".into(), String::new()),
             ]
         );
-        assert_eq!(get(url, "limit").as_deref(), Some("5"));
-        assert_eq!(get(url, "frag"), None);
+        assert_eq!(get(query, "limit").as_deref(), Some("5"));
+        assert_eq!(get(query, "frag"), None);
     }
 
     #[test]
@@ -81,7 +107,7 @@ mod tests {
         assert_eq!(decode("%4"), "%4");
         assert_eq!(decode("%E2%82%AC"), "€");
         assert_eq!(decode("%FF"), "\u{FFFD}");
-        assert!(pairs("https://x.test/path").is_empty());
-        assert_eq!(pairs("https://x.test/?&&a=1&&"), [("a".into(), "1".into())]);
+        assert!(pairs("").is_empty());
+        assert_eq!(pairs("&&a=1&&"), [("a".into(), "1".into())]);
     }
 }

@@ -1,24 +1,19 @@
 //! `/v1/notes` routes and the admin read.
 
 use super::repo::{Created, Notes};
-use super::{none_match, IfMatch, Note};
-use crate::app::Ctx;
+use super::{etag, location, Note};
 use crate::auth::token::digest_hex;
 use crate::cache::{digest_key, Entry, Fill};
-use crate::domain::{NoteBody, NoteTitle, Tag, Tags};
+use crate::context::Ctx;
+use crate::domain::{NoteBody, NoteId, NoteTitle, Tag, Tags, UserId};
 use crate::error::{AppError, ErrorCode, FieldIssue};
-use crate::handlers::page_params;
-use crate::http::json::{string, Input, Patch};
-use crate::http::{cursor, query, ApiResponse};
+use crate::http::conditional::{self, IfMatch};
+use crate::http::json::{string, Patch};
+use crate::http::{cursor, ApiResponse};
 use serde_json::json;
 
 /// How long an `Idempotency-Key` is remembered.
 const IDEMPOTENCY_TTL_MS: u64 = 24 * 60 * 60 * 1000;
-
-/// The note owner: the signed-in user. Service tokens own nothing.
-fn owner(cx: &Ctx) -> Result<String, AppError> {
-    cx.principal()?.session().map(|(_, s)| s.user_id.clone())
-}
 
 fn note_response(status: u16, note: &Note) -> Result<ApiResponse, AppError> {
     Ok(ApiResponse::json(status, &note.view())?.with_header("ETag", note.etag()))
@@ -28,41 +23,44 @@ fn not_found() -> AppError {
     AppError::new(ErrorCode::NotFound)
 }
 
+/// Reads `Idempotency-Key`: 1–255 visible ASCII characters, else 422.
+fn idempotency_key(cx: &Ctx) -> Result<Option<String>, AppError> {
+    let Some(key) = cx.header("idempotency-key") else {
+        return Ok(None);
+    };
+    if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(Some(key))
+    } else {
+        Err(AppError::validation(vec![FieldIssue::new(
+            "Idempotency-Key",
+            "invalid_format",
+        )]))
+    }
+}
+
 /// `POST /v1/notes`: creates a note (201 with `Location` and `ETag`). With an
 /// `Idempotency-Key`, a retry with the same body replays the first response for 24 hours and
 /// a different body under the same key is 422 IDEMPOTENCY_KEY_REUSED.
-pub async fn create(mut cx: Ctx) -> Result<ApiResponse, AppError> {
-    let owner_id = owner(&cx)?;
-    let key = cx
-        .header("idempotency-key")
-        .map(|k| {
-            let ok = (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic());
-            if ok {
-                Ok(k)
-            } else {
-                Err(AppError::validation(vec![FieldIssue::new(
-                    "Idempotency-Key",
-                    "invalid_format",
-                )]))
-            }
-        })
-        .transpose()?;
+pub async fn create(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    let owner_id = cx.user_id()?.clone();
+    let key = idempotency_key(cx)?;
 
-    let mut input = Input::new(cx.json_body().await?, &["title", "body", "tags"])?;
+    let mut input = cx.input(&["title", "body", "tags"]).await?;
     let title = input.required("title", NoteTitle::parse);
     let body = input.optional_value("body", string(NoteBody::parse));
     let tags = input.optional_value("tags", Tags::parse);
     input.finish()?;
     let title = title.ok_or_else(|| AppError::internal("validated title missing"))?;
 
+    let now = cx.now();
     let note = Note {
-        id: crate::ids::uuid_v7(cx.now).to_string(),
+        id: NoteId::generate(now),
         owner_id,
-        title: title.as_str().to_owned(),
-        body: body.map(|b| b.as_str().to_owned()).unwrap_or_default(),
-        tags: tags.map(|t| t.to_strings()).unwrap_or_default(),
-        created_at: cx.now,
-        updated_at: cx.now,
+        title,
+        body: body.unwrap_or_default(),
+        tags: tags.unwrap_or_default(),
+        created_at: now,
+        updated_at: now,
         version: 1,
     };
     let db = cx.db()?;
@@ -81,17 +79,10 @@ pub async fn create(mut cx: Ctx) -> Result<ApiResponse, AppError> {
             .as_bytes(),
     );
     let body = serde_json::to_string(&note.view()).map_err(AppError::internal)?;
-    match notes
-        .create_idempotent(
-            &note,
-            &key,
-            &request_hash,
-            &body,
-            cx.now,
-            IDEMPOTENCY_TTL_MS,
-        )
-        .await?
-    {
+    let created = notes
+        .create_idempotent(&note, &key, &request_hash, &body, now, IDEMPOTENCY_TTL_MS)
+        .await?;
+    match created {
         Created::New => {
             cx.cache(&note.owner_id).invalidate().await;
             Ok(note_response(201, &note)?.with_header("Location", note.location()))
@@ -106,60 +97,56 @@ pub async fn create(mut cx: Ctx) -> Result<ApiResponse, AppError> {
 fn replay(status: u16, body: String) -> Result<ApiResponse, AppError> {
     let stored: serde_json::Value = serde_json::from_str(&body)
         .map_err(|e| AppError::internal(format!("stored response: {e}")))?;
-    let (Some(id), Some(version)) = (stored["id"].as_str(), stored["version"].as_i64()) else {
+    let id = stored["id"].as_str().and_then(|id| NoteId::parse(id).ok());
+    let (Some(id), Some(version)) = (id, stored["version"].as_i64()) else {
         return Err(AppError::internal("stored response lacks id or version"));
     };
-    let location = format!("/v1/notes/{id}");
     Ok(ApiResponse {
         status,
         headers: vec![("Content-Type", "application/json".into())],
         body: body.into_bytes(),
     }
-    .with_header("Location", location)
-    .with_header("ETag", super::etag(version))
+    .with_header("Location", location(&id))
+    .with_header("ETag", etag(version))
     .with_header("Idempotent-Replayed", "true"))
 }
 
 /// The position a notes cursor encodes, with the filter it was issued for.
-type NotesCursor = (u64, String, Option<String>);
+type NotesCursor = (u64, NoteId, Option<Tag>);
 
 /// `GET /v1/notes?limit=&cursor=&tag=`: the caller's notes, newest first.
-pub async fn list(cx: Ctx) -> Result<ApiResponse, AppError> {
-    let owner_id = owner(&cx)?;
-    let url = cx.req.inner().url();
-    let tag = match query::get(&url, "tag") {
+pub async fn list(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    let owner_id = cx.user_id()?.clone();
+    let tag = match cx.query("tag") {
         Some(raw) => Some(
             Tag::parse(&raw)
                 .map_err(|issue| AppError::validation(vec![FieldIssue::new("tag", issue)]))?,
         ),
         None => None,
     };
-    let tag = tag.as_ref().map(Tag::as_str);
-    let (limit, after) = page_params::<NotesCursor>(&cx)?;
-    if let Some((_, _, cursor_tag)) = &after {
-        if cursor_tag.as_deref() != tag {
+    let page = cx.page::<NotesCursor>()?;
+    if let Some((_, _, cursor_tag)) = &page.after {
+        if cursor_tag != &tag {
             return Err(AppError::new(ErrorCode::BadRequest)
                 .with_message("The cursor belongs to another filter."));
         }
     }
+    let limit = page.limit;
     // A page is named by its validated parameters; the body includes its signed cursor.
-    let page = serde_json::to_string(&(limit, &after, tag)).map_err(AppError::internal)?;
+    let name = serde_json::to_string(&(limit, &page.after, &tag)).map_err(AppError::internal)?;
+    let cx: &Ctx = cx;
     let load = || async {
         let db = cx.db_for_fill()?;
+        let after = page.after.as_ref().map(|(c, id, _)| (*c, id));
         let mut items = Notes::new(&db)
-            .list(
-                &owner_id,
-                after.as_ref().map(|(c, i, _)| (*c, i.as_str())),
-                tag,
-                limit + 1,
-            )
+            .list(&owner_id, after, tag.as_ref(), limit + 1)
             .await?;
         let more = items.len() > limit as usize;
         items.truncate(limit as usize);
         let next_cursor = match items.last() {
             Some(last) if more => Some(cursor::encode(
-                &cx.config.cursor_secret,
-                &(last.created_at, &last.id, tag),
+                &cx.config().cursor_secret,
+                &(last.created_at, &last.id, &tag),
             )),
             _ => None,
         };
@@ -173,24 +160,21 @@ pub async fn list(cx: Ctx) -> Result<ApiResponse, AppError> {
     };
     let entry = cx
         .cache(&owner_id)
-        .read(&format!("list:{}", digest_key(&page)), load)
+        .read(&format!("list:{}", digest_key(&name)), load)
         .await?
         .ok_or_else(|| AppError::internal("the list loader always fills"))?;
-    Ok(cached_response(&cx, &entry))
+    Ok(cached_response(cx, &entry))
 }
 
 /// `GET /v1/notes/{id}`: 200 with `ETag`, or 304 when `If-None-Match` matches. Served
 /// through the cache.
-pub async fn get(cx: Ctx) -> Result<ApiResponse, AppError> {
-    let owner_id = owner(&cx)?;
-    let id = cx.param("id").unwrap_or_default();
-    // Ids are UUIDs: anything else names no note, and never becomes a cache key.
-    if uuid::Uuid::try_parse(id).is_err() {
-        return Err(not_found());
-    }
+pub async fn get(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    let owner_id = cx.user_id()?.clone();
+    let id = cx.id(NoteId::parse)?;
+    let cx: &Ctx = cx;
     let load = || async {
         let db = cx.db_for_fill()?;
-        let Some(note) = Notes::new(&db).get(&owner_id, id).await? else {
+        let Some(note) = Notes::new(&db).get(&owner_id, &id).await? else {
             return Ok(None);
         };
         let body = serde_json::to_string(&note.view()).map_err(AppError::internal)?;
@@ -204,44 +188,27 @@ pub async fn get(cx: Ctx) -> Result<ApiResponse, AppError> {
         .read(&format!("note:{id}"), load)
         .await?
         .ok_or_else(not_found)?;
-    Ok(cached_response(&cx, &entry))
+    Ok(cached_response(cx, &entry))
 }
 
-/// Answers from a cache entry (see [`validated`]).
+/// Answers from a cache entry: 304 when `If-None-Match` matches its ETag, else 200.
 fn cached_response(cx: &Ctx, entry: &Entry) -> ApiResponse {
-    validated(cx, entry.etag.as_deref(), entry.body.as_bytes().to_vec())
-}
-
-/// A JSON `body` with its `etag`: 304 when `If-None-Match` matches the ETag, else 200.
-fn validated(cx: &Ctx, etag: Option<&str>, body: Vec<u8>) -> ApiResponse {
-    let unchanged = etag.is_some_and(|etag| {
-        cx.header("if-none-match")
-            .is_some_and(|h| none_match(&h, etag))
-    });
-    let resp = if unchanged {
-        ApiResponse::empty(304)
-    } else {
-        ApiResponse {
-            status: 200,
-            headers: vec![("Content-Type", "application/json".into())],
-            body,
-        }
-    };
-    match etag {
-        Some(etag) => resp.with_header("ETag", etag.to_owned()),
-        None => resp,
-    }
+    conditional::respond(
+        cx.header("if-none-match").as_deref(),
+        entry.etag.as_deref(),
+        entry.body.as_bytes().to_vec(),
+    )
 }
 
 /// `PATCH /v1/notes/{id}` with a JSON Merge Patch of `title`, `body` and `tags` (any other
 /// field, such as `id` or `created_at`, is 422). `If-Match` with a stale ETag is 412; without
 /// it, a concurrent change between read and write is 409.
-pub async fn update(mut cx: Ctx) -> Result<ApiResponse, AppError> {
-    let owner_id = owner(&cx)?;
-    let id = cx.param("id").unwrap_or_default().to_owned();
+pub async fn update(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    let owner_id = cx.user_id()?.clone();
+    let id = cx.id(NoteId::parse)?;
     let if_match = cx.header("if-match").map(|h| IfMatch::parse(&h));
 
-    let mut input = Input::new(cx.json_body().await?, &["title", "body", "tags"])?;
+    let mut input = cx.input(&["title", "body", "tags"]).await?;
     let title = input.patch("title", string(NoteTitle::parse));
     let body = input.patch("body", string(NoteBody::parse));
     let tags = input.patch("tags", Tags::parse);
@@ -261,19 +228,19 @@ pub async fn update(mut cx: Ctx) -> Result<ApiResponse, AppError> {
     }
     let mut next = current.clone();
     if let Patch::Set(t) = title {
-        next.title = t.as_str().to_owned();
+        next.title = t;
     }
     match body {
-        Patch::Set(b) => next.body = b.as_str().to_owned(),
-        Patch::Remove => next.body.clear(),
+        Patch::Set(b) => next.body = b,
+        Patch::Remove => next.body = NoteBody::default(),
         Patch::Keep => {}
     }
     match tags {
-        Patch::Set(t) => next.tags = t.to_strings(),
-        Patch::Remove => next.tags.clear(),
+        Patch::Set(t) => next.tags = t,
+        Patch::Remove => next.tags = Tags::default(),
         Patch::Keep => {}
     }
-    next.updated_at = cx.now.max(current.updated_at);
+    next.updated_at = cx.now().max(current.updated_at);
     match notes.update(&next, current.version).await? {
         Some(updated) => {
             cx.cache(&owner_id).invalidate().await;
@@ -287,22 +254,22 @@ pub async fn update(mut cx: Ctx) -> Result<ApiResponse, AppError> {
 }
 
 /// `DELETE /v1/notes/{id}`: 204; `If-Match` is honoured (412 on a stale ETag).
-pub async fn delete(cx: Ctx) -> Result<ApiResponse, AppError> {
-    let owner_id = owner(&cx)?;
-    let id = cx.param("id").unwrap_or_default();
+pub async fn delete(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    let owner_id: UserId = cx.user_id()?.clone();
+    let id = cx.id(NoteId::parse)?;
     let db = cx.db()?;
     let notes = Notes::new(&db);
     let expected = match cx.header("if-match").map(|h| IfMatch::parse(&h)) {
         None | Some(IfMatch::Any) => None,
         Some(IfMatch::Versions(v)) => {
-            let current = notes.get(&owner_id, id).await?.ok_or_else(not_found)?;
+            let current = notes.get(&owner_id, &id).await?.ok_or_else(not_found)?;
             if !v.contains(&current.version) {
                 return Err(AppError::new(ErrorCode::PreconditionFailed));
             }
             Some(current.version)
         }
     };
-    if notes.delete(&owner_id, id, expected).await? {
+    if notes.delete(&owner_id, &id, expected).await? {
         cx.cache(&owner_id).invalidate().await;
         Ok(ApiResponse::empty(204))
     } else if expected.is_some() {
@@ -312,13 +279,17 @@ pub async fn delete(cx: Ctx) -> Result<ApiResponse, AppError> {
     }
 }
 
-/// `GET /v1/admin/notes/{id}`: any user's note, for administrators.
-pub async fn admin_get(cx: Ctx) -> Result<ApiResponse, AppError> {
-    let id = cx.param("id").unwrap_or_default();
-    let db = cx.db()?;
-    let note = Notes::new(&db).get_any(id).await?.ok_or_else(not_found)?;
-    let mut body = serde_json::to_value(note.view()).map_err(AppError::internal)?;
-    body["owner_id"] = json!(note.owner_id);
-    let body = serde_json::to_vec(&body).map_err(AppError::internal)?;
-    Ok(validated(&cx, Some(&note.etag()), body))
+/// `GET /v1/admin/notes/{id}`: any user's note, with its owner, for administrators.
+pub async fn admin_get(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    let id = cx.id(NoteId::parse)?;
+    let note = Notes::new(&*cx.db()?)
+        .get_any(&id)
+        .await?
+        .ok_or_else(not_found)?;
+    let body = serde_json::to_vec(&note.admin_view()).map_err(AppError::internal)?;
+    Ok(conditional::respond(
+        cx.header("if-none-match").as_deref(),
+        Some(&note.etag()),
+        body,
+    ))
 }

@@ -2,7 +2,8 @@
 //! so another user's note is indistinguishable from a missing one.
 
 use super::Note;
-use crate::db::{stmt, Db, DbError, Row, Value};
+use crate::db::{stmt, Database, Db, DbError, Row, Statement, Value};
+use crate::domain::{NoteBody, NoteId, NoteTitle, Tag, Tags, UserId};
 use crate::error::AppError;
 
 /// The note columns, for `concat!` into static SQL.
@@ -13,15 +14,18 @@ macro_rules! columns {
 }
 
 impl Note {
+    /// Decodes a row of the note columns into parsed types; a stored value that breaks a
+    /// rule is a protocol error naming the column.
     fn from_row(row: &Row) -> Result<Self, DbError> {
-        let tags_json = row.text("tags_json")?;
-        let tags: Vec<String> = serde_json::from_str(&tags_json)
-            .map_err(|e| DbError::Protocol(format!("tags_json: {e}")))?;
+        let tags_json: serde_json::Value = serde_json::from_str(&row.text("tags_json")?)
+            .map_err(|e| DbError::Protocol(format!("column tags_json: {e}")))?;
+        let tags = Tags::parse(&tags_json)
+            .map_err(|issue| DbError::Protocol(format!("column tags_json: {issue}")))?;
         Ok(Self {
-            id: row.text("id")?,
-            owner_id: row.text("owner_id")?,
-            title: row.text("title")?,
-            body: row.text("body")?,
+            id: row.parsed("id", NoteId::parse)?,
+            owner_id: row.parsed("owner_id", UserId::parse)?,
+            title: row.parsed("title", NoteTitle::parse)?,
+            body: row.parsed("body", NoteBody::parse)?,
             tags,
             created_at: row.uint("created_at")?,
             updated_at: row.uint("updated_at")?,
@@ -36,7 +40,7 @@ fn notes(rows: Vec<Row>) -> Result<Vec<Note>, AppError> {
         .collect()
 }
 
-fn tags_json(tags: &[String]) -> String {
+fn tags_json(tags: &Tags) -> String {
     serde_json::to_string(tags).unwrap_or_else(|_| "[]".into())
 }
 
@@ -64,10 +68,10 @@ impl<'a> Notes<'a> {
     /// The note's columns as arguments `?1`–`?8`, in the order of `columns!()`.
     fn note_args(note: &Note) -> Vec<Value> {
         vec![
-            (&note.id).into(),
-            (&note.owner_id).into(),
-            (&note.title).into(),
-            (&note.body).into(),
+            note.id.as_str().into(),
+            note.owner_id.as_str().into(),
+            note.title.as_str().into(),
+            note.body.as_str().into(),
             tags_json(&note.tags).into(),
             note.created_at.into(),
             note.updated_at.into(),
@@ -75,7 +79,7 @@ impl<'a> Notes<'a> {
         ]
     }
 
-    fn insert_note(note: &Note) -> crate::db::Statement {
+    fn insert_note(note: &Note) -> Statement {
         stmt(
             concat!(
                 "INSERT INTO notes (",
@@ -88,7 +92,6 @@ impl<'a> Notes<'a> {
 
     /// Stores a new note.
     pub async fn create(&self, note: &Note) -> Result<(), AppError> {
-        use crate::db::Database;
         self.db.execute(Self::insert_note(note)).await?;
         Ok(())
     }
@@ -106,8 +109,7 @@ impl<'a> Notes<'a> {
         now: u64,
         ttl_ms: u64,
     ) -> Result<Created, AppError> {
-        use crate::db::Database;
-        let owner = || Value::from(&note.owner_id);
+        let owner = || Value::from(note.owner_id.as_str());
         let results = self
             .db
             .batch(vec![
@@ -124,7 +126,7 @@ impl<'a> Notes<'a> {
                         owner(),
                         key.into(),
                         request_hash.into(),
-                        (&note.id).into(),
+                        note.id.as_str().into(),
                         response_body.into(),
                         now.into(),
                         (now + ttl_ms).into(),
@@ -151,7 +153,7 @@ impl<'a> Notes<'a> {
             .get(3)
             .and_then(|r| r.rows.first())
             .ok_or_else(|| AppError::internal("idempotency claim missing after batch"))?;
-        if claim.text("note_id")? == note.id {
+        if claim.text("note_id")? == note.id.as_str() {
             Ok(Created::New)
         } else if claim.text("request_hash")? == request_hash {
             let status = u16::try_from(claim.int("status")?)
@@ -166,7 +168,7 @@ impl<'a> Notes<'a> {
     }
 
     /// Returns the owner's note `id`.
-    pub async fn get(&self, owner_id: &str, id: &str) -> Result<Option<Note>, AppError> {
+    pub async fn get(&self, owner_id: &UserId, id: &NoteId) -> Result<Option<Note>, AppError> {
         let sql = concat!(
             "SELECT ",
             columns!(),
@@ -174,7 +176,7 @@ impl<'a> Notes<'a> {
         );
         Ok(notes(
             self.db
-                .rows(stmt(sql, [id.into(), owner_id.into()]))
+                .rows(stmt(sql, [id.as_str().into(), owner_id.as_str().into()]))
                 .await?,
         )?
         .into_iter()
@@ -182,9 +184,9 @@ impl<'a> Notes<'a> {
     }
 
     /// Returns any note `id`, whoever owns it (administrators).
-    pub async fn get_any(&self, id: &str) -> Result<Option<Note>, AppError> {
+    pub async fn get_any(&self, id: &NoteId) -> Result<Option<Note>, AppError> {
         let sql = concat!("SELECT ", columns!(), " FROM notes WHERE id = ?1");
-        Ok(notes(self.db.rows(stmt(sql, [id.into()])).await?)?
+        Ok(notes(self.db.rows(stmt(sql, [id.as_str().into()])).await?)?
             .into_iter()
             .next())
     }
@@ -193,9 +195,9 @@ impl<'a> Notes<'a> {
     /// optionally only those tagged `tag`.
     pub async fn list(
         &self,
-        owner_id: &str,
-        after: Option<(u64, &str)>,
-        tag: Option<&str>,
+        owner_id: &UserId,
+        after: Option<(u64, &NoteId)>,
+        tag: Option<&Tag>,
         limit: u32,
     ) -> Result<Vec<Note>, AppError> {
         let sql = concat!(
@@ -207,12 +209,21 @@ impl<'a> Notes<'a> {
              WHERE json_each.value = ?4)) \
              ORDER BY created_at DESC, id DESC LIMIT ?5"
         );
-        let (created, id) = after.map_or((Value::Null, Value::Null), |(c, i)| (c.into(), i.into()));
+        let (created, id) = after.map_or((Value::Null, Value::Null), |(c, i)| {
+            (c.into(), i.as_str().into())
+        });
+        let tag = tag.map(Tag::as_str);
         notes(
             self.db
                 .rows(stmt(
                     sql,
-                    [owner_id.into(), created, id, tag.into(), limit.into()],
+                    [
+                        owner_id.as_str().into(),
+                        created,
+                        id,
+                        tag.into(),
+                        limit.into(),
+                    ],
                 ))
                 .await?,
         )
@@ -236,10 +247,10 @@ impl<'a> Notes<'a> {
             .rows(stmt(
                 sql,
                 [
-                    (&note.id).into(),
-                    (&note.owner_id).into(),
-                    (&note.title).into(),
-                    (&note.body).into(),
+                    note.id.as_str().into(),
+                    note.owner_id.as_str().into(),
+                    note.title.as_str().into(),
+                    note.body.as_str().into(),
                     tags_json(&note.tags).into(),
                     note.updated_at.into(),
                     expected_version.into(),
@@ -253,16 +264,19 @@ impl<'a> Notes<'a> {
     /// row went.
     pub async fn delete(
         &self,
-        owner_id: &str,
-        id: &str,
+        owner_id: &UserId,
+        id: &NoteId,
         expected_version: Option<i64>,
     ) -> Result<bool, AppError> {
-        use crate::db::Database;
         let result = self
             .db
             .execute(stmt(
                 "DELETE FROM notes WHERE id = ?1 AND owner_id = ?2 AND (?3 IS NULL OR version = ?3)",
-                [id.into(), owner_id.into(), expected_version.into()],
+                [
+                    id.as_str().into(),
+                    owner_id.as_str().into(),
+                    expected_version.into(),
+                ],
             ))
             .await?;
         Ok(result.rows_affected > 0)

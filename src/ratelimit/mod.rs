@@ -6,8 +6,11 @@
 //! (draft-ietf-httpapi-ratelimit-headers), one list member per policy checked.
 
 pub mod client;
+pub mod enforce;
 pub mod gcra;
 pub mod object;
+
+pub use enforce::{enforce, Limiter, Verdict};
 
 use gcra::{Decision, Quota};
 use std::fmt::Write;

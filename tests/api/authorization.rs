@@ -1,8 +1,8 @@
 //! Deny by default across the whole route table, and the admin-only routes.
 
 use crate::support::{app, assert_error};
-use edge_api::app::ROUTES;
 use edge_api::router::Access;
+use edge_api::routes::ROUTES;
 use reqwest::Method;
 use serde_json::Value;
 
@@ -31,7 +31,14 @@ async fn every_non_public_route_answers_401_without_credentials() {
         );
         checked += 1;
     }
-    assert!(checked >= 7, "the walk covered {checked} routes");
+    // Every route is either public (the list the next test pins) or walked here.
+    let public = ROUTES.iter().filter(|r| r.access == Access::Public).count();
+    assert_eq!(
+        checked,
+        ROUTES.len() - public,
+        "the walk covered every protected route"
+    );
+    assert!(checked >= 14, "the walk covered {checked} routes");
 }
 
 #[tokio::test]
@@ -74,6 +81,56 @@ async fn admin_routes_are_403_for_users_and_open_to_admins() {
     let body: Value = resp.json().await.unwrap();
     assert!(body["items"].as_array().is_some_and(|i| !i.is_empty()));
     assert!(body.to_string().find("pbkdf2").is_none());
+}
+
+#[tokio::test]
+async fn signup_location_names_the_account_for_administrators() {
+    let app = app();
+    let email = crate::support::unique_email("located");
+    let resp = app.signup(&email, crate::support::PASSWORD).await;
+    assert_eq!(resp.status(), 201);
+    let location = crate::support::header(resp.headers(), "location")
+        .unwrap()
+        .to_owned();
+    let created: Value = resp.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!("/v1/admin/users/{}", created["id"].as_str().unwrap())
+    );
+
+    let (_, user) = app.new_user("not-admin").await;
+    let resp = app
+        .as_browser(&user, Method::GET, &location)
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 403, "FORBIDDEN").await;
+
+    let (_, admin) = app.new_admin().await;
+    let resp = app
+        .as_browser(&admin, Method::GET, &location)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        crate::support::header(resp.headers(), "content-type"),
+        Some("application/json")
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body, created, "the same representation signup answered");
+
+    for missing in [
+        "/v1/admin/users/0190b0a0-0000-7000-8000-000000000000",
+        "/v1/admin/users/not-a-uuid",
+    ] {
+        let resp = app
+            .as_browser(&admin, Method::GET, missing)
+            .send()
+            .await
+            .unwrap();
+        assert_error(resp, 404, "NOT_FOUND").await;
+    }
 }
 
 #[tokio::test]

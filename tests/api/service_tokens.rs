@@ -77,9 +77,14 @@ async fn eddsa_tokens_from_either_configured_key_are_accepted() {
 #[tokio::test]
 async fn hs256_tokens_with_the_shared_secret_are_accepted() {
     let token = HS256Key::from_bytes(HS256_SECRET.as_bytes())
-        .authenticate(claims("user", 300))
+        .authenticate(claims("user reports:read", 300))
         .unwrap();
-    assert_eq!(me(&token).await.status(), 200);
+    let resp = me(&token).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["kind"], "service");
+    assert_eq!(body["subject"], "reporting-service");
+    assert_eq!(body["scopes"], serde_json::json!(["user", "reports:read"]));
 }
 
 #[tokio::test]

@@ -4,7 +4,6 @@
 use crate::support::{app, assert_error, session_cookie, spawn, Browser, Spawn, PASSWORD};
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::time::Duration;
 
 async fn status(app: &crate::support::TestApp, browser: &Browser) -> u16 {
     app.as_browser(browser, Method::GET, "/v1/auth/me")
@@ -175,6 +174,18 @@ async fn sensitive_routes_check_the_epoch_even_if_kv_still_has_the_session() {
     assert_eq!(status(app, &browser).await, 401);
 }
 
+/// `/v1/auth/me` as `browser`, with the Worker's clock moved `advance_ms` ahead (the test
+/// environment honours the header; production ignores it).
+async fn status_at(app: &crate::support::TestApp, browser: &Browser, advance_ms: u64) -> u16 {
+    app.as_browser(browser, Method::GET, "/v1/auth/me")
+        .header("x-test-clock-advance-ms", advance_ms.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 #[tokio::test]
 async fn idle_and_absolute_timeouts_are_enforced() {
     let app = spawn(Spawn::with_vars(&[
@@ -184,18 +195,30 @@ async fn idle_and_absolute_timeouts_are_enforced() {
     ]));
     // Idle: unused for longer than 2 s.
     let (email, idle) = app.new_user("idle").await;
-    tokio::time::sleep(Duration::from_millis(2300)).await;
-    assert_eq!(status(&app, &idle).await, 401, "idle session expired");
-
-    // Absolute: kept active every second, still ends 4 s after login.
-    let active = app.browser(&email, PASSWORD).await;
-    for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-        assert_eq!(status(&app, &active).await, 200, "active session refreshed");
-    }
-    tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(
-        status(&app, &active).await,
+        status_at(&app, &idle, 1_500).await,
+        200,
+        "within the idle time"
+    );
+    assert_eq!(
+        status_at(&app, &idle, 3_600).await,
+        401,
+        "idle session expired"
+    );
+    assert_eq!(status_at(&app, &idle, 0).await, 401, "and deleted");
+
+    // Absolute: used every 1.1 s (each use refreshes the idle deadline), still ends 4 s
+    // after login.
+    let active = app.browser(&email, PASSWORD).await;
+    for advance in [1_100, 2_200, 3_300] {
+        assert_eq!(
+            status_at(&app, &active, advance).await,
+            200,
+            "active session refreshed at +{advance} ms"
+        );
+    }
+    assert_eq!(
+        status_at(&app, &active, 4_100).await,
         401,
         "absolute lifetime reached"
     );

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 pub struct TestApp {
     pub url: String,
     log_path: PathBuf,
-    child: Child,
+    _process: Helper,
 }
 
 /// Options for a private instance.
@@ -67,39 +67,60 @@ pub fn spawn(opts: Spawn) -> TestApp {
         .map(|(k, v)| (k.to_string(), Value::from(v.as_str())))
         .collect();
 
-    let mut cmd = Command::new("node");
-    cmd.current_dir(root)
-        .arg("tests/support/serve.mjs")
-        .args(["--env", opts.env.unwrap_or("test")])
-        .args(["--vars", &Value::Object(vars).to_string()])
-        .arg("--log")
-        .arg(&log_path)
-        .arg("--quiet");
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "tests/support/serve.mjs".into(),
+        "--env".into(),
+        opts.env.unwrap_or("test").into(),
+        "--vars".into(),
+        Value::Object(vars).to_string().into(),
+        "--log".into(),
+        log_path.clone().into(),
+        "--quiet".into(),
+    ];
     for binding in &opts.drop_bindings {
-        cmd.args(["--drop-binding", binding]);
+        args.extend(["--drop-binding".into(), (*binding).into()]);
     }
     if let Some(dir) = &opts.persist {
-        cmd.arg("--persist").arg(dir);
+        args.extend(["--persist".into(), dir.clone().into()]);
     }
-    // The server stops when its stdin closes, i.e. when this process exits or drops it.
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start node tests/support/serve.mjs (run through `make test`)");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the server's ready line");
-    let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
-        panic!("server did not start (build first: `make build`): {e}: {line:?}")
-    });
+    let (process, ready) = Helper::start(&args, "the Worker (build first: `make build`)");
     TestApp {
         url: ready["url"].as_str().expect("url in ready line").to_owned(),
         log_path,
-        child,
+        _process: process,
+    }
+}
+
+/// A helper process (`node <script> …`) that prints one JSON line when ready and stops when
+/// its stdin closes, i.e. when this value is dropped or the test process exits.
+pub struct Helper(Child);
+
+impl Helper {
+    /// Starts `node` with `args` and returns the process and its ready line.
+    pub fn start<S: AsRef<std::ffi::OsStr>>(args: &[S], what: &str) -> (Self, Value) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut child = Command::new("node")
+            .current_dir(root)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {what} with node (run through `make test`): {e}"));
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout is piped"))
+            .read_line(&mut line)
+            .unwrap_or_else(|e| panic!("read {what}'s ready line: {e}"));
+        let ready = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("{what} did not start (run `make setup`): {e}: {line:?}"));
+        (Self(child), ready)
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        drop(self.0.stdin.take());
+        let _ = self.0.wait();
     }
 }
 
@@ -151,13 +172,6 @@ impl TestApp {
             .collect();
         assert_eq!(parsed.len(), 1, "one log line per request, got {lines:?}");
         parsed.into_iter().next().unwrap()
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
     }
 }
 
@@ -335,41 +349,13 @@ pub fn set_cookies(resp: &reqwest::Response) -> Vec<String> {
         .collect()
 }
 
-/// Starts a helper server script (`node <script>`) that prints one JSON line when ready and
-/// stops when its stdin closes; returns the process and that line.
-fn start_helper(script: &str, what: &str) -> (Child, Value) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut child = Command::new("node")
-        .current_dir(root)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start node {script}: {e}"));
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap_or_else(|e| panic!("read {what}'s ready line: {e}"));
-    let ready = serde_json::from_str(&line)
-        .unwrap_or_else(|e| panic!("{what} did not start (run `make setup`): {e}: {line:?}"));
-    (child, ready)
-}
-
 /// A real libSQL server (sqld) with JWT auth and migrations applied, one per test binary.
 pub struct TursoServer {
     pub url: String,
     pub token: String,
     /// sqld's admin API, which counts the queries the server ran.
     pub admin_url: String,
-    child: Child,
-}
-
-impl Drop for TursoServer {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
-    }
+    _process: Helper,
 }
 
 /// Returns the shared sqld, starting it on first use (`tests/support/sqld.mjs`).
@@ -380,12 +366,12 @@ pub fn turso_server() -> &'static TursoServer {
 
 /// Starts a private sqld; it stops when dropped.
 pub fn private_turso_server() -> TursoServer {
-    let (child, ready) = start_helper("tests/support/sqld.mjs", "sqld");
+    let (process, ready) = Helper::start(&["tests/support/sqld.mjs"], "sqld");
     TursoServer {
         url: ready["url"].as_str().unwrap().to_owned(),
         token: ready["token"].as_str().unwrap().to_owned(),
         admin_url: ready["admin_url"].as_str().unwrap().to_owned(),
-        child,
+        _process: process,
     }
 }
 
@@ -445,24 +431,17 @@ pub struct CacheServers {
     pub token: String,
     /// The `redis-server` process, for tests that pause or stop it.
     pub redis_pid: u32,
-    child: Child,
-}
-
-impl Drop for CacheServers {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
-    }
+    _process: Helper,
 }
 
 /// Starts a private Redis and REST front.
 pub fn cache_servers() -> CacheServers {
-    let (child, ready) = start_helper("tests/support/redis.mjs", "Redis");
+    let (process, ready) = Helper::start(&["tests/support/redis.mjs"], "Redis");
     CacheServers {
         url: ready["url"].as_str().unwrap().to_owned(),
         token: ready["token"].as_str().unwrap().to_owned(),
         redis_pid: ready["redis_pid"].as_u64().unwrap() as u32,
-        child,
+        _process: process,
     }
 }
 

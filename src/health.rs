@@ -1,18 +1,18 @@
 //! Liveness and readiness.
 //!
 //! `GET /v1/health` proves the isolate runs and touches nothing else, so it is cheap enough
-//! for frequent probes. `GET /v1/health/ready` checks that each binding answers (KV, D1, the
-//! Durable Object namespace), concurrently, and names the ones that failed.
+//! for frequent probes. `GET /v1/health/ready` checks that each binding answers (KV, the
+//! database, the Durable Object namespace), concurrently, and names the ones that failed.
 
-use crate::app::Ctx;
-use crate::config::{DbBackend, KV_BINDING, LIMITER_BINDING};
+use crate::config::DbBackend;
+use crate::context::Ctx;
 use crate::db::{stmt, Database};
 use crate::error::{AppError, FieldIssue};
 use crate::http::ApiResponse;
 use serde_json::json;
 
 /// Answers 200 with the status and the crate version.
-pub async fn live(_cx: Ctx) -> Result<ApiResponse, AppError> {
+pub async fn live(_cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     ApiResponse::json(
         200,
         &json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
@@ -21,13 +21,11 @@ pub async fn live(_cx: Ctx) -> Result<ApiResponse, AppError> {
 
 /// Answers 200 when every dependency responds (KV, the configured database, the Durable
 /// Object namespace), else 503 naming each failed one.
-pub async fn ready(cx: Ctx) -> Result<ApiResponse, AppError> {
-    let (kv, database, durable_objects) = futures_util::join!(
-        check_kv(&cx),
-        check_database(&cx),
-        check_durable_object(&cx)
-    );
-    let database_name = match cx.config.database {
+pub async fn ready(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    let cx: &Ctx = cx;
+    let (kv, database, durable_objects) =
+        futures_util::join!(check_kv(cx), check_database(cx), check_durable_object(cx));
+    let database_name = match cx.config().database {
         DbBackend::D1 => "d1",
         DbBackend::Turso { .. } => "turso",
     };
@@ -58,12 +56,7 @@ pub async fn ready(cx: Ctx) -> Result<ApiResponse, AppError> {
 }
 
 async fn check_kv(cx: &Ctx) -> Result<(), String> {
-    let kv = cx.env.kv(KV_BINDING).map_err(|e| e.to_string())?;
-    kv.get("readiness-probe")
-        .text()
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(())
+    cx.sessions().map_err(|e| e.to_string())?.probe().await
 }
 
 async fn check_database(cx: &Ctx) -> Result<(), String> {
@@ -75,14 +68,5 @@ async fn check_database(cx: &Ctx) -> Result<(), String> {
 }
 
 async fn check_durable_object(cx: &Ctx) -> Result<(), String> {
-    let ping = async {
-        let ns = cx.env.durable_object(LIMITER_BINDING)?;
-        let stub = ns.id_from_name("readiness-probe")?.get_stub()?;
-        stub.fetch_with_str("https://rate-limiter/ping").await
-    };
-    match ping.await {
-        Ok(resp) if resp.status_code() == 200 => Ok(()),
-        Ok(resp) => Err(format!("status {}", resp.status_code())),
-        Err(e) => Err(e.to_string()),
-    }
+    cx.limiter().map_err(|e| e.to_string())?.probe().await
 }

@@ -99,8 +99,8 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// The default and largest accepted `MAX_BODY_BYTES`.
-const DEFAULT_MAX_BODY: usize = 64 * 1024;
-const LIMIT_MAX_BODY: usize = 16 * 1024 * 1024;
+const DEFAULT_MAX_BODY: u64 = 64 * 1024;
+const LIMIT_MAX_BODY: u64 = 16 * 1024 * 1024;
 
 impl Config {
     /// Parses the settings from `lookup`, which returns a variable's value if it is set.
@@ -127,18 +127,12 @@ impl Config {
             .map(|origin| parse_origin(origin).map_err(|r| err("ALLOWED_ORIGINS", &r)))
             .collect::<Result<Vec<_>, _>>()?;
 
-        let max_body_bytes = match lookup("MAX_BODY_BYTES") {
-            None => DEFAULT_MAX_BODY,
-            Some(v) => match v.trim().parse::<usize>() {
-                Ok(n) if (1..=LIMIT_MAX_BODY).contains(&n) => n,
-                _ => {
-                    return Err(err(
-                        "MAX_BODY_BYTES",
-                        &format!("expected an integer from 1 to {LIMIT_MAX_BODY}"),
-                    ))
-                }
-            },
-        };
+        let max_body_bytes = number(
+            &lookup,
+            "MAX_BODY_BYTES",
+            DEFAULT_MAX_BODY,
+            1..=LIMIT_MAX_BODY,
+        )? as usize;
 
         let test_routes = parse_bool(lookup("TEST_ROUTES"))
             .ok_or_else(|| err("TEST_ROUTES", "expected true or false"))?;
@@ -146,15 +140,7 @@ impl Config {
             return Err(err("TEST_ROUTES", "must not be enabled in production"));
         }
 
-        let secs = |var: &'static str, default: u64| -> Result<u64, ConfigError> {
-            match lookup(var) {
-                None => Ok(default),
-                Some(v) => match v.trim().parse::<u64>() {
-                    Ok(n) if (1..=MAX_SECS).contains(&n) => Ok(n),
-                    _ => Err(err(var, "expected a number of seconds from 1 to 31536000")),
-                },
-            }
-        };
+        let secs = |var, default| number(&lookup, var, default, 1..=MAX_SECS);
         let session = SessionPolicy {
             idle_ms: secs("SESSION_IDLE_SECS", 7 * DAY)? * 1000,
             absolute_ms: secs("SESSION_ABSOLUTE_SECS", 30 * DAY)? * 1000,
@@ -223,29 +209,12 @@ impl Config {
         let database = match lookup("DB_BACKEND").as_deref().map(str::trim) {
             None | Some("") | Some("d1") => DbBackend::D1,
             Some("turso") => {
-                let url = lookup("TURSO_URL").unwrap_or_default().trim().to_owned();
-                let scheme_ok = ["libsql://", "https://", "http://"]
-                    .iter()
-                    .any(|p| url.starts_with(p) && url.len() > p.len());
-                if !scheme_ok {
-                    return Err(err(
-                        "TURSO_URL",
-                        "expected libsql://, https:// or http:// URL",
-                    ));
-                }
-                let timeout_ms = match lookup("TURSO_TIMEOUT_MS") {
-                    None => 5000,
-                    Some(v) => v
-                        .trim()
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|n| (1..=60_000).contains(n))
-                        .ok_or_else(|| err("TURSO_TIMEOUT_MS", "expected 1 to 60000"))?,
-                };
+                let url = lookup("TURSO_URL").unwrap_or_default();
+                let url = parse_url("TURSO_URL", &url, &["libsql://", "https://", "http://"])?;
                 DbBackend::Turso {
                     url,
+                    timeout_ms: number(&lookup, "TURSO_TIMEOUT_MS", 5000, 1..=60_000)?,
                     auth_token: lookup("TURSO_AUTH_TOKEN").filter(|t| !t.trim().is_empty()),
-                    timeout_ms,
                 }
             }
             Some(_) => return Err(err("DB_BACKEND", "expected d1 or turso")),
@@ -273,7 +242,24 @@ impl Config {
     }
 }
 
-/// Reads an integer variable within `range`, or `default` when it is not set.
+/// Reads an absolute URL whose scheme is one of `schemes` and which names a host.
+fn parse_url(var: &'static str, raw: &str, schemes: &[&str]) -> Result<String, ConfigError> {
+    let url = raw.trim();
+    let ok = schemes
+        .iter()
+        .any(|p| url.starts_with(p) && url.len() > p.len());
+    if ok {
+        Ok(url.to_owned())
+    } else {
+        Err(ConfigError {
+            var,
+            reason: format!("expected a URL starting with {}", schemes.join(", ")),
+        })
+    }
+}
+
+/// Reads an integer variable within `range`, or `default` when it is not set. Every number
+/// in the configuration (sizes, seconds, milliseconds, counts) is read here.
 fn number(
     lookup: &impl Fn(&str) -> Option<String>,
     var: &'static str,
@@ -305,15 +291,7 @@ fn parse_cache(lookup: &impl Fn(&str) -> Option<String>) -> Result<CacheConfig, 
         None => None,
         Some(url) if url.is_empty() => None,
         Some(url) => {
-            let scheme_ok = ["https://", "http://"]
-                .iter()
-                .any(|p| url.starts_with(p) && url.len() > p.len());
-            if !scheme_ok {
-                return Err(ConfigError {
-                    var: "UPSTASH_REDIS_REST_URL",
-                    reason: "expected an https:// (or http://) URL".into(),
-                });
-            }
+            let url = parse_url("UPSTASH_REDIS_REST_URL", &url, &["https://", "http://"])?;
             let token = lookup("UPSTASH_REDIS_REST_TOKEN")
                 .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty())
@@ -393,223 +371,4 @@ fn parse_bool(value: Option<String>) -> Option<bool> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    const SECRET: &str = "0123456789abcdef0123456789abcdef";
-
-    fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let mut map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        map.entry("CURSOR_SECRET".into()).or_insert(SECRET.into());
-        Config::parse(|k| map.get(k).cloned())
-    }
-
-    #[test]
-    fn defaults_are_safe() {
-        let c = parse(&[]).unwrap();
-        assert_eq!(c.environment, Environment::Production);
-        assert!(c.allowed_origins.is_empty());
-        assert_eq!(c.max_body_bytes, 65536);
-        assert!(!c.test_routes);
-        assert_eq!(c.session.idle_ms, 7 * 86_400_000);
-        assert_eq!(c.session.absolute_ms, 30 * 86_400_000);
-        assert_eq!(c.session.touch_ms, 300_000);
-        assert!(!c.jwt.enabled());
-        assert_eq!(c.jwt.audience, "edge-api");
-    }
-
-    #[test]
-    fn secrets_must_be_long_enough() {
-        assert_eq!(
-            parse(&[("CURSOR_SECRET", "short")]).unwrap_err().var,
-            "CURSOR_SECRET"
-        );
-        assert_eq!(
-            parse(&[("JWT_HS256_SECRET", "short")]).unwrap_err().var,
-            "JWT_HS256_SECRET"
-        );
-        let map: HashMap<&str, &str> = HashMap::new();
-        let e = Config::parse(|k| map.get(k).map(|v| v.to_string())).unwrap_err();
-        assert_eq!(e.var, "CURSOR_SECRET");
-    }
-
-    #[test]
-    fn jwt_keys_are_parsed_and_need_an_issuer() {
-        let key = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
-        let c = parse(&[
-            ("JWT_ED25519_PUBLIC_KEYS", &format!("k1:{key}, k2:{key}")),
-            ("JWT_ISSUER", "https://issuer.example"),
-        ])
-        .unwrap();
-        assert_eq!(c.jwt.ed25519_keys.len(), 2);
-        assert_eq!(c.jwt.ed25519_keys[1].0, "k2");
-        assert!(c.jwt.enabled());
-        let e = parse(&[("JWT_ED25519_PUBLIC_KEYS", &format!("k1:{key}"))]).unwrap_err();
-        assert_eq!(e.var, "JWT_ISSUER");
-        for bad in ["nokid", "k1:AAAA", "k1:!!!"] {
-            let e = parse(&[("JWT_ED25519_PUBLIC_KEYS", bad), ("JWT_ISSUER", "i")]).unwrap_err();
-            assert_eq!(e.var, "JWT_ED25519_PUBLIC_KEYS", "{bad}");
-        }
-    }
-
-    #[test]
-    fn rate_limits_override_defaults() {
-        let c = parse(&[("RATE_LIMITS", "ip=10/1, login-email=2/600")]).unwrap();
-        let ip = c.policy("ip").unwrap();
-        assert_eq!((ip.quota.limit, ip.quota.window_ms), (10, 1000));
-        assert_eq!(c.policy("login-email").unwrap().quota.limit, 2);
-        assert_eq!(c.policy("user").unwrap().quota.limit, 600);
-        for bad in ["ip=0/60", "ip=5", "nope=1/1", "ip=1/0", "ip"] {
-            assert_eq!(
-                parse(&[("RATE_LIMITS", bad)]).unwrap_err().var,
-                "RATE_LIMITS",
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
-    fn database_backend_is_chosen_and_checked() {
-        assert_eq!(parse(&[]).unwrap().database, DbBackend::D1);
-        let c = parse(&[
-            ("DB_BACKEND", "turso"),
-            ("TURSO_URL", "libsql://db.example.turso.io"),
-            ("TURSO_AUTH_TOKEN", "t"),
-        ])
-        .unwrap();
-        assert_eq!(
-            c.database,
-            DbBackend::Turso {
-                url: "libsql://db.example.turso.io".into(),
-                auth_token: Some("t".into()),
-                timeout_ms: 5000
-            }
-        );
-        assert_eq!(
-            parse(&[("DB_BACKEND", "turso")]).unwrap_err().var,
-            "TURSO_URL"
-        );
-        assert_eq!(
-            parse(&[("DB_BACKEND", "pg")]).unwrap_err().var,
-            "DB_BACKEND"
-        );
-        let e = parse(&[
-            ("DB_BACKEND", "turso"),
-            ("TURSO_URL", "http://x"),
-            ("TURSO_TIMEOUT_MS", "0"),
-        ]);
-        assert_eq!(e.unwrap_err().var, "TURSO_TIMEOUT_MS");
-    }
-
-    #[test]
-    fn cache_defaults_to_l1_alone_and_l2_needs_a_token() {
-        let c = parse(&[]).unwrap().cache;
-        assert_eq!((c.ttl_ms, c.stale_ms), (60_000, 300_000));
-        assert_eq!((c.l1_max_entries, c.l1_max_bytes), (1000, 8 << 20));
-        assert_eq!(c.upstash, None);
-        assert!(c.enabled());
-
-        let c = parse(&[
-            ("UPSTASH_REDIS_REST_URL", "https://eu1-x.upstash.io"),
-            ("UPSTASH_REDIS_REST_TOKEN", "tok"),
-            ("CACHE_TIMEOUT_MS", "80"),
-            ("CACHE_L1_MAX_ENTRIES", "0"),
-        ])
-        .unwrap()
-        .cache;
-        let l2 = c.upstash.clone().unwrap();
-        assert_eq!(
-            (l2.url.as_str(), l2.token.as_str(), l2.timeout_ms),
-            ("https://eu1-x.upstash.io", "tok", 80)
-        );
-        assert_eq!(c.l1_max_entries, 0);
-        assert!(c.enabled());
-
-        let c = parse(&[
-            ("UPSTASH_REDIS_REST_URL", "https://x.upstash.io"),
-            ("UPSTASH_REDIS_REST_TOKEN", "tok"),
-        ])
-        .unwrap();
-        assert_eq!(
-            c.cache.upstash.unwrap().timeout_ms,
-            50,
-            "default L2 timeout"
-        );
-
-        let e = parse(&[("UPSTASH_REDIS_REST_URL", "https://x.upstash.io")]).unwrap_err();
-        assert_eq!(e.var, "UPSTASH_REDIS_REST_TOKEN");
-        let e = parse(&[
-            ("UPSTASH_REDIS_REST_URL", "redis://x"),
-            ("UPSTASH_REDIS_REST_TOKEN", "t"),
-        ]);
-        assert_eq!(e.unwrap_err().var, "UPSTASH_REDIS_REST_URL");
-        for (var, bad) in [
-            ("CACHE_TTL_SECS", "0"),
-            ("CACHE_STALE_SECS", "x"),
-            ("CACHE_L1_MAX_BYTES", "10"),
-            ("CACHE_L1_MAX_ENTRIES", "-1"),
-        ] {
-            assert_eq!(parse(&[(var, bad)]).unwrap_err().var, var, "{var}={bad}");
-        }
-        let e = parse(&[
-            ("UPSTASH_REDIS_REST_URL", "https://x.upstash.io"),
-            ("UPSTASH_REDIS_REST_TOKEN", "t"),
-            ("CACHE_TIMEOUT_MS", "0"),
-        ]);
-        assert_eq!(e.unwrap_err().var, "CACHE_TIMEOUT_MS");
-    }
-
-    #[test]
-    fn session_timeouts_are_configurable() {
-        let c = parse(&[("SESSION_IDLE_SECS", "2"), ("SESSION_TOUCH_SECS", "1")]).unwrap();
-        assert_eq!(c.session.idle_ms, 2000);
-        assert_eq!(c.session.touch_ms, 1000);
-        assert_eq!(
-            parse(&[("SESSION_IDLE_SECS", "0")]).unwrap_err().var,
-            "SESSION_IDLE_SECS"
-        );
-    }
-
-    #[test]
-    fn origins_are_trimmed_and_checked() {
-        let c = parse(&[(
-            "ALLOWED_ORIGINS",
-            " https://a.example, http://localhost:5173 ,",
-        )])
-        .unwrap();
-        assert_eq!(
-            c.allowed_origins,
-            ["https://a.example", "http://localhost:5173"]
-        );
-        for bad in ["*", "a.example", "https://a.example/path", "https://"] {
-            let e = parse(&[("ALLOWED_ORIGINS", bad)]).unwrap_err();
-            assert_eq!(e.var, "ALLOWED_ORIGINS", "{bad}");
-        }
-    }
-
-    #[test]
-    fn bad_numbers_name_the_variable() {
-        for bad in ["abc", "0", "-1", "99999999999"] {
-            let e = parse(&[("MAX_BODY_BYTES", bad)]).unwrap_err();
-            assert_eq!(e.var, "MAX_BODY_BYTES");
-            assert!(e.to_string().contains("MAX_BODY_BYTES"));
-        }
-        assert_eq!(
-            parse(&[("MAX_BODY_BYTES", "1024")]).unwrap().max_body_bytes,
-            1024
-        );
-    }
-
-    #[test]
-    fn test_routes_are_refused_in_production() {
-        assert!(parse(&[("TEST_ROUTES", "true")]).is_err());
-        let c = parse(&[("TEST_ROUTES", "true"), ("APP_ENV", "test")]).unwrap();
-        assert!(c.test_routes);
-        assert!(parse(&[("TEST_ROUTES", "yes"), ("APP_ENV", "test")]).is_err());
-        assert!(parse(&[("APP_ENV", "staging")]).is_err());
-    }
-}
+mod tests;

@@ -1,0 +1,206 @@
+//! Accounts: signup, login, logout, the caller, password change, and the administrators'
+//! view of users.
+
+use super::repo::Users;
+use super::User;
+use crate::auth::kv_store::KvSessions;
+use crate::auth::session::{self, Session, SessionStore};
+use crate::auth::token::{digest_hex, SessionToken};
+use crate::auth::{cookie, password, unauthenticated, Principal};
+use crate::context::Ctx;
+use crate::domain::{Email, Password, UserId};
+use crate::error::{AppError, ErrorCode, FieldIssue};
+use crate::http::{cursor, ApiResponse};
+use crate::ratelimit::KeyKind;
+use serde_json::json;
+
+/// Reads `{"email", "password"}`.
+async fn credentials(cx: &mut Ctx) -> Result<(Email, Password), AppError> {
+    let mut input = cx.input(&["email", "password"]).await?;
+    let email = input.required("email", Email::parse);
+    let password = input.required("password", Password::parse);
+    input.finish()?;
+    email
+        .zip(password)
+        .ok_or_else(|| AppError::internal("validated fields missing"))
+}
+
+/// `POST /v1/auth/signup`: creates an account (role `user`); 409 if the e-mail is taken.
+pub async fn signup(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    let (email, password) = credentials(cx).await?;
+    let hash = password::hash(password.as_bytes(), password::ITERATIONS).await?;
+    let user = Users::new(&*cx.db()?)
+        .insert(&email, &hash, cx.now())
+        .await?;
+    Ok(ApiResponse::json(201, &user.public())?.with_header("Location", user.location()))
+}
+
+/// The one answer for every failed login, whatever the reason.
+fn bad_credentials() -> AppError {
+    AppError::new(ErrorCode::Unauthenticated).with_message("The e-mail or password is incorrect.")
+}
+
+/// `POST /v1/auth/login`: verifies the password and starts a new session.
+///
+/// Unknown e-mails are checked against [`password::DUMMY_HASH`], so both failures cost one
+/// PBKDF2 run and give the same answer. A session the request already carried is deleted:
+/// login always issues a fresh token (no session fixation).
+pub async fn login(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    let (email, password) = credentials(cx).await?;
+    // Per-e-mail limit across all IPs; the key is a digest so no address names an object.
+    cx.limit(KeyKind::Email, &digest_hex(email.as_str().as_bytes()))
+        .await?;
+    let db = cx.db()?;
+    let users = Users::new(&db);
+    let user = users.by_email(&email).await?;
+    let stored = user
+        .as_ref()
+        .map_or(password::DUMMY_HASH, |u| u.password_hash.as_str());
+    let matches = password::verify(password.as_bytes(), stored).await?;
+    let Some(mut user) = user.filter(|_| matches) else {
+        return Err(bad_credentials());
+    };
+    if password::needs_rehash(&user.password_hash) {
+        let hash = password::hash(password.as_bytes(), password::ITERATIONS).await?;
+        user = users.set_password(&user.id, &hash, false).await?;
+    }
+
+    let store = cx.sessions()?;
+    if let Some(old) = presented_token(cx) {
+        let found = session::authenticate(&store, &old, cx.now(), &cx.config().session).await?;
+        if let Some(found) = found {
+            let s = &found.session;
+            store.remove(&found.storage_key, &s.user_id, &s.id).await?;
+        }
+    }
+    let (token, session) = start_session(cx, &store, &user).await?;
+    Ok(ApiResponse::json(
+        200,
+        &json!({"user": user.public(), "session_id": session.id}),
+    )?
+    .with_header("Set-Cookie", session_cookie(cx, &token)))
+}
+
+fn presented_token(cx: &Ctx) -> Option<SessionToken> {
+    let header = cx.header("cookie")?;
+    SessionToken::parse(cookie::find(&header)?)
+}
+
+/// The `Set-Cookie` value for a new session, living as long as the session may.
+fn session_cookie(cx: &Ctx, token: &SessionToken) -> String {
+    cookie::set(&token.encode(), cx.config().session.absolute_ms / 1000)
+}
+
+/// Starts and stores a session for `user`.
+pub(super) async fn start_session(
+    cx: &Ctx,
+    store: &KvSessions,
+    user: &User,
+) -> Result<(SessionToken, Session), AppError> {
+    let user_agent = cx.header("user-agent").unwrap_or_default();
+    let record = Session::new(
+        &user.id,
+        user.role,
+        user.session_epoch,
+        &user_agent,
+        cx.now(),
+        &cx.config().session,
+    );
+    session::create(store, record, cx.now()).await
+}
+
+/// `POST /v1/auth/logout`: deletes the current session and the cookie.
+pub async fn logout(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    let (key, session) = cx.session()?;
+    cx.sessions()?
+        .remove(key, &session.user_id, &session.id)
+        .await?;
+    Ok(ApiResponse::empty(204).with_header("Set-Cookie", cookie::clear()))
+}
+
+/// `POST /v1/auth/logout-all`: revokes every session of the caller, this one included.
+pub async fn logout_all(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    let user_id = cx.user_id()?;
+    Users::new(&*cx.db()?).bump_epoch(user_id).await?;
+    session::revoke_all(&cx.sessions()?, user_id, None).await?;
+    Ok(ApiResponse::empty(204).with_header("Set-Cookie", cookie::clear()))
+}
+
+/// `GET /v1/auth/me`: the caller.
+pub async fn me(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    match cx.principal()? {
+        Principal::Session { session, .. } => {
+            let user = Users::new(&*cx.db()?)
+                .by_id(&session.user_id)
+                .await?
+                .ok_or_else(|| unauthenticated(true))?;
+            ApiResponse::json(200, &json!({"kind": "user", "user": user.public()}))
+        }
+        Principal::Service(svc) => ApiResponse::json(
+            200,
+            &json!({"kind": "service", "subject": svc.subject, "scopes": svc.scopes}),
+        ),
+    }
+}
+
+/// `POST /v1/auth/password` with `{"current_password", "new_password"}`: changes the
+/// password, revokes every other session, and rotates the current one (new token, new epoch).
+pub async fn change_password(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    let mut input = cx.input(&["current_password", "new_password"]).await?;
+    let current_pw = input.required("current_password", Password::parse_existing);
+    let new_pw = input.required("new_password", Password::parse);
+    input.finish()?;
+    let (current_pw, new_pw) = current_pw
+        .zip(new_pw)
+        .ok_or_else(|| AppError::internal("validated fields missing"))?;
+
+    let db = cx.db()?;
+    let users = Users::new(&db);
+    let user = users
+        .by_id(cx.user_id()?)
+        .await?
+        .ok_or_else(|| unauthenticated(true))?;
+    if !password::verify(current_pw.as_bytes(), &user.password_hash).await? {
+        return Err(AppError::validation(vec![FieldIssue::new(
+            "current_password",
+            "incorrect",
+        )]));
+    }
+    let hash = password::hash(new_pw.as_bytes(), password::ITERATIONS).await?;
+    let user = users.set_password(&user.id, &hash, true).await?;
+
+    let store = cx.sessions()?;
+    // Every session goes, the current one included; the caller continues on a fresh one.
+    session::revoke_all(&store, &user.id, None).await?;
+    let (token, _) = start_session(cx, &store, &user).await?;
+    Ok(ApiResponse::empty(204).with_header("Set-Cookie", session_cookie(cx, &token)))
+}
+
+/// `GET /v1/admin/users?limit=&cursor=`: every account, oldest first.
+pub async fn admin_list(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    let page = cx.page::<(u64, UserId)>()?;
+    let mut users = Users::new(&*cx.db()?)
+        .page(page.after.as_ref(), page.limit + 1)
+        .await?;
+    let more = users.len() > page.limit as usize;
+    users.truncate(page.limit as usize);
+    let next_cursor = match users.last() {
+        Some(last) if more => Some(cursor::encode(
+            &cx.config().cursor_secret,
+            &(last.created_at, &last.id),
+        )),
+        _ => None,
+    };
+    let items: Vec<_> = users.iter().map(User::public).collect();
+    ApiResponse::json(200, &json!({"items": items, "next_cursor": next_cursor}))
+}
+
+/// `GET /v1/admin/users/{id}`: one account (where signup's `Location` points).
+pub async fn admin_get(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    let id = cx.id(UserId::parse)?;
+    let user = Users::new(&*cx.db()?)
+        .by_id(&id)
+        .await?
+        .ok_or_else(|| AppError::new(ErrorCode::NotFound))?;
+    ApiResponse::json(200, &user.public())
+}

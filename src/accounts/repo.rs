@@ -1,0 +1,171 @@
+//! The users table, over the database port. Storage errors are translated here (a taken
+//! e-mail is 409 CONFLICT with a field detail), not in handlers.
+
+use super::User;
+use crate::db::DbError;
+use crate::db::{stmt, Db, Row, Value};
+use crate::domain::{Email, Role, UserId};
+use crate::error::{AppError, ErrorCode, FieldIssue};
+
+/// The user columns, for `concat!` into static SQL.
+macro_rules! columns {
+    () => {
+        "id, email, password_hash, role, session_epoch, created_at"
+    };
+}
+
+/// The users table.
+pub struct Users<'a> {
+    db: &'a Db,
+}
+
+fn one(rows: Vec<Row>) -> Result<Option<User>, AppError> {
+    match rows.first() {
+        Some(row) => Ok(Some(User::from_row(row)?)),
+        None => Ok(None),
+    }
+}
+
+impl<'a> Users<'a> {
+    /// Uses `db`.
+    pub fn new(db: &'a Db) -> Self {
+        Self { db }
+    }
+
+    /// Inserts a new user with role `user`; a taken e-mail is 409 CONFLICT.
+    pub async fn insert(
+        &self,
+        email: &Email,
+        password_hash: &str,
+        now: u64,
+    ) -> Result<User, AppError> {
+        let id = UserId::generate(now);
+        let result = self
+            .db
+            .rows(stmt(
+                concat!(
+                    "INSERT INTO users (",
+                    columns!(),
+                    ") VALUES (?1, ?2, ?3, 'user', 0, ?4) RETURNING ",
+                    columns!()
+                ),
+                [
+                    id.as_str().into(),
+                    email.as_str().into(),
+                    password_hash.into(),
+                    now.into(),
+                ],
+            ))
+            .await;
+        match result {
+            Ok(rows) => one(rows)?.ok_or_else(|| AppError::internal("INSERT returned no row")),
+            Err(DbError::UniqueViolation(cause)) => Err(AppError::new(ErrorCode::Conflict)
+                .with_message("An account with this e-mail already exists.")
+                .with_details(vec![FieldIssue::new("email", "taken")])
+                .with_cause(cause)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Finds a user by normalised e-mail.
+    pub async fn by_email(&self, email: &Email) -> Result<Option<User>, AppError> {
+        one(self
+            .db
+            .rows(stmt(
+                concat!("SELECT ", columns!(), " FROM users WHERE email = ?1"),
+                [email.as_str().into()],
+            ))
+            .await?)
+    }
+
+    /// Finds a user by id.
+    pub async fn by_id(&self, id: &UserId) -> Result<Option<User>, AppError> {
+        one(self
+            .db
+            .rows(stmt(
+                concat!("SELECT ", columns!(), " FROM users WHERE id = ?1"),
+                [id.as_str().into()],
+            ))
+            .await?)
+    }
+
+    /// Replaces the password hash; with `revoke`, also increments `session_epoch` so every
+    /// existing session fails sensitive routes.
+    pub async fn set_password(
+        &self,
+        id: &UserId,
+        password_hash: &str,
+        revoke: bool,
+    ) -> Result<User, AppError> {
+        one(self
+            .db
+            .rows(stmt(
+                concat!(
+                    "UPDATE users SET password_hash = ?2, session_epoch = session_epoch + ?3 \
+                 WHERE id = ?1 RETURNING ",
+                    columns!()
+                ),
+                [
+                    id.as_str().into(),
+                    password_hash.into(),
+                    Value::Integer(i64::from(revoke)),
+                ],
+            ))
+            .await?)?
+        .ok_or_else(|| AppError::new(ErrorCode::NotFound))
+    }
+
+    /// Increments `session_epoch`, invalidating every session for sensitive routes.
+    pub async fn bump_epoch(&self, id: &UserId) -> Result<User, AppError> {
+        one(self
+            .db
+            .rows(stmt(
+                concat!(
+                    "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ?1 RETURNING ",
+                    columns!()
+                ),
+                [id.as_str().into()],
+            ))
+            .await?)?
+        .ok_or_else(|| AppError::new(ErrorCode::NotFound))
+    }
+
+    /// Sets a user's role, ending their sessions for sensitive routes (administration, tests).
+    pub async fn set_role(&self, email: &Email, role: Role) -> Result<User, AppError> {
+        one(self
+            .db
+            .rows(stmt(
+                concat!(
+                 "UPDATE users SET role = ?2, session_epoch = session_epoch + 1 WHERE email = ?1 RETURNING ",
+                 columns!()
+                 ),
+                [email.as_str().into(), role.as_str().into()],
+            ))
+            .await?)?
+        .ok_or_else(|| AppError::new(ErrorCode::NotFound))
+    }
+
+    /// Lists users in (created_at, id) order after `after`, at most `limit`.
+    pub async fn page(
+        &self,
+        after: Option<&(u64, UserId)>,
+        limit: u32,
+    ) -> Result<Vec<User>, AppError> {
+        let (created, id) = after.map_or((Value::Integer(-1), Value::from("")), |(c, i)| {
+            ((*c).into(), i.as_str().into())
+        });
+        self.db
+            .rows(stmt(
+                concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM users WHERE (created_at, id) > (?1, ?2) ORDER BY created_at, id LIMIT ?3"
+                ),
+                [created, id, limit.into()],
+            ))
+            .await?
+            .iter()
+            .map(|r| User::from_row(r).map_err(AppError::from))
+            .collect()
+    }
+}

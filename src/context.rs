@@ -1,0 +1,369 @@
+//! [`Ctx`]: one request's state, and the methods handlers use to read the request and reach
+//! the outside (database, cache, sessions, limiter, clock).
+//!
+//! The pipeline builds a `Ctx` from the incoming request, fills in what routing and
+//! authentication found, lends it to the handler, and reads back what the request did (the
+//! limits checked, the cache outcome, warnings, the D1 bookmark) as a [`Trail`] for the
+//! final headers and the log line.
+
+use crate::auth::kv_store::KvSessions;
+use crate::auth::session::Session;
+use crate::auth::{unauthenticated, Principal};
+use crate::cache::{self, upstash::Upstash, Cache};
+use crate::config::{Config, DbBackend};
+use crate::db::{turso::Turso, Database, Db};
+use crate::domain::{Issue, UserId};
+use crate::error::{AppError, ErrorCode, FieldIssue};
+use crate::http::log::Warning;
+use crate::http::{json, page, query, ApiResponse, Method};
+use crate::platform::{Bindings, Body, RequestHeaders, RuntimeClock};
+use crate::ratelimit::client::DurableLimiter;
+use crate::ratelimit::{self, Checked, KeyKind, Verdict};
+use crate::router::{Params, Route};
+use futures_util::future::LocalBoxFuture;
+use std::cell::{OnceCell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+/// What a handler returns: a response, or an error the pipeline renders.
+pub type Handled<'a> = LocalBoxFuture<'a, Result<ApiResponse, AppError>>;
+
+/// A route handler: a plain function pointer, so the route table stays a `static`.
+pub type Handler = for<'a> fn(&'a mut Ctx) -> Handled<'a>;
+
+/// Turns `async fn(&mut Ctx) -> Result<ApiResponse, AppError>` into a [`Handler`].
+macro_rules! handler {
+    ($f:path) => {{
+        const HANDLER: $crate::context::Handler = |cx| Box::pin($f(cx));
+        HANDLER
+    }};
+}
+pub(crate) use handler;
+
+/// The cache as handlers use it: L2 through Upstash, time from the runtime.
+pub type AppCache<'a> = Cache<'a, Upstash, RuntimeClock>;
+
+/// The request as it arrived, adapted from the runtime.
+pub struct Incoming {
+    /// The method token as sent (for the log line); `method` is `None` for one the API never
+    /// routes.
+    pub method_token: String,
+    pub method: Option<Method>,
+    /// The path, without the query.
+    pub path: String,
+    /// The query string, without `?` (empty when there is none).
+    pub query: String,
+    pub headers: RequestHeaders,
+    pub body: Body,
+}
+
+/// What the request did, for the final headers and the log line.
+#[derive(Debug, Default)]
+pub struct Trail {
+    /// The matched route's pattern and caching, if one matched.
+    pub route: Option<(&'static str, Option<&'static str>)>,
+    /// The answer is a CORS preflight, which carries its own CORS headers.
+    pub preflight: bool,
+    /// The caller, for the log line.
+    pub user_id: Option<String>,
+    /// Rate-limit policies checked, for the `RateLimit` headers.
+    pub checked: Vec<Checked>,
+    /// The cache's outcome and warnings.
+    pub cache: cache::Trail,
+    /// Warnings from the rest of the request (the limiter).
+    pub warnings: Vec<Warning>,
+    /// The D1 bookmark after this request's queries.
+    pub bookmark: Option<String>,
+}
+
+/// Everything a handler may use for one request.
+pub struct Ctx {
+    incoming: Incoming,
+    config: Rc<Config>,
+    bindings: Bindings,
+    request_id: String,
+    traceparent: String,
+    now: u64,
+    /// The client's `x-d1-bookmark`, already checked.
+    bookmark: Option<String>,
+    route: Option<&'static Route<Handler>>,
+    params: Params,
+    principal: Option<Principal>,
+    db: OnceCell<Rc<Db>>,
+    checked: Vec<Checked>,
+    warnings: Vec<Warning>,
+    cache_trail: RefCell<cache::Trail>,
+    preflight: bool,
+}
+
+/// The request-level facts the pipeline decided before building the context.
+pub struct Facts {
+    pub request_id: String,
+    pub traceparent: String,
+    /// The request's time, Unix milliseconds.
+    pub now: u64,
+    pub bookmark: Option<String>,
+}
+
+impl Ctx {
+    /// Builds the context for one request.
+    pub fn new(incoming: Incoming, config: Rc<Config>, bindings: Bindings, facts: Facts) -> Self {
+        Self {
+            incoming,
+            config,
+            bindings,
+            request_id: facts.request_id,
+            traceparent: facts.traceparent,
+            now: facts.now,
+            bookmark: facts.bookmark,
+            route: None,
+            params: Params::new(),
+            principal: None,
+            db: OnceCell::new(),
+            checked: Vec::new(),
+            warnings: Vec::new(),
+            cache_trail: RefCell::default(),
+            preflight: false,
+        }
+    }
+
+    // ---- the request -------------------------------------------------------------------
+
+    /// Returns a request header's value.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.incoming.headers.get(name)
+    }
+
+    /// Returns the method, if the API routes it.
+    pub fn method(&self) -> Option<Method> {
+        self.incoming.method
+    }
+
+    /// Returns the path, without the query.
+    pub fn path(&self) -> &str {
+        &self.incoming.path
+    }
+
+    /// Returns the first value of a query parameter, decoded.
+    pub fn query(&self, name: &str) -> Option<String> {
+        query::get(&self.incoming.query, name)
+    }
+
+    /// Reads `limit` and `cursor` from the query string (see [`page::params`]).
+    pub fn page<T: serde::de::DeserializeOwned>(&self) -> Result<page::Page<T>, AppError> {
+        page::params(&self.incoming.query, &self.config.cursor_secret)
+    }
+
+    /// Returns a path parameter captured by the route pattern.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Parses the `{id}` path parameter with `parse`. A malformed id names nothing, so it
+    /// answers exactly like an unknown one: 404.
+    pub fn id<T>(&self, parse: fn(&str) -> Result<T, Issue>) -> Result<T, AppError> {
+        self.param("id")
+            .and_then(|raw| parse(raw).ok())
+            .ok_or_else(|| AppError::new(ErrorCode::NotFound))
+    }
+
+    /// Reads the body as JSON: 415 for another media type, 413 past the route's limit
+    /// (checked against `Content-Length` first and while streaming), 400 for bad syntax.
+    pub async fn json_body(&mut self) -> Result<serde_json::Value, AppError> {
+        json::check_content_type(self.header("content-type").as_deref())?;
+        let limit = self
+            .route
+            .and_then(|r| r.body_limit)
+            .unwrap_or(self.config.max_body_bytes);
+        let declared = self
+            .header("content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let bytes = self.incoming.body.read_limited(declared, limit).await?;
+        json::parse(&bytes)
+    }
+
+    /// Reads the body as a JSON object whose fields are all in `allowed`, ready to be read
+    /// field by field into domain types.
+    pub async fn input(&mut self, allowed: &[&str]) -> Result<json::Input, AppError> {
+        json::Input::new(self.json_body().await?, allowed)
+    }
+
+    // ---- request facts -----------------------------------------------------------------
+
+    /// Returns the request's time, Unix milliseconds.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// Returns the settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Returns the request id.
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// Returns the authenticated caller (the pipeline guarantees one on non-public routes).
+    pub fn principal(&self) -> Result<&Principal, AppError> {
+        self.principal
+            .as_ref()
+            .ok_or_else(|| unauthenticated(false))
+    }
+
+    /// Returns the caller's browser session, or 403 for a service token.
+    pub fn session(&self) -> Result<(&str, &Session), AppError> {
+        self.principal()?.session()
+    }
+
+    /// Returns the signed-in user's id, or 403 for a service token (services own nothing).
+    pub fn user_id(&self) -> Result<&UserId, AppError> {
+        self.session().map(|(_, s)| &s.user_id)
+    }
+
+    // ---- the outside -------------------------------------------------------------------
+
+    /// Returns the database, opening it (a D1 session, or the Turso client) on first use.
+    pub fn db(&self) -> Result<Rc<Db>, AppError> {
+        self.open_db(false)
+    }
+
+    /// Returns the database for a read whose result is cached: on D1, a session that starts
+    /// on the primary, so the entry is at least as new as the version it is filed under.
+    pub fn db_for_fill(&self) -> Result<Rc<Db>, AppError> {
+        self.open_db(true)
+    }
+
+    fn open_db(&self, primary: bool) -> Result<Rc<Db>, AppError> {
+        if let Some(db) = self.db.get() {
+            return Ok(db.clone());
+        }
+        let db = match &self.config.database {
+            DbBackend::D1 => {
+                let constraint = if primary {
+                    Some("first-primary")
+                } else {
+                    self.bookmark.as_deref()
+                };
+                Db::D1(self.bindings.d1(constraint)?)
+            }
+            DbBackend::Turso {
+                url,
+                auth_token,
+                timeout_ms,
+            } => Db::Turso(Turso::new(
+                url,
+                auth_token.clone(),
+                Duration::from_millis(*timeout_ms),
+                Some(self.traceparent.clone()),
+            )),
+        };
+        Ok(self.db.get_or_init(|| Rc::new(db)).clone())
+    }
+
+    /// Returns `user`'s view of the cache for this request.
+    pub fn cache<'a>(&'a self, user: &'a UserId) -> AppCache<'a> {
+        let settings = &self.config.cache;
+        let remote = settings
+            .upstash
+            .as_ref()
+            .map(|u| Upstash::new(&u.url, &u.token, Duration::from_millis(u.timeout_ms)));
+        Cache::new(
+            settings,
+            remote,
+            RuntimeClock,
+            user.as_str(),
+            &self.request_id,
+            &self.cache_trail,
+        )
+    }
+
+    /// Returns the session store.
+    pub fn sessions(&self) -> Result<KvSessions, AppError> {
+        self.bindings.sessions()
+    }
+
+    /// Returns the rate limiter's counters.
+    pub fn limiter(&self) -> Result<DurableLimiter, AppError> {
+        self.bindings.limiter(&self.traceparent)
+    }
+
+    /// Checks the route's policies that count by `kind` against `key` (e.g. the e-mail a
+    /// login names); 429 when one is exhausted.
+    pub async fn limit(&mut self, kind: KeyKind, key: &str) -> Result<(), AppError> {
+        let verdict = self.check_limits(kind, key).await;
+        self.record(verdict)
+    }
+
+    /// Checks the route's policies of one kind without recording the outcome, so the
+    /// pipeline can run it beside authentication.
+    pub async fn check_limits(&self, kind: KeyKind, key: &str) -> Verdict {
+        let names = self.route.map_or(&[][..], |r| r.rate_limits);
+        let checks: Vec<_> = names
+            .iter()
+            .filter_map(|name| self.config.policy(name))
+            .filter(|p| p.key == kind)
+            .map(|p| (p, key.to_owned()))
+            .collect();
+        if checks.is_empty() {
+            return Verdict::default();
+        }
+        match self.limiter() {
+            Ok(limiter) => ratelimit::enforce(&limiter, &checks, self.now).await,
+            Err(err) => Verdict {
+                error: Some(err),
+                ..Verdict::default()
+            },
+        }
+    }
+
+    /// Keeps what a limit check found for the response headers and the log; returns its
+    /// error, if any.
+    pub fn record(&mut self, verdict: Verdict) -> Result<(), AppError> {
+        self.checked.extend(verdict.checked);
+        self.warnings.extend(verdict.warnings);
+        verdict.error.map_or(Ok(()), Err)
+    }
+
+    // ---- set by the pipeline -----------------------------------------------------------
+
+    /// Enters the matched route with its path parameters.
+    pub fn enter(&mut self, route: &'static Route<Handler>, params: Params) {
+        self.route = Some(route);
+        self.params = params;
+    }
+
+    /// Sets the authenticated caller.
+    pub fn authenticated(&mut self, principal: Principal) {
+        self.principal = Some(principal);
+    }
+
+    /// Marks the answer as a CORS preflight.
+    pub fn preflight(&mut self) {
+        self.preflight = true;
+    }
+
+    /// Ends the request: what it did, for the final headers and the log line.
+    pub fn into_trail(self) -> Trail {
+        Trail {
+            route: self.route.map(|r| (r.path, r.cache_control)),
+            preflight: self.preflight,
+            user_id: self.principal.as_ref().map(Principal::log_id),
+            checked: self.checked,
+            cache: self.cache_trail.into_inner(),
+            warnings: self.warnings,
+            bookmark: self.db.get().and_then(|db| db.bookmark()),
+        }
+    }
+}
+
+/// Reports an invalid header as a 400 naming it.
+pub fn bad_header(name: &'static str) -> AppError {
+    AppError::new(ErrorCode::BadRequest)
+        .with_message(format!("The {name} header is malformed."))
+        .with_details(vec![FieldIssue::new(name, "invalid_format")])
+}

@@ -1,0 +1,108 @@
+//! Conditional requests (RFC 9110 §13): `If-None-Match` for cheap revalidation (304) and
+//! `If-Match` for optimistic concurrency (412).
+
+use super::ApiResponse;
+
+/// Returns true when `If-None-Match` matches `current` (weak comparison, RFC 9110 §13.1.2).
+pub fn none_match(header: &str, current: &str) -> bool {
+    let opaque = |tag: &'_ str| tag.strip_prefix("W/").unwrap_or(tag).to_owned();
+    let current = opaque(current);
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || opaque(tag) == current)
+}
+
+/// What `If-Match` asks for (RFC 9110 §13.1.1, strong comparison).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `*`: any current representation.
+    Any,
+    /// One of these versions.
+    Versions(Vec<i64>),
+}
+
+impl IfMatch {
+    /// Parses the header; tags this server never issued match nothing.
+    pub fn parse(header: &str) -> Self {
+        if header.trim() == "*" {
+            return Self::Any;
+        }
+        Self::Versions(
+            header
+                .split(',')
+                .filter_map(|t| {
+                    t.trim()
+                        .strip_prefix("\"v")
+                        .and_then(|t| t.strip_suffix('"'))
+                        .and_then(|v| v.parse().ok())
+                })
+                .collect(),
+        )
+    }
+
+    /// Returns true when `version` satisfies the precondition.
+    pub fn matches(&self, version: i64) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Versions(v) => v.contains(&version),
+        }
+    }
+}
+
+/// A JSON `body` with its `etag`: 304 when `if_none_match` matches the ETag, else 200.
+pub fn respond(if_none_match: Option<&str>, etag: Option<&str>, body: Vec<u8>) -> ApiResponse {
+    let unchanged = etag.is_some_and(|etag| if_none_match.is_some_and(|h| none_match(h, etag)));
+    let resp = if unchanged {
+        ApiResponse::empty(304)
+    } else {
+        ApiResponse {
+            status: 200,
+            headers: vec![("Content-Type", "application/json".into())],
+            body,
+        }
+    };
+    match etag {
+        Some(etag) => resp.with_header("ETag", etag.to_owned()),
+        None => resp,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_uses_weak_comparison() {
+        assert!(none_match("\"v3\"", "\"v3\""));
+        assert!(none_match("W/\"v3\"", "\"v3\""));
+        assert!(none_match("\"v1\", \"v3\"", "\"v3\""));
+        assert!(none_match("*", "\"v3\""));
+        assert!(!none_match("\"v2\"", "\"v3\""));
+        assert!(none_match("W/\"ab\"", "W/\"ab\""));
+        assert!(none_match("\"ab\"", "W/\"ab\""));
+        assert!(!none_match("W/\"ab\"", "W/\"cd\""));
+    }
+
+    #[test]
+    fn if_match_uses_strong_comparison() {
+        assert!(IfMatch::parse("\"v3\"").matches(3));
+        assert!(IfMatch::parse("\"v1\", \"v3\"").matches(3));
+        assert!(IfMatch::parse("*").matches(7));
+        assert!(!IfMatch::parse("W/\"v3\"").matches(3));
+        assert!(!IfMatch::parse("\"v2\"").matches(3));
+        assert!(!IfMatch::parse("garbage").matches(3));
+    }
+
+    #[test]
+    fn a_matching_validator_answers_304_without_a_body() {
+        let r = respond(Some("\"v2\""), Some("\"v2\""), b"{}".to_vec());
+        assert_eq!((r.status, r.body.len()), (304, 0));
+        assert_eq!(r.header("etag"), Some("\"v2\""));
+        let r = respond(Some("\"v1\""), Some("\"v2\""), b"{}".to_vec());
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"{}"[..]));
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        let r = respond(None, None, b"{}".to_vec());
+        assert_eq!((r.status, r.header("etag")), (200, None));
+    }
+}

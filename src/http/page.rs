@@ -1,0 +1,93 @@
+//! Page parameters of list endpoints: `limit` and a signed `cursor` from the query string.
+
+use super::{cursor, query};
+use crate::error::{AppError, FieldIssue};
+use serde::de::DeserializeOwned;
+
+/// Page sizes for list endpoints.
+pub const DEFAULT_LIMIT: u32 = 20;
+pub const MAX_LIMIT: u32 = 100;
+
+/// A page request: how many items, and the position after which they start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub limit: u32,
+    pub after: Option<T>,
+}
+
+/// Reads `limit` and `cursor` from `query` (the part after `?`): `limit` 1–100 (default 20,
+/// else 422), `cursor` as issued by a previous page and verified with `secret` (else 400).
+pub fn params<T: DeserializeOwned>(query: &str, secret: &[u8]) -> Result<Page<T>, AppError> {
+    let mut page = Page {
+        limit: DEFAULT_LIMIT,
+        after: None,
+    };
+    for (name, value) in query::pairs(query) {
+        match name.as_ref() {
+            "limit" => {
+                page.limit = match value.parse::<u32>() {
+                    Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+                    Ok(_) => {
+                        return Err(AppError::validation(vec![FieldIssue::new(
+                            "limit",
+                            "out_of_range",
+                        )])
+                        .with_message("limit must be between 1 and 100."))
+                    }
+                    Err(_) => {
+                        return Err(AppError::validation(vec![FieldIssue::new(
+                            "limit",
+                            "expected_integer",
+                        )]))
+                    }
+                }
+            }
+            "cursor" => page.after = Some(cursor::decode(secret, &value)?),
+            _ => {}
+        }
+    }
+    Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn defaults_and_bounds() {
+        let p: Page<u64> = params("", SECRET).unwrap();
+        assert_eq!(
+            p,
+            Page {
+                limit: 20,
+                after: None
+            }
+        );
+        assert_eq!(params::<u64>("limit=100", SECRET).unwrap().limit, 100);
+        let err = params::<u64>("limit=0", SECRET).unwrap_err();
+        assert_eq!(
+            (err.status(), err.details()[0].issue.as_ref()),
+            (422, "out_of_range")
+        );
+        let err = params::<u64>("limit=x", SECRET).unwrap_err();
+        assert_eq!(err.details()[0].issue, "expected_integer");
+    }
+
+    #[test]
+    fn cursors_must_be_signed_with_the_secret() {
+        let c = cursor::encode(SECRET, &7u64);
+        let p: Page<u64> = params(&format!("cursor={c}&limit=5"), SECRET).unwrap();
+        assert_eq!(
+            p,
+            Page {
+                limit: 5,
+                after: Some(7)
+            }
+        );
+        let forged = cursor::encode(b"another secret, also 32 bytes long", &7u64);
+        let err = params::<u64>(&format!("cursor={forged}"), SECRET).unwrap_err();
+        assert_eq!(err.status(), 400);
+    }
+}

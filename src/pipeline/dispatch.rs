@@ -1,0 +1,80 @@
+//! Routing and everything the route table asks for before the handler runs: 404/405,
+//! `OPTIONS` and CORS preflight, per-IP limits and authentication (concurrently), the role
+//! check, per-user limits.
+
+use super::authenticate::authenticate;
+use crate::auth::authorize;
+use crate::context::Ctx;
+use crate::error::{AppError, ErrorCode};
+use crate::http::{cors, ApiResponse, Method};
+use crate::ratelimit::{client_key, KeyKind, Verdict};
+use crate::router::{self, Access, Match};
+use crate::routes::ROUTES;
+
+/// Routes the request and runs its handler, or answers 404/405/OPTIONS itself.
+pub async fn dispatch(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    let test_routes = cx.config().test_routes;
+    let Some(method) = cx.method() else {
+        // A method the API never routes: 405 on a known path, 404 elsewhere.
+        return Err(match router::allow_for(ROUTES, cx.path(), test_routes) {
+            Some(allow) => method_not_allowed(allow),
+            None => AppError::new(ErrorCode::NotFound),
+        });
+    };
+    if method == Method::Options {
+        return options(cx);
+    }
+    let (route, params) = match router::find(ROUTES, method, cx.path(), test_routes) {
+        Match::Found(route, params) => (route, params),
+        Match::MethodNotAllowed(allow) => return Err(method_not_allowed(allow)),
+        Match::NotFound => return Err(AppError::new(ErrorCode::NotFound)),
+    };
+    cx.enter(route, params);
+
+    // Per-IP limits and authentication run concurrently; per-user limits need the caller.
+    let ip = client_key(cx.header("cf-connecting-ip").as_deref());
+    let (verdict, principal) = {
+        let cx: &Ctx = cx;
+        let authenticated = async {
+            match route.access {
+                Access::Public => Ok(None),
+                Access::Role(_) => authenticate(cx, method, route.sensitive).await.map(Some),
+            }
+        };
+        futures_util::join!(cx.check_limits(KeyKind::Ip, &ip), authenticated)
+    };
+    cx.record(verdict)?;
+    if let Some(principal) = principal? {
+        let user = principal.log_id();
+        let allowed = authorize(&principal, route.access);
+        cx.authenticated(principal);
+        allowed?;
+        let verdict: Verdict = cx.check_limits(KeyKind::User, &user).await;
+        cx.record(verdict)?;
+    }
+    (route.handler)(cx).await
+}
+
+/// `OPTIONS`: 204 with `Allow` for every known path; a CORS preflight also gets the CORS
+/// answer for the requesting origin.
+fn options(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    let allow = router::allow_for(ROUTES, cx.path(), cx.config().test_routes)
+        .ok_or_else(|| AppError::new(ErrorCode::NotFound))?;
+    let origin = cx.header("origin");
+    let requested = cx.header("access-control-request-method");
+    let mut resp = ApiResponse::empty(204).with_header("Allow", allow.clone());
+    if cors::is_preflight(Method::Options, origin.as_deref(), requested.as_deref()) {
+        cors::apply_preflight(
+            &mut resp.headers,
+            &cx.config().allowed_origins,
+            origin.as_deref(),
+            &allow,
+        );
+        cx.preflight();
+    }
+    Ok(resp)
+}
+
+fn method_not_allowed(allow: String) -> AppError {
+    AppError::new(ErrorCode::MethodNotAllowed).with_header("Allow", allow)
+}

@@ -1,0 +1,57 @@
+//! The pipeline's edge: the only place that turns `worker` request and environment values
+//! into the crate's own types and the finished response back into a `worker::Response`.
+
+use crate::config::{Config, ConfigError};
+use crate::context::Incoming;
+use crate::http::{query, ApiResponse, Method};
+use crate::platform::{Bindings, Body, RequestHeaders};
+use std::cell::OnceCell;
+use std::rc::Rc;
+
+/// Adapts the runtime's request: method, path and query from one read of the URL, the
+/// headers and the body behind small wrappers.
+pub fn adapt(req: worker::Request) -> Incoming {
+    // The raw token: `worker::Method` folds methods it does not know into GET.
+    let method_token = req.inner().method();
+    let url = req.inner().url();
+    let (path, query) = query::split_url(&url);
+    Incoming {
+        method: Method::parse(&method_token),
+        path: path.to_owned(),
+        query: query.to_owned(),
+        headers: RequestHeaders::new(req.headers().clone()),
+        body: Body::new(req),
+        method_token,
+    }
+}
+
+thread_local! {
+    /// Settings parsed once per isolate; a bad value is remembered and reported per request.
+    static CONFIG: OnceCell<Result<Rc<Config>, ConfigError>> = const { OnceCell::new() };
+}
+
+/// Returns the isolate's settings, parsing them from the bindings on first use.
+pub fn config(bindings: &Bindings) -> Result<Rc<Config>, ConfigError> {
+    CONFIG.with(|cell| {
+        cell.get_or_init(|| Config::parse(|name| bindings.var(name)).map(Rc::new))
+            .clone()
+    })
+}
+
+/// Hands the response to the runtime. Statuses that forbid a body get a null body.
+pub fn into_worker_response(resp: ApiResponse) -> worker::Response {
+    let headers = worker::Headers::new();
+    for (name, value) in &resp.headers {
+        // Header values are built by this crate from validated parts; a rejected one is
+        // dropped rather than failing the whole response.
+        let _ = headers.append(name, value);
+    }
+    let builder = worker::Response::builder()
+        .with_status(resp.status)
+        .with_headers(headers);
+    if resp.body.is_empty() {
+        builder.empty()
+    } else {
+        builder.fixed(resp.body)
+    }
+}

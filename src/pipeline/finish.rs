@@ -1,0 +1,220 @@
+//! Finishing a response: security, CORS, `RateLimit`, `Server-Timing`, bookmark, request id
+//! and trace headers, then the one log line. Pure: it takes what the request did and returns
+//! the response and the lines to write.
+
+use crate::context::Trail;
+use crate::error::AppError;
+use crate::http::log::{rfc3339_ms, RequestLog};
+use crate::http::trace::TraceContext;
+use crate::http::{cors, security, ApiResponse, Method};
+use crate::ratelimit;
+
+/// The request facts the last stage needs.
+pub struct Finish<'a> {
+    pub request_id: &'a str,
+    pub trace: &'a TraceContext,
+    pub method_token: &'a str,
+    pub method: Option<Method>,
+    pub origin: Option<&'a str>,
+    /// Origins allowed by CORS (none when the configuration failed to load).
+    pub allowed_origins: &'a [String],
+    /// Request start and end, Unix milliseconds.
+    pub started: u64,
+    pub ended: u64,
+}
+
+/// The finished response and the log lines to write: the request's line, then warnings.
+pub struct Finished {
+    pub response: ApiResponse,
+    pub line: String,
+    pub warnings: Vec<String>,
+}
+
+/// Renders the outcome and adds every response header; builds the log line.
+pub fn finish(
+    facts: &Finish<'_>,
+    trail: Trail,
+    outcome: Result<ApiResponse, AppError>,
+) -> Finished {
+    let (mut resp, error) = match outcome {
+        Ok(resp) => (resp, None),
+        Err(err) => (ApiResponse::from_error(&err, facts.request_id), Some(err)),
+    };
+    let (route, cache_control) = trail.route.unwrap_or(("unmatched", None));
+    security::apply(&mut resp.headers, cache_control);
+    if !trail.preflight {
+        cors::apply(&mut resp.headers, facts.allowed_origins, facts.origin);
+    }
+    if let Some((policy, limit)) = ratelimit::header_values(&trail.checked) {
+        resp.headers.push(("RateLimit-Policy", policy));
+        resp.headers.push(("RateLimit", limit));
+    }
+    if let Some(bookmark) = trail.bookmark {
+        resp.headers.push(("X-D1-Bookmark", bookmark));
+    }
+    let report = trail.cache.report;
+    if let Some(report) = &report {
+        resp.headers.push(("Server-Timing", report.server_timing()));
+    }
+    resp.headers
+        .push(("X-Request-Id", facts.request_id.to_owned()));
+    resp.headers
+        .push(("traceparent", facts.trace.header_value()));
+    if facts.method == Some(Method::Head) {
+        resp.body.clear();
+    }
+
+    let line = RequestLog {
+        time: rfc3339_ms(facts.started),
+        level: RequestLog::level_for(resp.status),
+        request_id: facts.request_id,
+        trace_id: &facts.trace.trace_id,
+        method: facts.method_token,
+        route,
+        status: resp.status,
+        duration_ms: facts.ended.saturating_sub(facts.started),
+        user_id: trail.user_id.as_deref(),
+        error_code: error.as_ref().map(|e| e.code().as_str()),
+        cause: error.as_ref().and_then(|e| e.cause()),
+        cache: report.as_ref().map(|r| r.outcome.as_str()),
+        cache_error: report.as_ref().and_then(|r| r.error.as_deref()),
+    }
+    .to_line();
+    let warnings = trail
+        .warnings
+        .iter()
+        .chain(&trail.cache.warnings)
+        .map(|w| w.to_line(facts.request_id))
+        .collect();
+    Finished {
+        response: resp,
+        line,
+        warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::{Outcome, Report};
+    use crate::error::ErrorCode;
+    use crate::http::log::Warning;
+    use crate::ratelimit::gcra::{Decision, Quota};
+    use crate::ratelimit::Checked;
+    use serde_json::Value;
+
+    fn facts<'a>(trace: &'a TraceContext, allowed: &'a [String], method: Method) -> Finish<'a> {
+        Finish {
+            request_id: "req-1",
+            trace,
+            method_token: method.as_str(),
+            method: Some(method),
+            origin: Some("https://app.example"),
+            allowed_origins: allowed,
+            started: 1_700_000_000_000,
+            ended: 1_700_000_000_007,
+        }
+    }
+
+    #[test]
+    fn a_routed_answer_carries_every_header_and_one_line() {
+        let trace = TraceContext::continue_or_start(None);
+        let allowed = vec!["https://app.example".to_string()];
+        let trail = Trail {
+            route: Some(("/v1/notes/{id}", Some("private, no-cache"))),
+            user_id: Some("u1".into()),
+            checked: vec![Checked {
+                policy: "ip",
+                quota: Quota {
+                    limit: 300,
+                    window_ms: 60_000,
+                },
+                decision: Decision {
+                    allowed: true,
+                    remaining: 299,
+                    reset_ms: 200,
+                    retry_after_ms: 0,
+                },
+            }],
+            cache: crate::cache::Trail {
+                report: Some(Report {
+                    outcome: Outcome::L1Hit,
+                    dur_ms: 0,
+                    error: None,
+                }),
+                warnings: vec![Warning::new("cache_entry_undecodable").with("detail", "k")],
+            },
+            warnings: vec![Warning::new("rate_limiter_unavailable").with("fail", "open")],
+            bookmark: Some("00-ab".into()),
+            ..Trail::default()
+        };
+        let done = finish(
+            &facts(&trace, &allowed, Method::Get),
+            trail,
+            ApiResponse::json(200, &serde_json::json!({"ok": true})),
+        );
+        let r = &done.response;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("cache-control"), Some("private, no-cache"));
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(
+            r.header("access-control-allow-origin"),
+            Some("https://app.example")
+        );
+        assert_eq!(r.header("ratelimit-policy"), Some(r#""ip";q=300;w=60"#));
+        assert_eq!(r.header("ratelimit"), Some(r#""ip";r=299;t=1"#));
+        assert_eq!(r.header("x-d1-bookmark"), Some("00-ab"));
+        assert_eq!(r.header("server-timing"), Some("cache;desc=l1-hit;dur=0"));
+        assert_eq!(r.header("x-request-id"), Some("req-1"));
+        assert_eq!(r.header("traceparent"), Some(trace.header_value().as_str()));
+        let line: Value = serde_json::from_str(&done.line).unwrap();
+        assert_eq!(line["route"], "/v1/notes/{id}");
+        assert_eq!(line["status"], 200);
+        assert_eq!(line["duration_ms"], 7);
+        assert_eq!(line["user_id"], "u1");
+        assert_eq!(line["cache"], "l1-hit");
+        assert_eq!(line["level"], "info");
+        assert_eq!(done.warnings.len(), 2);
+        assert!(done
+            .warnings
+            .iter()
+            .all(|w| w.contains("\"request_id\":\"req-1\"")));
+    }
+
+    #[test]
+    fn an_error_is_rendered_logged_with_its_cause_and_head_has_no_body() {
+        let trace = TraceContext::continue_or_start(None);
+        let done = finish(
+            &facts(&trace, &[], Method::Head),
+            Trail::default(),
+            Err(AppError::internal("D1_ERROR: boom")),
+        );
+        assert_eq!(done.response.status, 500);
+        assert!(done.response.body.is_empty(), "HEAD answers carry no body");
+        assert_eq!(done.response.header("cache-control"), Some("no-store"));
+        assert_eq!(done.response.header("access-control-allow-origin"), None);
+        assert_eq!(done.response.header("ratelimit"), None);
+        let line: Value = serde_json::from_str(&done.line).unwrap();
+        assert_eq!(line["route"], "unmatched");
+        assert_eq!(line["level"], "error");
+        assert_eq!(line["error_code"], ErrorCode::Internal.as_str());
+        assert_eq!(line["cause"], "D1_ERROR: boom");
+        assert!(done.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_preflight_keeps_its_own_cors_headers() {
+        let trace = TraceContext::continue_or_start(None);
+        let allowed = vec!["https://app.example".to_string()];
+        let trail = Trail {
+            preflight: true,
+            ..Trail::default()
+        };
+        let done = finish(
+            &facts(&trace, &allowed, Method::Options),
+            trail,
+            Ok(ApiResponse::empty(204)),
+        );
+        assert_eq!(done.response.header("access-control-allow-origin"), None);
+    }
+}

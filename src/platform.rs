@@ -1,0 +1,148 @@
+//! The Workers runtime as the rest of the crate sees it: the request's headers and body, the
+//! bindings (KV, D1, the limiter's Durable Objects) that adapters are opened from, the clock,
+//! and the console.
+//!
+//! Each type here is a small newtype over a `worker` value with the few typed methods the
+//! crate needs, so the request context and the handlers never name a `worker` type.
+
+use crate::auth::kv_store::KvSessions;
+use crate::config::{D1_BINDING, KV_BINDING, LIMITER_BINDING};
+use crate::db::{d1::D1, DbError};
+use crate::error::{AppError, ErrorCode};
+use crate::http::json;
+use crate::ratelimit::client::DurableLimiter;
+use futures_util::StreamExt;
+
+/// The incoming request's headers.
+pub struct RequestHeaders(worker::Headers);
+
+impl RequestHeaders {
+    /// Wraps the runtime's headers.
+    pub fn new(headers: worker::Headers) -> Self {
+        Self(headers)
+    }
+
+    /// Returns a header's value (several values joined by `, `, as the runtime does).
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.0.get(name).ok().flatten()
+    }
+}
+
+/// The incoming request's body, read at most once.
+pub struct Body(worker::Request);
+
+impl Body {
+    /// Wraps the request whose body this is.
+    pub fn new(req: worker::Request) -> Self {
+        Self(req)
+    }
+
+    /// Reads at most `limit` bytes, stopping as soon as the limit is passed so an oversized
+    /// upload is never buffered whole: 413 past the limit (checked against `declared`, the
+    /// `Content-Length`, first), 400 when the stream breaks.
+    pub async fn read_limited(
+        &mut self,
+        declared: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<u8>, AppError> {
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(json::too_large(limit));
+        }
+        let Ok(mut stream) = self.0.stream() else {
+            return Ok(Vec::new()); // no body at all
+        };
+        let mut body = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                AppError::new(ErrorCode::BadRequest)
+                    .with_message("The request body could not be read.")
+                    .with_cause(e)
+            })?;
+            if body.len() + chunk.len() > limit {
+                return Err(json::too_large(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+/// The Worker's bindings and variables.
+#[derive(Clone)]
+pub struct Bindings(worker::Env);
+
+impl Bindings {
+    /// Wraps the runtime's environment.
+    pub fn new(env: worker::Env) -> Self {
+        Self(env)
+    }
+
+    /// Returns a variable or secret by name.
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.0
+            .var(name)
+            .map(|v| v.to_string())
+            .or_else(|_| self.0.secret(name).map(|v| v.to_string()))
+            .ok()
+    }
+
+    /// Opens the session store (KV).
+    pub fn sessions(&self) -> Result<KvSessions, AppError> {
+        KvSessions::new(&self.0, KV_BINDING)
+    }
+
+    /// Opens a D1 session anchored at `constraint` (a bookmark or `first-primary`).
+    pub fn d1(&self, constraint: Option<&str>) -> Result<D1, DbError> {
+        D1::new(&self.0, D1_BINDING, constraint)
+    }
+
+    /// Opens the limiter's Durable Object namespace; `traceparent` goes with every call.
+    pub fn limiter(&self, traceparent: &str) -> Result<DurableLimiter, AppError> {
+        let namespace = self
+            .0
+            .durable_object(LIMITER_BINDING)
+            .map_err(|e| AppError::internal(format!("binding {LIMITER_BINDING}: {e}")))?;
+        Ok(DurableLimiter::new(namespace, traceparent))
+    }
+}
+
+/// Time and timers from the Workers runtime.
+#[derive(Clone, Copy)]
+pub struct RuntimeClock;
+
+impl crate::cache::Clock for RuntimeClock {
+    fn now(&self) -> u64 {
+        crate::ids::now_ms()
+    }
+
+    async fn sleep(&self, ms: u64) {
+        worker::Delay::from(std::time::Duration::from_millis(ms)).await;
+    }
+}
+
+/// Writes one line to the runtime's log (`console.log`).
+pub fn log(line: &str) {
+    worker::console_log!("{line}");
+}
+
+/// Writes one warning line (`console.warn`).
+pub fn warn(line: &str) {
+    worker::console_warn!("{line}");
+}
+
+/// The size of the Wasm linear memory, where the Rust heap lives (0 natively).
+pub fn wasm_memory_bytes() -> u32 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use wasm_bindgen::JsCast;
+        wasm_bindgen::memory()
+            .unchecked_into::<js_sys::WebAssembly::Memory>()
+            .buffer()
+            .unchecked_into::<js_sys::ArrayBuffer>()
+            .byte_length()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0
+    }
+}
