@@ -314,10 +314,10 @@ impl Ctx {
         }
         match self.limiter() {
             Ok(limiter) => ratelimit::enforce(&limiter, &checks, self.now).await,
-            Err(err) => Verdict {
-                error: Some(err),
-                ..Verdict::default()
-            },
+            Err(err) => {
+                let cause = err.cause().unwrap_or("limiter unavailable").to_owned();
+                ratelimit::enforce(&ratelimit::Unreachable(cause), &checks, self.now).await
+            }
         }
     }
 

@@ -23,6 +23,16 @@ pub trait Limiter {
     async fn acquire(&self, id: &str, quota: Quota) -> Result<Decision, String>;
 }
 
+/// A limiter that cannot be reached at all (its binding is missing): every check fails with
+/// the same cause, and each policy fails open or closed as it says.
+pub struct Unreachable(pub String);
+
+impl Limiter for Unreachable {
+    async fn acquire(&self, _id: &str, _quota: Quota) -> Result<Decision, String> {
+        Err(self.0.clone())
+    }
+}
+
 /// What checking a set of policies decided.
 #[derive(Debug, Default)]
 pub struct Verdict {
@@ -192,10 +202,8 @@ mod tests {
     }
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(f)
+        use futures_util::FutureExt;
+        f.now_or_never().expect("the memory limiter never waits")
     }
 
     /// A key no other test uses (the blocked cache is per thread, tests may share one).
@@ -298,6 +306,20 @@ mod tests {
             .any(|(n, v)| *n == "Retry-After" && v == "5"));
         assert!(err.cause().unwrap().contains("t-down-closed"));
         assert!(v.warnings[0].to_line("r").contains(r#""fail":"closed""#));
+    }
+
+    #[test]
+    fn a_missing_binding_fails_each_policy_its_own_way() {
+        let open = policy("t-gone-open", 1, 60, OnError::Open);
+        let closed = policy("t-gone-closed", 1, 60, OnError::Closed);
+        let gone = Unreachable("binding RATE_LIMITER missing".into());
+        let v = block_on(enforce(&gone, &[(&open, key("f"))], 0));
+        assert!(v.error.is_none());
+        assert!(v.warnings[0]
+            .to_line("r")
+            .contains("binding RATE_LIMITER missing"));
+        let v = block_on(enforce(&gone, &[(&closed, key("f"))], 0));
+        assert_eq!(v.error.unwrap().status(), 503);
     }
 
     #[test]

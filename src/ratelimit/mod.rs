@@ -10,7 +10,7 @@ pub mod enforce;
 pub mod gcra;
 pub mod object;
 
-pub use enforce::{enforce, Limiter, Verdict};
+pub use enforce::{enforce, Limiter, Unreachable, Verdict};
 
 use gcra::{Decision, Quota};
 use std::fmt::Write;
