@@ -47,11 +47,11 @@ fi
 
 if [ "$(worker-build --version 2>/dev/null || true)" != "$WORKER_BUILD_VERSION" ]; then
   say "installing worker-build $WORKER_BUILD_VERSION"
-  cargo install worker-build --version "$WORKER_BUILD_VERSION"
+  cargo install --locked worker-build --version "$WORKER_BUILD_VERSION"
 fi
 if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  cargo install --locked wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
 sqld_ok() { [ -x .tools/bin/sqld ] && echo "$SQLD_SHA256  .tools/bin/sqld" | sha256sum -c --status; }

@@ -28,6 +28,13 @@ dry_run() {
   test -s "$out/index_bg.wasm" || { echo "dry run produced no wasm" >&2; return 1; }
   printf 'deployed size: %s bytes gzip (wasm + JS glue)\n' \
     "$(cat "$out/index.js" "$out/index_bg.wasm" | gzip -9 | wc -c)"
+  # The `url` crate and its IDNA tables (about 70 KB gzip) must stay unlinked: the linked
+  # module's names section (before wasm-bindgen and wasm-opt) would list their functions.
+  local linked=target/wasm32-unknown-unknown/release/edge_api.wasm
+  if grep -aqE '_ZN3url|_ZN4idna' "$linked"; then
+    echo "the url crate is linked (something reaches worker::Request::url or Url)" >&2
+    return 1
+  fi
 }
 
 case "${1:-all}" in

@@ -1,6 +1,6 @@
 //! A Rust template for HTTP APIs on Cloudflare Workers.
 //!
-//! A request enters [`pipeline::handle`], which adapts it, routes it through [`routes::ROUTES`]
+//! A request enters [`pipeline::edge::serve`], which adapts it, routes it through [`routes::ROUTES`]
 //! and lends the handler a [`context::Ctx`]. Everything that decides something (routing,
 //! errors, HTTP policy, domain types, configuration, session and limiter rules, the cache
 //! engine) is pure and tested natively; only the adapters in [`platform`], [`db`], the KV
@@ -32,5 +32,5 @@ use worker::{event, Context, Env, Request, Response, Result};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    Ok(pipeline::handle(req, env).await)
+    Ok(pipeline::edge::serve(req, env).await)
 }

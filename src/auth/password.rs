@@ -86,9 +86,11 @@ pub fn needs_rehash(stored: &str) -> bool {
     PasswordHash::parse(stored).is_some_and(|h| h.iterations < ITERATIONS)
 }
 
-/// Compares without an early exit, so timing does not reveal how many bytes matched.
+/// Compares without an early exit (`subtle`, already linked through `hmac`), so timing does
+/// not reveal how many bytes matched. Lengths are not secret: both sides are 32-byte keys.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 /// Derives the 32-byte PBKDF2-HMAC-SHA256 key.

@@ -9,7 +9,6 @@
 //!
 //! Scopes (`scope`, space-separated as in RFC 8693 §4.2) map to roles: `admin` or `user`.
 
-use crate::config::JwtConfig;
 use crate::domain::Role;
 use crate::error::{AppError, ErrorCode};
 use jwt_simple::prelude::*;
@@ -34,6 +33,26 @@ pub struct ServicePrincipal {
     pub scopes: Vec<String>,
     /// The highest role its scopes grant, if any.
     pub role: Option<Role>,
+}
+
+/// How service tokens (`Authorization: Bearer <JWT>`) are verified.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JwtConfig {
+    /// `JWT_ISSUER`: the required `iss`.
+    pub issuer: String,
+    /// `JWT_AUDIENCE`: the required `aud` (default `edge-api`).
+    pub audience: String,
+    /// `JWT_ED25519_PUBLIC_KEYS`: `kid:base64url(32-byte key)` pairs, comma-separated.
+    pub ed25519_keys: Vec<(String, [u8; 32])>,
+    /// `JWT_HS256_SECRET`: optional shared secret (at least 32 bytes) for HS256 tokens.
+    pub hs256_secret: Option<Vec<u8>>,
+}
+
+impl JwtConfig {
+    /// Returns true when some key is configured, i.e. service tokens can be accepted.
+    pub fn enabled(&self) -> bool {
+        !self.ed25519_keys.is_empty() || self.hs256_secret.is_some()
+    }
 }
 
 /// Verifies `token`; every failure is the same 401 (the reason is only logged).

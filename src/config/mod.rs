@@ -4,6 +4,7 @@
 //! value is a [`ConfigError`] naming the variable; the pipeline logs it and answers
 //! 500 INTERNAL instead of running with a guess.
 
+use crate::auth::service_token::JwtConfig;
 use crate::auth::session::SessionPolicy;
 use crate::cache::{CacheConfig, UpstashConfig};
 use crate::ratelimit::{Policy, DEFAULT_POLICIES};
@@ -61,26 +62,6 @@ pub enum DbBackend {
         auth_token: Option<String>,
         timeout_ms: u64,
     },
-}
-
-/// How service tokens (`Authorization: Bearer <JWT>`) are verified.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct JwtConfig {
-    /// `JWT_ISSUER`: the required `iss`.
-    pub issuer: String,
-    /// `JWT_AUDIENCE`: the required `aud` (default `edge-api`).
-    pub audience: String,
-    /// `JWT_ED25519_PUBLIC_KEYS`: `kid:base64url(32-byte key)` pairs, comma-separated.
-    pub ed25519_keys: Vec<(String, [u8; 32])>,
-    /// `JWT_HS256_SECRET`: optional shared secret (at least 32 bytes) for HS256 tokens.
-    pub hs256_secret: Option<Vec<u8>>,
-}
-
-impl JwtConfig {
-    /// Returns true when some key is configured, i.e. service tokens can be accepted.
-    pub fn enabled(&self) -> bool {
-        !self.ed25519_keys.is_empty() || self.hs256_secret.is_some()
-    }
 }
 
 /// A variable that is present but not acceptable.

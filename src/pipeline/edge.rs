@@ -8,6 +8,12 @@ use crate::platform::{Bindings, Body, RequestHeaders};
 use std::cell::OnceCell;
 use std::rc::Rc;
 
+/// Serves one request: adapts it, runs the pipeline, hands the answer back to the runtime.
+pub async fn serve(req: worker::Request, env: worker::Env) -> worker::Response {
+    let resp = super::handle(adapt(req), Bindings::new(env)).await;
+    into_worker_response(resp)
+}
+
 /// Adapts the runtime's request: method, path and query from one read of the URL, the
 /// headers and the body behind small wrappers.
 pub fn adapt(req: worker::Request) -> Incoming {

@@ -17,10 +17,10 @@ mod dispatch;
 pub mod edge;
 pub mod finish;
 
-use crate::context::{bad_header, Ctx, Facts, Trail};
+use crate::context::{bad_header, Ctx, Facts, Incoming, Trail};
 use crate::error::AppError;
-use crate::http::request_id;
 use crate::http::trace::TraceContext;
+use crate::http::{request_id, ApiResponse};
 use crate::ids::now_ms;
 use crate::platform::{self, Bindings};
 use finish::Finish;
@@ -32,9 +32,8 @@ pub const CLOCK_ADVANCE_HEADER: &str = "x-test-clock-advance-ms";
 
 /// Runs one request through the whole pipeline. Never fails: every error becomes a
 /// structured response.
-pub async fn handle(req: worker::Request, env: worker::Env) -> worker::Response {
+pub async fn handle(incoming: Incoming, bindings: Bindings) -> ApiResponse {
     let started = now_ms();
-    let incoming = edge::adapt(req);
     let header = |name: &str| incoming.headers.get(name);
     let request_id = request_id::resolve(header("x-request-id").as_deref(), started);
     let trace = TraceContext::continue_or_start(header("traceparent").as_deref());
@@ -43,7 +42,6 @@ pub async fn handle(req: worker::Request, env: worker::Env) -> worker::Response 
     let advance = header(CLOCK_ADVANCE_HEADER);
     let (method_token, method) = (incoming.method_token.clone(), incoming.method);
 
-    let bindings = Bindings::new(env);
     let config = edge::config(&bindings);
     let (outcome, trail, allowed_origins) = match &config {
         Err(err) => (Err(AppError::internal(err)), Trail::default(), &[][..]),
@@ -81,7 +79,7 @@ pub async fn handle(req: worker::Request, env: worker::Env) -> worker::Response 
     for warning in &done.warnings {
         platform::warn(warning);
     }
-    edge::into_worker_response(done.response)
+    done.response
 }
 
 /// D1 bookmarks are dash-separated hexadecimal groups; anything else is refused before it
