@@ -41,7 +41,7 @@ dry-run: build ## Bundle as `wrangler deploy` would, without uploading; prints t
 
 bench: build ## Benchmarks in workerd vs Hono and the bare ceiling, limiter, login CPU, cache layers (bench/results/)
 	@bash scripts/bench-setup.sh
-	@$(RUN) node bench/run.mjs && node bench/limiter.mjs && node bench/login-cpu.mjs && node bench/cache.mjs
+	@$(RUN) node bench/run.mjs $(if $(BASELINE),--baseline $(BASELINE)) && node bench/limiter.mjs && node bench/login-cpu.mjs && node bench/cache.mjs
 
 migrate-local: setup ## Apply migrations/ to the local D1 used by `make dev`
 	@$(RUN) wrangler d1 migrations apply DB --local

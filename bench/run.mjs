@@ -9,7 +9,11 @@
 // requests, deployed size (gzip), Wasm compile time and time to first response. Budgets
 // (size ≤ 400 KiB gzip, memory growth ≤ 8 MiB) fail the run.
 //
-// Usage: node bench/run.mjs [--rounds 3] [--seconds 5] [--connections 16]
+// Usage: node bench/run.mjs [--rounds 3] [--seconds 5] [--connections 16] [--baseline DIR]
+//
+// --baseline DIR adds another build of this template (DIR holds its index.js and
+// index_bg.wasm, e.g. from `make build` on an earlier commit) to the same rotation, and
+// reports after/before ratios: the way to show a change's effect from one run.
 
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
@@ -25,6 +29,7 @@ const { values: opts } = parseArgs({
     rounds: { type: "string", default: "3" },
     seconds: { type: "string", default: "5" },
     connections: { type: "string", default: "16" },
+    baseline: { type: "string" },
   },
 });
 const ROUNDS = Number(opts.rounds);
@@ -205,7 +210,10 @@ execFileSync(
 const rust = await start("rust", "build/index.js");
 const hono = await start("hono", "build/bench/hono/index.js");
 const bare = await start("bare", "bench/peers/bare/index.js", ["DB", "SESSIONS", "RATE_LIMITER"]);
+const baseline = opts.baseline ? await start("baseline", resolve(opts.baseline, "index.js")) : null;
 const seeds = { rust: await seed(rust), hono: await seed(hono) };
+if (baseline) seeds.baseline = await seed(baseline);
+const measured = baseline ? [rust, hono, baseline] : [rust, hono];
 
 const results = {};
 const ceiling = [];
@@ -213,7 +221,7 @@ for (let round = 0; round < ROUNDS; round++) {
   const w0 = { name: "ceiling", path: "/v1/health" };
   wrk(bare.url, w0, 1, CONNECTIONS);
   ceiling.push(wrk(bare.url, w0, SECONDS, CONNECTIONS));
-  for (const target of [rust, hono]) {
+  for (const target of measured) {
     for (const w of workloads(seeds[target.name])) {
       await check(target, w);
       const c = w.connections ?? CONNECTIONS;
@@ -297,6 +305,25 @@ for (const row of rows) {
   );
 }
 console.log(`| ceiling (bare JS Worker) | ${f(ceilingRps, 0)} | | | 1.00× | | | | |`);
+const beforeAfter = baseline
+  ? Object.entries(results).map(([name, byTarget]) => {
+      const after = agg(byTarget.rust);
+      const before = agg(byTarget.baseline);
+      return { workload: name, before, after, rps_ratio: after.rps / before.rps,
+               cpu_ratio: after.cpu_ms_per_request / before.cpu_ms_per_request };
+    })
+  : null;
+if (beforeAfter) {
+  console.log(`\nbefore (${opts.baseline}) and after (build/), same run:`);
+  console.log(`| workload | before req/s | after req/s | after/before | before CPU ms/req | after CPU ms/req | CPU after/before |`);
+  console.log(`| --- | --- | --- | --- | --- | --- | --- |`);
+  for (const row of beforeAfter) {
+    console.log(
+      `| ${row.workload} | ${f(row.before.rps, 0)} | ${f(row.after.rps, 0)} | ${f(row.rps_ratio)}× | ` +
+        `${f(row.before.cpu_ms_per_request, 3)} | ${f(row.after.cpu_ms_per_request, 3)} | ${f(row.cpu_ratio)}× |`,
+    );
+  }
+}
 const m = memory.rust;
 console.log(`\nmemory over ${m.requests} authenticated reads: Rust Wasm memory ${f(m.wasm_memory_mib.before, 2)} → ` +
   `${f(m.wasm_memory_mib.after, 2)} MiB (growth ${f(m.wasm_memory_mib.growth, 2)}); workerd process RSS (simulators included): ` +
@@ -320,6 +347,7 @@ const latest = {
   settings: { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, load_generator: "wrk -t1" },
   ceiling_rps: ceilingRps,
   workloads: rows,
+  ...(beforeAfter ? { baseline: opts.baseline, before_after: beforeAfter } : {}),
   memory,
   size,
   startup,

@@ -3,6 +3,18 @@
 
 mod support;
 
+/// Runs each listed `async fn(Backend)` as one test per backend.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod d1 {
+            $(#[tokio::test] async fn $name() { super::$name(crate::support::Backend::D1).await })*
+        }
+        mod turso {
+            $(#[tokio::test] async fn $name() { super::$name(crate::support::Backend::Turso).await })*
+        }
+    };
+}
+
 mod accounts;
 mod authorization;
 mod cache;
