@@ -16,7 +16,7 @@ use crate::domain::{Issue, UserId};
 use crate::error::{AppError, ErrorCode, FieldIssue};
 use crate::http::log::Warning;
 use crate::http::{json, page, query, ApiResponse, Method};
-use crate::platform::{Bindings, Body, RequestHeaders, RuntimeClock};
+use crate::platform::{Bindings, RawRequest, RuntimeClock};
 use crate::ratelimit::client::DurableLimiter;
 use crate::ratelimit::{self, Checked, KeyKind, Verdict};
 use crate::router::{Params, Route};
@@ -51,10 +51,8 @@ pub struct Incoming {
     pub method: Option<Method>,
     /// The path, without the query.
     pub path: String,
-    /// The query string, without `?` (empty when there is none).
-    pub query: String,
-    pub headers: RequestHeaders,
-    pub body: Body,
+    /// Headers, query and body, read on demand.
+    pub raw: RawRequest,
 }
 
 /// What the request did, for the final headers and the log line.
@@ -79,6 +77,8 @@ pub struct Trail {
 /// Everything a handler may use for one request.
 pub struct Ctx {
     incoming: Incoming,
+    /// The query string, read from the runtime on first use.
+    query: OnceCell<String>,
     config: Rc<Config>,
     bindings: Bindings,
     request_id: String,
@@ -110,6 +110,7 @@ impl Ctx {
     pub fn new(incoming: Incoming, config: Rc<Config>, bindings: Bindings, facts: Facts) -> Self {
         Self {
             incoming,
+            query: OnceCell::new(),
             config,
             bindings,
             request_id: facts.request_id,
@@ -131,7 +132,7 @@ impl Ctx {
 
     /// Returns a request header's value.
     pub fn header(&self, name: &str) -> Option<String> {
-        self.incoming.headers.get(name)
+        self.incoming.raw.header(name)
     }
 
     /// Returns the method, if the API routes it.
@@ -144,14 +145,18 @@ impl Ctx {
         &self.incoming.path
     }
 
+    fn query_string(&self) -> &str {
+        self.query.get_or_init(|| self.incoming.raw.query())
+    }
+
     /// Returns the first value of a query parameter, decoded.
     pub fn query(&self, name: &str) -> Option<String> {
-        query::get(&self.incoming.query, name)
+        query::get(self.query_string(), name)
     }
 
     /// Reads `limit` and `cursor` from the query string (see [`page::params`]).
     pub fn page<T: serde::de::DeserializeOwned>(&self) -> Result<page::Page<T>, AppError> {
-        page::params(&self.incoming.query, &self.config.cursor_secret)
+        page::params(self.query_string(), &self.config.cursor_secret)
     }
 
     /// Returns a path parameter captured by the route pattern.
@@ -181,7 +186,7 @@ impl Ctx {
         let declared = self
             .header("content-length")
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let bytes = self.incoming.body.read_limited(declared, limit).await?;
+        let bytes = self.incoming.raw.read_body(declared, limit).await?;
         json::parse(&bytes)
     }
 

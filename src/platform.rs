@@ -1,4 +1,4 @@
-//! The Workers runtime as the rest of the crate sees it: the request's headers and body, the
+//! The Workers runtime as the rest of the crate sees it: the incoming request, the
 //! bindings (KV, D1, the limiter's Durable Objects) that adapters are opened from, the clock,
 //! and the console.
 //!
@@ -9,38 +9,44 @@ use crate::auth::kv_store::KvSessions;
 use crate::config::{D1_BINDING, KV_BINDING, LIMITER_BINDING};
 use crate::db::{d1::D1, DbError};
 use crate::error::{AppError, ErrorCode};
-use crate::http::json;
+use crate::http::{json, query};
 use crate::ratelimit::client::DurableLimiter;
 use futures_util::StreamExt;
 
-/// The incoming request's headers.
-pub struct RequestHeaders(worker::Headers);
+/// The incoming request as the runtime holds it: headers, the query and the body are read
+/// from it on demand, one crossing each.
+pub struct RawRequest(worker::Request);
 
-impl RequestHeaders {
-    /// Wraps the runtime's headers.
-    pub fn new(headers: worker::Headers) -> Self {
-        Self(headers)
-    }
-
-    /// Returns a header's value (several values joined by `, `, as the runtime does).
-    pub fn get(&self, name: &str) -> Option<String> {
-        self.0.get(name).ok().flatten()
-    }
-}
-
-/// The incoming request's body, read at most once.
-pub struct Body(worker::Request);
-
-impl Body {
-    /// Wraps the request whose body this is.
+impl RawRequest {
+    /// Wraps the runtime's request.
     pub fn new(req: worker::Request) -> Self {
         Self(req)
     }
 
-    /// Reads at most `limit` bytes, stopping as soon as the limit is passed so an oversized
-    /// upload is never buffered whole: 413 past the limit (checked against `declared`, the
-    /// `Content-Length`, first), 400 when the stream breaks.
-    pub async fn read_limited(
+    /// Returns the method token as sent (`worker::Method` folds unknown ones into GET).
+    pub fn method(&self) -> String {
+        self.0.inner().method()
+    }
+
+    /// Returns the path, without the query (already extracted by `worker`).
+    pub fn path(&self) -> String {
+        self.0.path()
+    }
+
+    /// Returns the query string, without `?` (empty when there is none).
+    pub fn query(&self) -> String {
+        query::split_url(&self.0.inner().url()).1.to_owned()
+    }
+
+    /// Returns a header's value (several values joined by `, `, as the runtime does).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.0.headers().get(name).ok().flatten()
+    }
+
+    /// Reads at most `limit` bytes of body, stopping as soon as the limit is passed so an
+    /// oversized upload is never buffered whole: 413 past the limit (checked against
+    /// `declared`, the `Content-Length`, first), 400 when the stream breaks.
+    pub async fn read_body(
         &mut self,
         declared: Option<u64>,
         limit: usize,

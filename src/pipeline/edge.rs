@@ -3,8 +3,8 @@
 
 use crate::config::{Config, ConfigError};
 use crate::context::Incoming;
-use crate::http::{query, ApiResponse, Method};
-use crate::platform::{Bindings, Body, RequestHeaders};
+use crate::http::{ApiResponse, Method};
+use crate::platform::{Bindings, RawRequest};
 use std::cell::OnceCell;
 use std::rc::Rc;
 
@@ -14,19 +14,15 @@ pub async fn serve(req: worker::Request, env: worker::Env) -> worker::Response {
     into_worker_response(resp)
 }
 
-/// Adapts the runtime's request: method, path and query from one read of the URL, the
-/// headers and the body behind small wrappers.
+/// Adapts the runtime's request: the method token and the path now, the rest (headers,
+/// query, body) on demand.
 pub fn adapt(req: worker::Request) -> Incoming {
-    // The raw token: `worker::Method` folds methods it does not know into GET.
-    let method_token = req.inner().method();
-    let url = req.inner().url();
-    let (path, query) = query::split_url(&url);
+    let raw = RawRequest::new(req);
+    let method_token = raw.method();
     Incoming {
         method: Method::parse(&method_token),
-        path: path.to_owned(),
-        query: query.to_owned(),
-        headers: RequestHeaders::new(req.headers().clone()),
-        body: Body::new(req),
+        path: raw.path(),
+        raw,
         method_token,
     }
 }

@@ -34,18 +34,21 @@ pub const CLOCK_ADVANCE_HEADER: &str = "x-test-clock-advance-ms";
 /// structured response.
 pub async fn handle(incoming: Incoming, bindings: Bindings) -> ApiResponse {
     let started = now_ms();
-    let header = |name: &str| incoming.headers.get(name);
+    let header = |name: &str| incoming.raw.header(name);
     let request_id = request_id::resolve(header("x-request-id").as_deref(), started);
     let trace = TraceContext::continue_or_start(header("traceparent").as_deref());
     let origin = header("origin");
     let bookmark = header("x-d1-bookmark");
-    let advance = header(CLOCK_ADVANCE_HEADER);
     let (method_token, method) = (incoming.method_token.clone(), incoming.method);
 
     let config = edge::config(&bindings);
     let (outcome, trail, allowed_origins) = match &config {
         Err(err) => (Err(AppError::internal(err)), Trail::default(), &[][..]),
         Ok(config) => {
+            let advance = config
+                .test_routes
+                .then(|| incoming.raw.header(CLOCK_ADVANCE_HEADER))
+                .flatten();
             let facts = Facts {
                 request_id: request_id.clone(),
                 traceparent: trace.header_value(),
