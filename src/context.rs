@@ -19,7 +19,7 @@ use crate::http::{json, page, query, ApiResponse, Method};
 use crate::platform::{Bindings, RawRequest, RuntimeClock};
 use crate::ratelimit::client::DurableLimiter;
 use crate::ratelimit::{self, Checked, KeyKind, Verdict};
-use crate::router::{Params, Route};
+use crate::router::{Deprecation, Params, Route};
 use futures_util::future::LocalBoxFuture;
 use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
@@ -55,11 +55,19 @@ pub struct Incoming {
     pub raw: RawRequest,
 }
 
+/// The matched route's pattern, caching and deprecation.
+#[derive(Debug, Clone, Copy)]
+pub struct Matched {
+    pub path: &'static str,
+    pub cache_control: Option<&'static str>,
+    pub deprecation: Option<Deprecation>,
+}
+
 /// What the request did, for the final headers and the log line.
 #[derive(Debug, Default)]
 pub struct Trail {
-    /// The matched route's pattern and caching, if one matched.
-    pub route: Option<(&'static str, Option<&'static str>)>,
+    /// What the final stage needs of the matched route, if one matched.
+    pub route: Option<Matched>,
     /// The answer is a CORS preflight, which carries its own CORS headers.
     pub preflight: bool,
     /// The caller, for the log line.
@@ -355,7 +363,11 @@ impl Ctx {
     /// Ends the request: what it did, for the final headers and the log line.
     pub fn into_trail(self) -> Trail {
         Trail {
-            route: self.route.map(|r| (r.path, r.cache_control)),
+            route: self.route.map(|r| Matched {
+                path: r.path,
+                cache_control: r.cache_control,
+                deprecation: r.deprecation,
+            }),
             preflight: self.preflight,
             user_id: self.principal.as_ref().map(Principal::log_id),
             checked: self.checked,

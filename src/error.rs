@@ -9,6 +9,12 @@ use serde::Serialize;
 use std::borrow::Cow;
 use std::fmt;
 
+/// The most field details an error lists; the message counts the rest, so a body with
+/// thousands of bad fields answers with a small error.
+pub const MAX_DETAILS: usize = 20;
+/// The longest field name echoed in a detail, in characters; longer ones are cut.
+pub const MAX_FIELD_CHARS: usize = 64;
+
 /// Stable error codes. Clients may branch on these; renaming one is a breaking change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -31,6 +37,25 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for the API document.
+    pub const ALL: [Self; 15] = [
+        Self::BadRequest,
+        Self::UnsupportedMediaType,
+        Self::PayloadTooLarge,
+        Self::ValidationError,
+        Self::IdempotencyKeyReused,
+        Self::Unauthenticated,
+        Self::Forbidden,
+        Self::CsrfRejected,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::Conflict,
+        Self::PreconditionFailed,
+        Self::RateLimited,
+        Self::Internal,
+        Self::Unavailable,
+    ];
+
     /// Returns the HTTP status that goes with this code.
     pub const fn status(self) -> u16 {
         match self {
@@ -119,6 +144,8 @@ pub struct AppError {
     code: ErrorCode,
     message: Cow<'static, str>,
     details: Vec<FieldIssue>,
+    /// Details beyond [`MAX_DETAILS`], counted in the message.
+    omitted: usize,
     headers: Vec<(&'static str, String)>,
     cause: Option<String>,
 }
@@ -130,6 +157,7 @@ impl AppError {
             code,
             message: Cow::Borrowed(code.default_message()),
             details: Vec::new(),
+            omitted: 0,
             headers: Vec::new(),
             cause: None,
         }
@@ -159,10 +187,25 @@ impl AppError {
         self
     }
 
-    /// Replaces the field details.
+    /// Replaces the field details: at most [`MAX_DETAILS`] are kept (the rest are counted)
+    /// and field names are cut at [`MAX_FIELD_CHARS`] characters.
     #[must_use]
-    pub fn with_details(mut self, details: Vec<FieldIssue>) -> Self {
+    pub fn with_details(mut self, mut details: Vec<FieldIssue>) -> Self {
+        self.omitted = details.len().saturating_sub(MAX_DETAILS);
+        details.truncate(MAX_DETAILS);
+        for d in &mut details {
+            if let Some((cut, _)) = d.field.char_indices().nth(MAX_FIELD_CHARS) {
+                d.field = Cow::Owned(format!("{}…", &d.field[..cut]));
+            }
+        }
         self.details = details;
+        self
+    }
+
+    /// Counts `n` more details that were not collected at all.
+    #[must_use]
+    pub fn with_omitted(mut self, n: usize) -> Self {
+        self.omitted += n;
         self
     }
 
@@ -223,10 +266,18 @@ impl AppError {
             details: &'a [FieldIssue],
             request_id: &'a str,
         }
+        let message = if self.omitted > 0 {
+            Cow::Owned(format!(
+                "{} {} more not listed.",
+                self.message, self.omitted
+            ))
+        } else {
+            Cow::Borrowed(self.message.as_ref())
+        };
         let body = Body {
             error: Inner {
                 code: self.code.as_str(),
-                message: &self.message,
+                message: &message,
                 details: &self.details,
                 request_id,
             },
@@ -319,6 +370,38 @@ mod tests {
             err.cause(),
             Some("SQLITE_ERROR: no such table: users at src/db.rs:12")
         );
+    }
+
+    #[test]
+    fn details_are_bounded_and_the_rest_counted() {
+        let many: Vec<_> = (0..8700)
+            .map(|i| FieldIssue::new(format!("k{i}"), "unknown_field"))
+            .collect();
+        let err = AppError::validation(many);
+        assert_eq!(err.details().len(), MAX_DETAILS);
+        let body: Value = serde_json::from_slice(&err.to_body("r")).unwrap();
+        assert_eq!(body["error"]["details"].as_array().unwrap().len(), 20);
+        assert_eq!(
+            body["error"]["message"],
+            "One or more fields are invalid. 8680 more not listed."
+        );
+        assert!(err.to_body("r").len() < 2_000);
+
+        let long = AppError::validation(vec![FieldIssue::new("é".repeat(5_000), "unknown_field")]);
+        let field = &long.details()[0].field;
+        assert_eq!(
+            field.chars().count(),
+            MAX_FIELD_CHARS + 1,
+            "cut, with an ellipsis"
+        );
+        assert!(field.ends_with('…'));
+    }
+
+    #[test]
+    fn every_code_is_listed_once() {
+        for (i, a) in ErrorCode::ALL.iter().enumerate() {
+            assert!(!ErrorCode::ALL[i + 1..].contains(a), "{a:?} twice");
+        }
     }
 
     #[test]

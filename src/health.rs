@@ -70,3 +70,37 @@ async fn check_database(cx: &Ctx) -> Result<(), String> {
 async fn check_durable_object(cx: &Ctx) -> Result<(), String> {
     cx.limiter().map_err(|e| e.to_string())?.probe().await
 }
+
+/// The health routes as the OpenAPI document describes them.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod contract {
+    use crate::http::Method;
+    use crate::openapi::op::{headers, op, Op};
+    use serde_json::json;
+
+    /// `GET /v1/health` and `GET /v1/health/ready`.
+    pub fn operations() -> Vec<Op> {
+        vec![
+            op(Method::Get, "/v1/health", "live", "Liveness")
+                .tag("health")
+                .no_storage()
+                .json(
+                    200,
+                    "The isolate runs.",
+                    json!({"type": "object", "required": ["status", "version"], "additionalProperties": false,
+                           "properties": {"status": {"const": "ok"}, "version": {"type": "string"}}}),
+                    headers(&[]),
+                ),
+            op(Method::Get, "/v1/health/ready", "ready", "Readiness of every dependency")
+                .tag("health")
+                .json(
+                    200,
+                    "KV, the database and the Durable Object namespace answer.",
+                    json!({"type": "object", "required": ["status", "checks"], "additionalProperties": false,
+                           "properties": {"status": {"const": "ok"},
+                                          "checks": {"type": "object", "additionalProperties": {"const": "ok"}}}}),
+                    headers(&[]),
+                ),
+        ]
+    }
+}

@@ -18,6 +18,7 @@ pub mod health;
 pub mod http;
 pub mod ids;
 pub mod notes;
+pub mod openapi;
 pub mod outbound;
 pub mod pipeline;
 pub mod platform;
@@ -25,6 +26,9 @@ pub mod ratelimit;
 pub mod router;
 pub mod routes;
 pub mod testing;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod fuzz;
 
 pub use error::{AppError, ErrorCode};
 

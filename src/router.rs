@@ -36,6 +36,15 @@ pub struct Route<H> {
     pub body_limit: Option<usize>,
     /// Exists only when `TEST_ROUTES` is on (never in production).
     pub test_only: bool,
+    /// Deprecated: answers carry `Deprecation` and `Sunset`, the document says so.
+    pub deprecation: Option<Deprecation>,
+}
+
+/// When a route was deprecated and when it stops answering, Unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deprecation {
+    pub since: u64,
+    pub sunset: u64,
 }
 
 /// A route with the defaults: public, limited per IP only, `no-store`, the configured body
@@ -51,6 +60,7 @@ pub const fn route<H>(method: Method, path: &'static str, handler: H) -> Route<H
         cache_control: None,
         body_limit: None,
         test_only: false,
+        deprecation: None,
     }
 }
 
@@ -122,6 +132,14 @@ impl<H> Route<H> {
     #[must_use]
     pub const fn test_only(mut self) -> Self {
         self.test_only = true;
+        self
+    }
+
+    /// Deprecated since `since`, answering until `sunset` (Unix seconds): every answer carries
+    /// `Deprecation` (RFC 9745) and `Sunset` (RFC 8594), and the document marks it.
+    #[must_use]
+    pub const fn deprecated(mut self, since: u64, sunset: u64) -> Self {
+        self.deprecation = Some(Deprecation { since, sunset });
         self
     }
 }

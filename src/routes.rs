@@ -4,7 +4,7 @@
 
 use crate::context::{handler, Handler};
 use crate::router::{delete, get, patch, post, Route};
-use crate::{accounts, health, notes, testing};
+use crate::{accounts, health, notes, openapi, testing};
 
 /// Rate-limit policies by name (defined in [`crate::ratelimit::DEFAULT_POLICIES`]). Every
 /// route has the per-IP policy; authenticated routes add the per-user one; login and signup
@@ -25,6 +25,7 @@ const PRIVATE: &str = "private, no-cache";
 pub static ROUTES: &[Route<Handler>] = &[
     get("/v1/health",                 handler!(health::live)),
     get("/v1/health/ready",           handler!(health::ready)),
+    get("/v1/openapi.json",           handler!(openapi::serve)).cache("public, max-age=300"),
 
     post("/v1/auth/signup",           handler!(accounts::handlers::signup)).limits(SIGNUP),
     post("/v1/auth/login",            handler!(accounts::handlers::login)).limits(LOGIN),
@@ -52,6 +53,7 @@ pub static ROUTES: &[Route<Handler>] = &[
     get("/v1/_test/memory",           handler!(testing::memory)).test_only().limits(NONE),
     post("/v1/_test/bump-epoch",      handler!(testing::bump_epoch)).test_only(),
     get("/v1/_test/cache-stats",      handler!(testing::cache_stats)).test_only().limits(NONE),
+    get("/v1/_test/deprecated",       handler!(testing::limited)).test_only().deprecated(1_767_225_600, 1_830_297_600),
 ];
 
 #[cfg(test)]

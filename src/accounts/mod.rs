@@ -1,6 +1,8 @@
 //! User accounts: the user, what clients see of one, the users table, and the handlers for
 //! signing up, logging in and out, the caller's sessions and password, and administration.
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod contract;
 pub mod handlers;
 pub mod repo;
 pub mod sessions;

@@ -21,11 +21,13 @@ impl Email {
     ///
     /// Only ASCII addresses are accepted (internationalised addresses need SMTPUTF8 support
     /// end to end, which a template cannot promise), so ASCII lowercasing is complete.
+    /// The length limit applies to the value as sent, spaces included, so the documented
+    /// `maxLength` and the parser agree.
     pub fn parse(raw: &str) -> Result<Self, Issue> {
-        let trimmed = raw.trim();
-        if trimmed.len() > MAX_LEN {
+        if raw.chars().count() > MAX_LEN {
             return Err("too_long");
         }
+        let trimmed = raw.trim();
         if !trimmed.is_ascii() {
             return Err("invalid_format");
         }
@@ -105,5 +107,8 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert_eq!(Email::parse(&long), Err("too_long"));
+        // The limit counts what was sent, surrounding spaces included.
+        let padded = format!("{}a@example.com{}", " ".repeat(10), " ".repeat(240));
+        assert_eq!(Email::parse(&padded), Err("too_long"));
     }
 }

@@ -7,6 +7,8 @@ mod id;
 mod note;
 mod password;
 mod role;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod schema;
 
 pub use email::Email;
 pub use id::{NoteId, SessionId, UserId};

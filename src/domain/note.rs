@@ -18,18 +18,23 @@ as_string!(NoteTitle);
 as_string!(NoteBody);
 as_string!(Tag);
 
-/// A title: 1–200 characters after trimming.
+/// A title: at most 200 characters as sent, no control characters, trimmed, not blank.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoteTitle(String);
 
 impl NoteTitle {
-    /// Trims and checks the length in characters.
+    /// Checks the length in characters (as sent, so it matches the documented `maxLength`)
+    /// and the alphabet, then trims.
     pub fn parse(raw: &str) -> Result<Self, Issue> {
-        let t = raw.trim();
-        match t.chars().count() {
-            0 => Err("empty"),
-            1..=200 => Ok(Self(t.to_owned())),
-            _ => Err("too_long"),
+        if raw.chars().count() > 200 {
+            return Err("too_long");
+        }
+        if raw.chars().any(char::is_control) {
+            return Err("invalid_characters");
+        }
+        match raw.trim() {
+            "" => Err("empty"),
+            t => Ok(Self(t.to_owned())),
         }
     }
 
@@ -146,6 +151,12 @@ mod tests {
         assert_eq!(NoteTitle::parse("   "), Err("empty"));
         assert!(NoteTitle::parse(&"é".repeat(200)).is_ok());
         assert_eq!(NoteTitle::parse(&"é".repeat(201)), Err("too_long"));
+        assert_eq!(
+            NoteTitle::parse(&format!("a{}", " ".repeat(200))),
+            Err("too_long")
+        );
+        assert_eq!(NoteTitle::parse("tab\there"), Err("invalid_characters"));
+        assert_eq!(NoteTitle::parse("\u{1c}"), Err("invalid_characters"));
     }
 
     #[test]

@@ -29,20 +29,84 @@ pub fn too_large(limit: usize) -> AppError {
         .with_message(format!("The request body must not exceed {limit} bytes."))
 }
 
-/// Parses the body bytes as JSON, reporting where the syntax breaks.
+/// Parses the body bytes as JSON, reporting where the syntax breaks. An object that repeats
+/// a key is refused: parsers disagree on which value wins, and a proxy that reads the first
+/// while this API reads the last is a classic request-smuggling gap (RFC 8259 §4 leaves it
+/// undefined).
 pub fn parse(bytes: &[u8]) -> Result<Value, AppError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        let what = match e.classify() {
-            serde_json::error::Category::Eof => "ends unexpectedly",
-            serde_json::error::Category::Data => "has invalid data",
-            _ => "is not valid JSON",
-        };
-        AppError::new(ErrorCode::BadRequest).with_message(format!(
-            "The request body {what} at line {}, column {}.",
-            e.line(),
-            e.column()
-        ))
-    })
+    serde_json::from_slice::<Strict>(bytes)
+        .map(|s| s.0)
+        .map_err(|e| {
+            let what = match e.classify() {
+                serde_json::error::Category::Eof => "ends unexpectedly",
+                // The only data error a plain value can raise is the repeated key.
+                serde_json::error::Category::Data => "repeats a key",
+                _ => "is not valid JSON",
+            };
+            AppError::new(ErrorCode::BadRequest).with_message(format!(
+                "The request body {what} at line {}, column {}.",
+                e.line(),
+                e.column()
+            ))
+        })
+}
+
+/// A JSON value whose objects never repeat a key.
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut fields = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if fields.contains_key(&key) {
+                return Err(serde::de::Error::custom("repeated key"));
+            }
+            let Strict(value) = map.next_value()?;
+            fields.insert(key, value);
+        }
+        Ok(Value::Object(fields))
+    }
 }
 
 /// A JSON object being read field by field into domain types.
@@ -50,6 +114,8 @@ pub fn parse(bytes: &[u8]) -> Result<Value, AppError> {
 pub struct Input {
     fields: Map<String, Value>,
     issues: Vec<FieldIssue>,
+    /// Issues beyond what an error lists, counted only.
+    omitted: usize,
 }
 
 pub use crate::domain::Issue;
@@ -81,12 +147,20 @@ impl Input {
                     .with_message("The request body must be a JSON object."),
             );
         };
-        let issues = fields
-            .keys()
-            .filter(|k| !allowed.contains(&k.as_str()))
+        // Only as many unknown keys are kept as an error lists: a body of thousands of keys
+        // costs neither memory nor a large answer.
+        let mut unknown = fields.keys().filter(|k| !allowed.contains(&k.as_str()));
+        let issues = unknown
+            .by_ref()
+            .take(crate::error::MAX_DETAILS)
             .map(|k| FieldIssue::new(k.clone(), "unknown_field"))
             .collect();
-        Ok(Self { fields, issues })
+        let omitted = unknown.count();
+        Ok(Self {
+            fields,
+            issues,
+            omitted,
+        })
     }
 
     /// Reads a required string field through `parse`.
@@ -171,7 +245,7 @@ impl Input {
         if self.issues.is_empty() {
             Ok(())
         } else {
-            Err(AppError::validation(self.issues))
+            Err(AppError::validation(self.issues).with_omitted(self.omitted))
         }
     }
 }
@@ -221,6 +295,42 @@ mod tests {
             "{}",
             err.message()
         );
+    }
+
+    #[test]
+    fn repeated_keys_are_refused_at_any_depth() {
+        for body in [
+            &br#"{"title":"a","title":"b"}"#[..],
+            br#"{"a":{"x":1,"x":2}}"#,
+            br#"[{"k":1},{"k":2,"k":3}]"#,
+        ] {
+            let err = parse(body).unwrap_err();
+            assert_eq!(err.status(), 400);
+            assert!(err.message().contains("repeats a key"), "{}", err.message());
+        }
+        // The same key in different objects is fine.
+        assert!(parse(br#"[{"k":1},{"k":2}]"#).is_ok());
+        assert_eq!(
+            parse(br#"{"n":1.5,"b":true,"z":null,"s":"x","u":18446744073709551615,"i":-1}"#)
+                .unwrap(),
+            json!({"n":1.5,"b":true,"z":null,"s":"x","u":18446744073709551615u64,"i":-1})
+        );
+    }
+
+    #[test]
+    fn thousands_of_unknown_keys_give_a_small_error() {
+        let body: Map<String, Value> = (0..8700).map(|i| (format!("key{i}"), json!(1))).collect();
+        let err = Input::new(Value::Object(body), &["email"])
+            .unwrap()
+            .finish()
+            .unwrap_err();
+        assert_eq!(err.details().len(), crate::error::MAX_DETAILS);
+        assert!(err.to_body("r").len() < 2_000);
+        let body: Value = serde_json::from_slice(&err.to_body("r")).unwrap();
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("8680 more"));
     }
 
     fn non_empty(s: &str) -> Result<String, Issue> {

@@ -8,6 +8,7 @@
 pub mod conditional;
 pub mod cors;
 pub mod cursor;
+pub mod date;
 pub mod json;
 pub mod log;
 pub mod page;

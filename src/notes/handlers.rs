@@ -23,13 +23,17 @@ fn not_found() -> AppError {
     AppError::new(ErrorCode::NotFound)
 }
 
-/// Reads `Idempotency-Key`: 1–255 visible ASCII characters, else 422.
+/// Reads `Idempotency-Key` if sent.
 fn idempotency_key(cx: &Ctx) -> Result<Option<String>, AppError> {
-    let Some(key) = cx.header("idempotency-key") else {
-        return Ok(None);
-    };
+    cx.header("idempotency-key")
+        .map(|k| parse_idempotency_key(&k).map(str::to_owned))
+        .transpose()
+}
+
+/// Checks an `Idempotency-Key`: 1–255 visible ASCII characters, else 422.
+pub fn parse_idempotency_key(key: &str) -> Result<&str, AppError> {
     if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) {
-        Ok(Some(key))
+        Ok(key)
     } else {
         Err(AppError::validation(vec![FieldIssue::new(
             "Idempotency-Key",

@@ -8,6 +8,8 @@
 //! representation here, the queries in `repo.rs`, the handlers in `handlers.rs`, and one
 //! line per route in `routes.rs`.
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod contract;
 pub mod handlers;
 pub mod repo;
 

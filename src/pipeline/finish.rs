@@ -4,6 +4,7 @@
 
 use crate::context::Trail;
 use crate::error::AppError;
+use crate::http::date::http_date;
 use crate::http::log::{rfc3339_ms, RequestLog};
 use crate::http::trace::TraceContext;
 use crate::http::{cors, security, ApiResponse, Method};
@@ -40,8 +41,13 @@ pub fn finish(
         Ok(resp) => (resp, None),
         Err(err) => (ApiResponse::from_error(&err, facts.request_id), Some(err)),
     };
-    let (route, cache_control) = trail.route.unwrap_or(("unmatched", None));
-    security::apply(&mut resp.headers, cache_control);
+    let route = trail.route.map_or("unmatched", |r| r.path);
+    security::apply(&mut resp.headers, trail.route.and_then(|r| r.cache_control));
+    if let Some(dep) = trail.route.and_then(|r| r.deprecation) {
+        resp.headers
+            .push(("Deprecation", format!("@{}", dep.since)));
+        resp.headers.push(("Sunset", http_date(dep.sunset)));
+    }
     if !trail.preflight {
         cors::apply(&mut resp.headers, facts.allowed_origins, facts.origin);
     }
@@ -121,7 +127,14 @@ mod tests {
         let trace = TraceContext::continue_or_start(None);
         let allowed = vec!["https://app.example".to_string()];
         let trail = Trail {
-            route: Some(("/v1/notes/{id}", Some("private, no-cache"))),
+            route: Some(crate::context::Matched {
+                path: "/v1/notes/{id}",
+                cache_control: Some("private, no-cache"),
+                deprecation: Some(crate::router::Deprecation {
+                    since: 1_767_225_600,
+                    sunset: 1_830_297_600,
+                }),
+            }),
             user_id: Some("u1".into()),
             checked: vec![Checked {
                 policy: "ip",
@@ -166,6 +179,8 @@ mod tests {
         assert_eq!(r.header("x-d1-bookmark"), Some("00-ab"));
         assert_eq!(r.header("server-timing"), Some("cache;desc=l1-hit;dur=0"));
         assert_eq!(r.header("x-request-id"), Some("req-1"));
+        assert_eq!(r.header("deprecation"), Some("@1767225600"));
+        assert_eq!(r.header("sunset"), Some("Sat, 01 Jan 2028 00:00:00 GMT"));
         assert_eq!(r.header("traceparent"), Some(trace.header_value().as_str()));
         let line: Value = serde_json::from_str(&done.line).unwrap();
         assert_eq!(line["route"], "/v1/notes/{id}");

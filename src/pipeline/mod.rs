@@ -87,7 +87,7 @@ pub async fn handle(incoming: Incoming, bindings: Bindings) -> ApiResponse {
 
 /// D1 bookmarks are dash-separated hexadecimal groups; anything else is refused before it
 /// reaches D1.
-fn valid_bookmark(b: &str) -> bool {
+pub(crate) fn valid_bookmark(b: &str) -> bool {
     (1..=256).contains(&b.len()) && b.bytes().all(|c| c.is_ascii_hexdigit() || c == b'-')
 }
 

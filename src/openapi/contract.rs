@@ -1,0 +1,23 @@
+//! The document's own operation.
+
+use super::op::{headers, op, Op};
+use crate::http::Method;
+use serde_json::json;
+
+/// `GET /v1/openapi.json`.
+pub fn operations() -> Vec<Op> {
+    vec![op(
+        Method::Get,
+        "/v1/openapi.json",
+        "getOpenApi",
+        "This OpenAPI document",
+    )
+    .tag("meta")
+    .no_storage()
+    .json(
+        200,
+        "The OpenAPI 3.1 document.",
+        json!({"type": "object", "required": ["openapi", "paths"]}),
+        headers(&[]),
+    )]
+}

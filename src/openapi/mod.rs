@@ -1,0 +1,33 @@
+//! The API's contract: an OpenAPI 3.1 document derived from the route table and the
+//! declarations each feature keeps beside its types, generated natively, committed as
+//! `openapi.json`, and served by `GET /v1/openapi.json`.
+//!
+//! The Worker embeds the committed bytes: no schema code is linked into the Wasm. A unit test
+//! regenerates the document and fails when the committed one differs (`make openapi` writes
+//! it), and when a route lacks a declaration or a declaration names no route.
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod contract;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod generate;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod op;
+
+use crate::context::Ctx;
+use crate::error::AppError;
+use crate::http::ApiResponse;
+
+/// The committed document.
+pub const DOCUMENT: &[u8] = include_bytes!("../../openapi.json");
+
+/// `GET /v1/openapi.json`: the document.
+pub async fn serve(_cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    Ok(ApiResponse {
+        status: 200,
+        headers: vec![("Content-Type", "application/json".into())],
+        body: DOCUMENT.to_vec(),
+    })
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests;
