@@ -5,7 +5,7 @@ SHELL := bash
 RUN := source scripts/env.sh &&
 PORT ?= 8787
 
-.PHONY: help setup build dev test check unit wasm-test integration dry-run bench bench-quick migrate-local migrate-turso clean
+.PHONY: help setup build dev test check unit wasm-test integration dry-run contract fuzz openapi bench bench-quick migrate-local migrate-turso clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -21,7 +21,7 @@ dev: setup ## Serve the API on 127.0.0.1:$(PORT) with local KV, D1 and Durable O
 	@$(RUN) wrangler d1 migrations apply DB --local
 	@$(RUN) wrangler dev --ip 127.0.0.1 --port $(PORT)
 
-test: setup ## Run every check and test (fmt, clippy, unit, wasm, REST front, integration, dry-run deploy)
+test: setup ## Run every check and test (fmt, clippy, unit, wasm, REST front, integration, contract, dry-run deploy)
 	@bash scripts/test.sh
 
 check: setup ## Formatting and lints, host and wasm32
@@ -35,6 +35,15 @@ wasm-test: setup ## Tests compiled to wasm32 and run under node
 
 integration: build ## Integration tests against the Worker in workerd (Miniflare)
 	@$(RUN) cargo test --test api
+
+contract: build ## The API document validated, typed (tsc) and contract-fuzzed (schemathesis, fixed seed)
+	@bash scripts/test.sh contract
+
+fuzz: build ## Contract fuzzing with a larger budget and a random seed (SEED=n to replay)
+	@$(RUN) node tests/contract/fuzz.mjs --examples 400 --seed $${SEED:-$$RANDOM$$RANDOM} --min-requests 5000
+
+openapi: setup ## Regenerate openapi.json from the route table and the features' declarations
+	@$(RUN) OPENAPI_WRITE=1 cargo test --lib openapi:: -- --quiet
 
 dry-run: build ## Bundle as `wrangler deploy` would, without uploading; prints the size
 	@bash scripts/test.sh dry-run

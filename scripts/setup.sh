@@ -82,6 +82,18 @@ if ! sqld_ok; then
   sqld_ok || { echo "sqld digest mismatch" >&2; exit 1; }
 fi
 
+# Contract checkers from PyPI, every package pinned (scripts/contract-requirements.txt):
+# schemathesis for contract fuzzing, openapi-spec-validator for the document.
+req_hash="$(sha256sum scripts/contract-requirements.txt | cut -d' ' -f1)"
+if [ ! -x .tools/py/bin/schemathesis ] || [ "$(cat .tools/py.stamp 2>/dev/null)" != "$req_hash" ]; then
+  say "installing schemathesis and openapi-spec-validator (PyPI, pinned)"
+  rm -rf .tools/py
+  python3 -m venv .tools/py
+  .tools/py/bin/pip install --quiet --disable-pip-version-check --no-deps \
+    -r scripts/contract-requirements.txt
+  echo "$req_hash" > .tools/py.stamp
+fi
+
 redis_version() {
   dpkg-query -W -f='${Status} ${Version}' redis-server 2>/dev/null | sed -n 's/^install ok installed //p'
 }

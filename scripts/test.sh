@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole check: formatting, lints (host and wasm32), a release build, a dry-run deploy,
 # native unit tests, wasm tests under node, the Upstash-compatible REST front against Redis,
-# then integration tests against workerd.
-# With an argument, runs only that stage (check, dry-run).
+# integration tests against workerd, then the API contract (the document validated and typed,
+# and fuzzed by schemathesis).
+# With an argument, runs only that stage (check, dry-run, contract).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -37,9 +38,20 @@ dry_run() {
   fi
 }
 
+contract() {
+  stage "API document (openapi-spec-validator; openapi-typescript + tsc on a typed client)"
+  .tools/py/bin/openapi-spec-validator openapi.json
+  mkdir -p target/contract
+  openapi-typescript openapi.json -o target/contract/api.d.ts >/dev/null
+  tsc -p tests/contract/tsconfig.json
+  stage "contract fuzzing (schemathesis against workerd, fixed seed)"
+  node tests/contract/fuzz.mjs --examples 40 --seed 1 --min-requests 1000
+}
+
 case "${1:-all}" in
   check) check ;;
   dry-run) dry_run ;;
+  contract) contract ;;
   all)
     check
     stage "release build (scripts/build.sh)"
@@ -53,6 +65,7 @@ case "${1:-all}" in
     node --test tests/support/upstash-rest.test.mjs
     stage "integration tests (workerd via Miniflare)"
     cargo test --locked --test api
+    contract
     ;;
   *) echo "unknown stage: $1" >&2; exit 2 ;;
 esac

@@ -8,15 +8,20 @@
 
 use crate::error::{AppError, ErrorCode};
 
-/// Accepts the request if its origin is allowed or the browser says it is same-origin.
+/// Accepts the request when `Origin` is on the allow-list; without `Origin`, when the
+/// browser says it is same-origin. An `Origin` that is present decides on its own (`null`
+/// included): no browser sends a foreign origin with `Sec-Fetch-Site: same-origin`, so that
+/// pair is a forgery, not a browser to accommodate.
 pub fn check(
     origin: Option<&str>,
     sec_fetch_site: Option<&str>,
     allowed_origins: &[String],
 ) -> Result<(), AppError> {
-    let origin_ok = origin.is_some_and(|o| crate::http::cors::is_allowed(allowed_origins, o));
-    let same_origin = sec_fetch_site == Some("same-origin");
-    if origin_ok || same_origin {
+    let allowed = match origin {
+        Some(o) => crate::http::cors::is_allowed(allowed_origins, o),
+        None => sec_fetch_site == Some("same-origin"),
+    };
+    if allowed {
         Ok(())
     } else {
         Err(AppError::new(ErrorCode::CsrfRejected))
@@ -35,12 +40,7 @@ mod tests {
     fn allowed_origin_or_same_origin_passes() {
         assert!(check(Some("https://app.example"), None, &allowed()).is_ok());
         assert!(check(None, Some("same-origin"), &allowed()).is_ok());
-        assert!(check(
-            Some("https://evil.example"),
-            Some("same-origin"),
-            &allowed()
-        )
-        .is_ok());
+        assert!(check(Some("https://app.example"), Some("cross-site"), &allowed()).is_ok());
     }
 
     #[test]
@@ -49,6 +49,9 @@ mod tests {
             (None, None),
             (Some("https://evil.example"), None),
             (Some("null"), Some("cross-site")),
+            // A present Origin decides: a foreign one is refused whatever Sec-Fetch-Site says.
+            (Some("https://evil.example"), Some("same-origin")),
+            (Some("null"), Some("same-origin")),
             (None, Some("same-site")),
             (None, Some("none")),
         ] {

@@ -5,7 +5,7 @@
 //! an older replica); without one the session starts `first-unconstrained` (any replica).
 //! The latest bookmark goes back in every response's `x-d1-bookmark`.
 
-use super::{classify, Database, DbError, QueryResult, Row, Statement, Value};
+use super::{classify_d1 as classify, Database, DbError, QueryResult, Row, Statement, Value};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 use wasm_bindgen::{JsCast, JsValue};
@@ -23,9 +23,10 @@ pub struct D1 {
 impl D1 {
     /// Opens a session on the database bound as `binding`, anchored at `bookmark` if given.
     pub fn new(env: &worker::Env, binding: &str, bookmark: Option<&str>) -> Result<Self, DbError> {
+        // A missing binding is a deployment fault, not an outage: retrying will not help.
         let db = env
             .d1(binding)
-            .map_err(|e| DbError::Unavailable(format!("D1 binding {binding}: {e}")))?;
+            .map_err(|e| DbError::Query(format!("D1 binding {binding}: {e}")))?;
         let session = db
             .with_session(Some(bookmark.unwrap_or("first-unconstrained")))
             .map_err(|e| DbError::Query(format!("D1 session: {e}")))?;

@@ -199,6 +199,18 @@ pub fn classify(message: &str) -> DbError {
     }
 }
 
+/// Classifies a D1 error. D1 passes SQLite's own errors through with their `SQLITE_*` code
+/// (and its type errors as `D1_TYPE_ERROR`): those are the statement's fault. Anything else
+/// ("Failed to get session commit token", "Network connection lost", "D1 DB is overloaded",
+/// an internal error) is the service's, answered 503 with `Retry-After` so clients retry.
+pub fn classify_d1(message: &str) -> DbError {
+    if message.contains("SQLITE_") || message.contains("D1_TYPE_ERROR") {
+        classify(message)
+    } else {
+        DbError::Unavailable(message.to_owned())
+    }
+}
+
 /// Maps database failures to API errors; the backend's text only reaches the log.
 impl From<DbError> for AppError {
     fn from(err: DbError) -> Self {
@@ -291,6 +303,32 @@ mod tests {
             DbError::Unavailable(_)
         ));
         assert!(matches!(classify("no such table: x"), DbError::Query(_)));
+    }
+
+    #[test]
+    fn d1_service_faults_are_unavailable_and_statement_errors_are_not() {
+        for fault in [
+            "D1_ERROR: Failed to get session commit token",
+            "D1_ERROR: Network connection lost.",
+            "D1 DB is overloaded. Requests queued for too long.",
+            "D1_ERROR: internal error",
+        ] {
+            let err: AppError = classify_d1(fault).into();
+            assert_eq!(err.status(), 503, "{fault}");
+            assert!(err.headers().iter().any(|(n, _)| *n == "Retry-After"));
+        }
+        assert!(matches!(
+            classify_d1("D1_ERROR: no such table: notes: SQLITE_ERROR"),
+            DbError::Query(_)
+        ));
+        assert!(matches!(
+            classify_d1("D1_ERROR: UNIQUE constraint failed: users.email: SQLITE_CONSTRAINT"),
+            DbError::UniqueViolation(_)
+        ));
+        assert!(matches!(
+            classify_d1("D1_TYPE_ERROR: Type 'bigint' not supported"),
+            DbError::Query(_)
+        ));
     }
 
     #[test]

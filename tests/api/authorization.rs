@@ -54,6 +54,7 @@ async fn public_routes_are_only_the_intended_ones() {
         [
             "GET /v1/health",
             "GET /v1/health/ready",
+            "GET /v1/openapi.json",
             "POST /v1/auth/login",
             "POST /v1/auth/signup"
         ]

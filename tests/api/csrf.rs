@@ -8,11 +8,16 @@ use reqwest::Method;
 async fn unsafe_cookie_requests_from_foreign_or_unknown_origins_are_rejected() {
     let app = app();
     let (_, browser) = app.new_user("csrf").await;
-    let cases: [&[(&str, &str)]; 4] = [
+    let cases: [&[(&str, &str)]; 5] = [
         &[],
         &[("origin", "https://evil.example")],
         &[("sec-fetch-site", "cross-site")],
         &[("origin", "null"), ("sec-fetch-site", "same-site")],
+        // A present Origin decides, whatever Sec-Fetch-Site claims.
+        &[
+            ("origin", "https://evil.example"),
+            ("sec-fetch-site", "same-origin"),
+        ],
     ];
     for headers in cases {
         let mut req = app

@@ -138,3 +138,49 @@ async fn every_invalid_field_is_reported() {
     let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
     assert_eq!(body["error"]["details"][0]["issue"], "expected_object");
 }
+
+#[tokio::test]
+async fn a_repeated_key_is_refused_not_resolved() {
+    let resp = post(
+        r#"{"email":"a@b.co","name":"first","name":"second"}"#,
+        Some("application/json"),
+    )
+    .await;
+    let body = assert_error(resp, 400, "BAD_REQUEST").await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("repeats a key"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn thousands_of_unknown_keys_give_a_bounded_error() {
+    // A note body may be 256 KiB: room for about 20,000 unknown keys.
+    let app = app();
+    let (_, user) = app.new_user("many-keys").await;
+    let mut fields = serde_json::Map::new();
+    for i in 0..20_000 {
+        fields.insert(format!("k{i}"), json!(1));
+    }
+    fields.insert("title".into(), json!("ok"));
+    let resp = app
+        .as_browser(&user, reqwest::Method::POST, "/v1/notes")
+        .json(&Value::Object(fields))
+        .send()
+        .await
+        .unwrap();
+    let length = resp.content_length();
+    let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
+    assert_eq!(body["error"]["details"].as_array().unwrap().len(), 20);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("19980 more not listed."),
+        "{body}"
+    );
+    assert!(length.is_some_and(|n| n < 2_000), "{length:?} bytes");
+}

@@ -19,6 +19,7 @@ mod accounts;
 mod authorization;
 mod cache;
 mod config;
+mod contract;
 mod cors;
 mod csrf;
 mod d1;

@@ -4,7 +4,7 @@
 // (upstash/redis-js, packages/redis/pkg/http.ts) relies on it:
 //
 // - `POST /` with a JSON command array, e.g. ["SET","k","v","PX",1000] → {"result": …}
-//   (numbers go to Redis as decimal text); path style `GET|HEAD|POST|PUT /set/k/v/EX/100`
+//   (numbers and booleans go to Redis as their text); path style `GET|HEAD|POST|PUT /set/k/v/EX/100`
 //   (URL-decoded segments, then a POST/PUT body, then the query's pairs: `/set/k?EX=100`);
 // - `POST /pipeline` → 200, one {"result"} or {"error"} per command; `POST /multi-exec` the
 //   same in MULTI/EXEC, or 400 {"error": "ERR …"} (the refused command's) when discarded;
@@ -142,10 +142,14 @@ const item = (reply, base64) =>
     ? { error: reply.error }
     : { result: reply?.status === "OK" ? "OK" : toResult(reply, base64) };
 
+// Arguments are JSON strings, numbers or booleans, as the official client sends them
+// (`set(k, true)` sends `true`); numbers and booleans reach Redis as their text.
 const isCommand = (c) =>
   Array.isArray(c) &&
   c.length > 0 &&
-  c.every((a) => typeof a === "string" || (typeof a === "number" && Number.isFinite(a)));
+  c.every(
+    (a) => typeof a === "string" || typeof a === "boolean" || (typeof a === "number" && Number.isFinite(a)),
+  );
 
 // Commands that would change or hold the one shared connection.
 const REFUSED = new Set(

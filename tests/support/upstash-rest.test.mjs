@@ -52,6 +52,15 @@ test("single commands map every reply type", async () => {
   assert.ok(ttl > 59000 && ttl <= 60000, `PTTL ${ttl}`);
 });
 
+test("booleans and numbers are sent as their text, as the official client relies on", async () => {
+  assert.deepEqual((await call("/", { body: ["SET", "bool:1", true] })).body, { result: "OK" });
+  assert.deepEqual((await call("/", { body: ["GET", "bool:1"] })).body, { result: "true" });
+  const piped = await call("/pipeline", { body: [["SET", "bool:2", false], ["SET", "bool:3", 1.5], ["MGET", "bool:2", "bool:3"]] });
+  assert.deepEqual(piped, { status: 200, body: [{ result: "OK" }, { result: "OK" }, { result: ["false", "1.5"] }] });
+  assert.equal((await call("/", { body: ["SET", "x", null] })).status, 400, "null is not an argument");
+  assert.equal((await call("/", { body: ["SET", "x", { a: 1 }] })).status, 400, "objects are not arguments");
+});
+
 test("path style commands: segments, then a POST or PUT body, then query pairs", async () => {
   assert.deepEqual((await call("/set/p1/hello%20world", { method: "GET" })).body, { result: "OK" });
   assert.deepEqual((await call("/get/p1", { method: "GET" })).body, { result: "hello world" });
