@@ -5,7 +5,7 @@ SHELL := bash
 RUN := source scripts/env.sh &&
 PORT ?= 8787
 
-.PHONY: help setup build dev test check unit wasm-test integration dry-run contract fuzz openapi bench bench-quick migrate-local migrate-turso clean
+.PHONY: help setup build dev test check unit wasm-test integration dry-run contract fuzz openapi bench bench-quick profile migrate-local migrate-turso clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,6 +51,10 @@ dry-run: build ## Bundle as `wrangler deploy` would, without uploading; prints t
 bench: build ## Benchmarks in workerd vs Hono and the bare ceiling, limiter, login CPU, cache layers (bench/results/)
 	@bash scripts/bench-setup.sh
 	@$(RUN) node bench/run.mjs $(if $(BASELINE),--baseline $(BASELINE)) && node bench/limiter.mjs && node bench/login-cpu.mjs && node bench/cache.mjs
+
+profile: build ## V8 CPU profile of the Worker under load, by category (target/profile/*.cpuprofile)
+	@bash scripts/bench-setup.sh
+	@$(RUN) node bench/profile.mjs
 
 bench-quick: build ## One round of health and the authenticated read vs Hono, no memory phase (BASELINE=dir to compare builds)
 	@bash scripts/bench-setup.sh

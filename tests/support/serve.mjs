@@ -4,7 +4,7 @@
 //
 // Usage: node tests/support/serve.mjs [--env test] [--port 0] [--vars '{"K":"V"}']
 //                                     [--drop-binding DB] [--log FILE] [--persist DIR]
-//                                     [--script build/index.js]
+//                                     [--script build/index.js] [--inspector-port 9230]
 // Prints one line {"url": "..."} on stdout when ready, and stops when stdin closes (so it
 // never outlives the test process that started it) or on SIGTERM/SIGINT.
 //
@@ -31,6 +31,8 @@ const { values: args } = parseArgs({
     quiet: { type: "boolean", default: false },
     // Another Worker with the same bindings (the benchmark peers).
     script: { type: "string", default: "build/index.js" },
+    // Opens workerd's inspector (V8 DevTools protocol) on this port, for `make profile`.
+    "inspector-port": { type: "string" },
   },
 });
 
@@ -69,6 +71,7 @@ const mf = new Miniflare({
   d1Databases,
   durableObjects,
   cf: false,
+  inspectorPort: args["inspector-port"] ? Number(args["inspector-port"]) : undefined,
   kvPersist: persist && join(persist, "kv"),
   d1Persist: persist && join(persist, "d1"),
   durableObjectsPersist: persist && join(persist, "do"),
