@@ -34,6 +34,17 @@ impl fmt::Display for OutboundError {
     }
 }
 
+/// Reads a response's whole body as text in one call (`Response.text()` on the same stream),
+/// where `worker`'s own `text()` reads the stream chunk by chunk from Rust, locking and
+/// releasing a reader each time.
+pub async fn text(response: &worker::Response) -> worker::Result<String> {
+    let promise = worker::web_sys::Response::from(response).text()?;
+    let value = wasm_bindgen_futures::JsFuture::from(promise).await?;
+    value
+        .as_string()
+        .ok_or_else(|| worker::Error::RustError("body is not text".into()))
+}
+
 /// POSTs `body` as JSON to `url` with `headers`, waiting at most `timeout` for the whole
 /// answer (status and body).
 pub async fn post_json(
@@ -58,12 +69,12 @@ pub async fn post_json(
     let controller = AbortController::default();
     let signal = controller.signal();
     let call = Box::pin(async {
-        let mut response = Fetch::Request(request)
+        let response = Fetch::Request(request)
             .send_with_signal(&signal)
             .await
             .map_err(transport)?;
         let status = response.status_code();
-        let body = response.text().await.map_err(transport)?;
+        let body = text(&response).await.map_err(transport)?;
         Ok(Answer { status, body })
     });
     // Bound before returning: the select's temporaries borrow `signal` and `transport`.

@@ -54,6 +54,24 @@ impl RawRequest {
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(json::too_large(limit));
         }
+        if declared.is_some() {
+            // The runtime holds a declared body to its length: read it in one call rather
+            // than chunk by chunk through a stream reader.
+            let unreadable = |e: wasm_bindgen::JsValue| {
+                AppError::new(ErrorCode::BadRequest)
+                    .with_message("The request body could not be read.")
+                    .with_cause(format!("{e:?}"))
+            };
+            let promise = self.0.inner().array_buffer().map_err(unreadable)?;
+            let buffer = wasm_bindgen_futures::JsFuture::from(promise)
+                .await
+                .map_err(unreadable)?;
+            let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
+            if bytes.len() > limit {
+                return Err(json::too_large(limit));
+            }
+            return Ok(bytes);
+        }
         let Ok(mut stream) = self.0.stream() else {
             return Ok(Vec::new()); // no body at all
         };

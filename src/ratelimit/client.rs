@@ -34,25 +34,28 @@ impl DurableLimiter {
         }
     }
 
+    /// `GET /check/<limit>/<window_ms>`: the quota travels in the path, so neither side
+    /// streams a body; the answer is read in one call.
     async fn call(&self, id: &str, quota: Quota) -> worker::Result<Decision> {
         let stub = self.namespace.id_from_name(id)?.get_stub()?;
-        let body = serde_json::to_string(&quota)?;
         let headers = worker::Headers::new();
         headers.set("traceparent", &self.traceparent)?;
         let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_headers(headers)
-            .with_body(Some(body.into()));
-        let req = Request::new_with_init("https://rate-limiter/check", &init)?;
-        let mut resp = stub.fetch_with_request(req).await?;
+        init.with_method(Method::Get).with_headers(headers);
+        let url = format!(
+            "https://rate-limiter/check/{}/{}",
+            quota.limit, quota.window_ms
+        );
+        let req = Request::new_with_init(&url, &init)?;
+        let resp = stub.fetch_with_request(req).await?;
         if resp.status_code() != 200 {
             return Err(worker::Error::RustError(format!(
                 "limiter answered {}",
                 resp.status_code()
             )));
         }
+        let text = crate::outbound::text(&resp).await?;
         // The object is another program: decode its answer strictly.
-        let text = resp.text().await?;
         serde_json::from_str(&text)
             .map_err(|e| worker::Error::RustError(format!("bad answer: {e}")))
     }

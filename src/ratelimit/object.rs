@@ -7,22 +7,46 @@
 //! survives eviction); an alarm deletes the state once the key is fully rested, so storage
 //! never grows with keys that stopped calling.
 //!
-//! Protocol: `POST /check` with a [`Quota`] as JSON answers a [`super::gcra::Decision`];
-//! `GET /ping` answers `pong` (readiness).
+//! **Writes do not hold the answer up.** The TAT write and the alarm are issued without
+//! awaiting them: the runtime's output gate keeps the answer from leaving the object until
+//! they are durable, so a caller can never observe a decision whose state could be lost. The
+//! alarm is set only when none is pending; when it fires early (the key kept calling) it
+//! re-arms itself for the current TAT.
+//!
+//! Protocol: `GET /check/<limit>/<window_ms>` answers a [`super::gcra::Decision`] as JSON;
+//! `GET /ping` answers `pong` (readiness). The quota travels in the path, so neither side
+//! reads a request body.
 
 use super::gcra::{self, Quota};
 use std::cell::Cell;
-use std::time::Duration;
+use worker::worker_sys::DurableObjectStorage;
 use worker::{durable_object, wasm_bindgen, DurableObject, Env, Request, Response, Result, State};
 
 const TAT_KEY: &str = "tat";
+
+/// Grace after the TAT before the state is deleted, milliseconds.
+const REST_GRACE_MS: f64 = 1000.0;
 
 /// The Durable Object holding one key's limiter state.
 #[durable_object]
 pub struct RateLimiter {
     state: State,
+    /// The storage binding itself, for writes issued without awaiting.
+    raw: Option<DurableObjectStorage>,
     /// `None` until loaded from storage; `Some(None)` for a fresh key.
     tat: Cell<Option<Option<f64>>>,
+    /// An alarm is known to be pending (set by this instance, not yet fired).
+    alarm_pending: Cell<bool>,
+}
+
+/// Reads `/check/<limit>/<window_ms>`.
+fn quota_from_path(path: &str) -> Option<Quota> {
+    let mut parts = path.strip_prefix("/check/")?.split('/');
+    let quota = Quota {
+        limit: parts.next()?.parse().ok()?,
+        window_ms: parts.next()?.parse().ok()?,
+    };
+    (parts.next().is_none() && quota.limit > 0 && quota.window_ms > 0).then_some(quota)
 }
 
 impl RateLimiter {
@@ -35,53 +59,72 @@ impl RateLimiter {
         Ok(stored)
     }
 
-    async fn check(&self, mut req: Request) -> Result<Response> {
-        let Ok(quota) = req.json::<Quota>().await else {
+    /// Persists the TAT and, when none is pending, sets the alarm, without waiting for
+    /// either (the output gate holds the answer until both are durable).
+    fn persist(&self, tat: f64, alarm_at: f64) -> Result<()> {
+        let Some(raw) = &self.raw else {
+            return Err(worker::Error::RustError("no storage".into()));
+        };
+        let _ = raw.put(TAT_KEY, wasm_bindgen::JsValue::from_f64(tat))?;
+        if !self.alarm_pending.get() {
+            let at = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(alarm_at));
+            let _ = raw.set_alarm(at, wasm_bindgen::JsValue::NULL.into())?;
+            self.alarm_pending.set(true);
+        }
+        Ok(())
+    }
+
+    async fn check(&self, path: &str) -> Result<Response> {
+        let Some(quota) = quota_from_path(path) else {
             return Response::error("bad quota", 400);
         };
-        if quota.limit == 0 || quota.window_ms == 0 {
-            return Response::error("bad quota", 400);
-        }
         let now = worker::Date::now().as_millis();
         let (decision, tat) = gcra::check(quota, self.tat().await?, now);
         if decision.allowed {
             self.tat.set(Some(Some(tat)));
-            let storage = self.state.storage();
-            storage.put(TAT_KEY, tat).await?;
-            // Once the TAT has passed the key is fully rested: the state can go.
-            storage
-                .set_alarm(Duration::from_millis(decision.reset_ms + 1000))
-                .await?;
+            self.persist(tat, tat + REST_GRACE_MS)?;
         }
-        Response::from_json(&decision)
+        let body = serde_json::to_string(&decision)?;
+        Response::ok(body)
     }
 }
 
 impl DurableObject for RateLimiter {
     fn new(state: State, _env: Env) -> Self {
+        let inner = state._inner();
+        let raw = inner.storage().ok();
         Self {
-            state,
+            state: State::from(inner),
+            raw,
             tat: Cell::new(None),
+            alarm_pending: Cell::new(false),
         }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
-        match req.path().as_str() {
-            "/check" => self.check(req).await,
-            "/ping" => Response::ok("pong"),
-            _ => Response::error("not found", 404),
+        let path = req.path();
+        if path == "/ping" {
+            return Response::ok("pong");
         }
+        if path.starts_with("/check/") {
+            return self.check(&path).await;
+        }
+        Response::error("not found", 404)
     }
 
     async fn alarm(&self) -> Result<Response> {
+        self.alarm_pending.set(false);
         let now = worker::Date::now().as_millis() as f64;
         match self.tat().await? {
             Some(tat) if tat > now => {
-                let wait = (tat - now).ceil() as u64 + 1000;
-                self.state
-                    .storage()
-                    .set_alarm(Duration::from_millis(wait))
+                // The key kept calling: look again once it can have rested.
+                let storage = self.state.storage();
+                storage
+                    .set_alarm(std::time::Duration::from_millis(
+                        (tat - now + REST_GRACE_MS).ceil() as u64,
+                    ))
                     .await?;
+                self.alarm_pending.set(true);
             }
             _ => {
                 self.state.storage().delete_all().await?;
@@ -89,5 +132,31 @@ impl DurableObject for RateLimiter {
             }
         }
         Response::ok("ok")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quota_travels_in_the_path() {
+        assert_eq!(
+            quota_from_path("/check/300/60000"),
+            Some(Quota {
+                limit: 300,
+                window_ms: 60_000
+            })
+        );
+        for bad in [
+            "/check/0/60000",
+            "/check/5/0",
+            "/check/5",
+            "/check/a/b",
+            "/check/1/2/3",
+            "/ping",
+        ] {
+            assert_eq!(quota_from_path(bad), None, "{bad}");
+        }
     }
 }
