@@ -2,7 +2,7 @@
 //! `policy:key`, reached by name through the namespace binding.
 
 use super::enforce::Limiter;
-use super::gcra::{Decision, Quota};
+use super::gcra::{Grant, Quota};
 use worker::{Method, ObjectNamespace, Request, RequestInit};
 
 /// The limiter's Durable Object namespace, for one request.
@@ -34,16 +34,16 @@ impl DurableLimiter {
         }
     }
 
-    /// `GET /check/<limit>/<window_ms>`: the quota travels in the path, so neither side
-    /// streams a body; the answer is read in one call.
-    async fn call(&self, id: &str, quota: Quota) -> worker::Result<Decision> {
+    /// `GET /check/<limit>/<window_ms>/<want>`: the quota travels in the path, so neither
+    /// side streams a body; the answer is read in one call.
+    async fn call(&self, id: &str, quota: Quota, want: u32) -> worker::Result<Grant> {
         let stub = self.namespace.id_from_name(id)?.get_stub()?;
         let headers = worker::Headers::new();
         headers.set("traceparent", &self.traceparent)?;
         let mut init = RequestInit::new();
         init.with_method(Method::Get).with_headers(headers);
         let url = format!(
-            "https://rate-limiter/check/{}/{}",
+            "https://rate-limiter/check/{}/{}/{want}",
             quota.limit, quota.window_ms
         );
         let req = Request::new_with_init(&url, &init)?;
@@ -62,7 +62,7 @@ impl DurableLimiter {
 }
 
 impl Limiter for DurableLimiter {
-    async fn acquire(&self, id: &str, quota: Quota) -> Result<Decision, String> {
-        self.call(id, quota).await.map_err(|e| e.to_string())
+    async fn acquire(&self, id: &str, quota: Quota, want: u32) -> Result<Grant, String> {
+        self.call(id, quota, want).await.map_err(|e| e.to_string())
     }
 }

@@ -80,9 +80,76 @@ pub fn check(quota: Quota, tat: Option<f64>, now: u64) -> (Decision, f64) {
     }
 }
 
+/// What the object answers: the decision, and how many requests it admitted at once (a
+/// lease: `granted` requests counted now, to be admitted by the caller within the lease).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub allowed: bool,
+    pub remaining: u32,
+    pub reset_ms: u64,
+    pub retry_after_ms: u64,
+    /// Requests admitted by this answer (0 when denied).
+    pub granted: u32,
+}
+
+impl Grant {
+    /// The decision for the first of the granted requests, as headers report it.
+    pub fn decision(&self) -> Decision {
+        Decision {
+            allowed: self.allowed,
+            remaining: self.remaining,
+            reset_ms: self.reset_ms,
+            retry_after_ms: self.retry_after_ms,
+        }
+    }
+}
+
+/// Admits up to `want` requests at `now` at once, each exactly as [`check`] would one after
+/// another: the grant stops at the first request `check` would deny. Returns the grant (its
+/// decision is the last admitted one, or the denial when none is) and the TAT to store.
+pub fn grant(quota: Quota, tat: Option<f64>, now: u64, want: u32) -> (Grant, f64) {
+    let mut state = tat;
+    let mut granted = 0;
+    let mut last = None;
+    for _ in 0..want.max(1) {
+        let (decision, next) = check(quota, state, now);
+        if !decision.allowed {
+            last = last.or(Some(decision));
+            break;
+        }
+        granted += 1;
+        state = Some(next);
+        last = Some(decision);
+    }
+    let d = last.unwrap_or_else(|| check(quota, state, now).0);
+    let grant = Grant {
+        allowed: granted > 0,
+        remaining: d.remaining,
+        reset_ms: d.reset_ms,
+        retry_after_ms: if granted > 0 { 0 } else { d.retry_after_ms },
+        granted,
+    };
+    (grant, state.unwrap_or(now as f64))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_grant_admits_what_single_checks_would() {
+        let (g, tat) = grant(Q, None, 0, 3);
+        assert_eq!((g.allowed, g.granted, g.remaining), (true, 3, 2));
+        let (g, tat) = grant(Q, Some(tat), 0, 10);
+        assert_eq!(
+            (g.allowed, g.granted, g.remaining),
+            (true, 2, 0),
+            "only what is left"
+        );
+        let (g, _) = grant(Q, Some(tat), 0, 1);
+        assert_eq!((g.allowed, g.granted), (false, 0));
+        assert_eq!(g.retry_after_ms, 2_000);
+    }
 
     const Q: Quota = Quota {
         limit: 5,

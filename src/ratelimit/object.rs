@@ -13,9 +13,9 @@
 //! alarm is set only when none is pending; when it fires early (the key kept calling) it
 //! re-arms itself for the current TAT.
 //!
-//! Protocol: `GET /check/<limit>/<window_ms>` answers a [`super::gcra::Decision`] as JSON;
-//! `GET /ping` answers `pong` (readiness). The quota travels in the path, so neither side
-//! reads a request body.
+//! Protocol: `GET /check/<limit>/<window_ms>/<want>` admits up to `want` requests at once
+//! (a lease, see [`super::enforce`]) and answers a [`super::gcra::Grant`] as JSON; `GET /ping`
+//! answers `pong` (readiness). The quota travels in the path, so neither side reads a body.
 
 use super::gcra::{self, Quota};
 use std::cell::Cell;
@@ -39,14 +39,22 @@ pub struct RateLimiter {
     alarm_pending: Cell<bool>,
 }
 
-/// Reads `/check/<limit>/<window_ms>`.
-fn quota_from_path(path: &str) -> Option<Quota> {
+/// The most requests one answer admits.
+const MAX_WANT: u32 = 1_000;
+
+/// Reads `/check/<limit>/<window_ms>/<want>`.
+fn quota_from_path(path: &str) -> Option<(Quota, u32)> {
     let mut parts = path.strip_prefix("/check/")?.split('/');
     let quota = Quota {
         limit: parts.next()?.parse().ok()?,
         window_ms: parts.next()?.parse().ok()?,
     };
-    (parts.next().is_none() && quota.limit > 0 && quota.window_ms > 0).then_some(quota)
+    let want: u32 = parts.next()?.parse().ok()?;
+    let ok = parts.next().is_none()
+        && quota.limit > 0
+        && quota.window_ms > 0
+        && (1..=MAX_WANT).contains(&want);
+    ok.then_some((quota, want))
 }
 
 impl RateLimiter {
@@ -75,16 +83,16 @@ impl RateLimiter {
     }
 
     async fn check(&self, path: &str) -> Result<Response> {
-        let Some(quota) = quota_from_path(path) else {
+        let Some((quota, want)) = quota_from_path(path) else {
             return Response::error("bad quota", 400);
         };
         let now = worker::Date::now().as_millis();
-        let (decision, tat) = gcra::check(quota, self.tat().await?, now);
-        if decision.allowed {
+        let (grant, tat) = gcra::grant(quota, self.tat().await?, now, want);
+        if grant.allowed {
             self.tat.set(Some(Some(tat)));
             self.persist(tat, tat + REST_GRACE_MS)?;
         }
-        let body = serde_json::to_string(&decision)?;
+        let body = serde_json::to_string(&grant)?;
         Response::ok(body)
     }
 }
@@ -141,19 +149,19 @@ mod tests {
 
     #[test]
     fn the_quota_travels_in_the_path() {
-        assert_eq!(
-            quota_from_path("/check/300/60000"),
-            Some(Quota {
-                limit: 300,
-                window_ms: 60_000
-            })
-        );
+        let q = Quota {
+            limit: 300,
+            window_ms: 60_000,
+        };
+        assert_eq!(quota_from_path("/check/300/60000/15"), Some((q, 15)));
         for bad in [
-            "/check/0/60000",
-            "/check/5/0",
+            "/check/0/60000/1",
+            "/check/5/0/1",
+            "/check/5/10/0",
+            "/check/5/10/1001",
             "/check/5",
-            "/check/a/b",
-            "/check/1/2/3",
+            "/check/a/b/c",
+            "/check/1/2/3/4",
             "/ping",
         ] {
             assert_eq!(quota_from_path(bad), None, "{bad}");
