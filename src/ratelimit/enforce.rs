@@ -40,6 +40,8 @@ pub const LEASE_MIN_LIMIT: u32 = 100;
 pub const LEASE_MS: u64 = 1_000;
 /// A lease holds at most this fraction of the quota: 1/20.
 pub const LEASE_FRACTION: u32 = 20;
+/// And never more than this many requests (what one counter answer may admit).
+pub const MAX_LEASE: u32 = 1_000;
 
 /// A limiter that cannot be reached at all (its binding is missing): every check fails with
 /// the same cause, and each policy fails open or closed as it says.
@@ -133,7 +135,7 @@ fn from_lease(
         } else {
             0
         };
-        let want = rate.clamp(1, (quota.limit / LEASE_FRACTION).max(1));
+        let want = rate.clamp(1, (quota.limit / LEASE_FRACTION).clamp(1, MAX_LEASE));
         lease.asking = want > 1;
         Err((want, want > 1))
     }
@@ -339,6 +341,7 @@ mod tests {
     impl Limiter for MemoryLimiter {
         async fn acquire(&self, id: &str, quota: Quota, want: u32) -> Result<Grant, String> {
             self.calls.set(self.calls.get() + 1);
+            assert!((1..=MAX_LEASE).contains(&want), "asked for {want}");
             if self.down.iter().any(|d| id.starts_with(d)) {
                 return Err("connection refused".into());
             }
@@ -524,6 +527,24 @@ mod tests {
         // An expired lease is never used.
         run(1_500 + LEASE_MS + 1);
         assert_eq!(limiter.calls.get(), calls + 2);
+    }
+
+    #[test]
+    fn a_lease_never_asks_for_more_than_one_answer_may_admit() {
+        let limiter = MemoryLimiter::default();
+        let p = policy("t-huge", 1_000_000_000, 60, OnError::Open);
+        let k = key("j");
+        let local = RefCell::new(Local::default());
+        for i in 0..5_000 {
+            let v = block_on(enforce_in(&local, &limiter, &[(&p, k.clone())], i / 10));
+            assert!(v.error.is_none() && v.warnings.is_empty());
+        }
+        let v = block_on(enforce_in(&local, &limiter, &[(&p, k)], 1_600));
+        let remaining = v.checked[0].decision.remaining;
+        assert!(
+            remaining >= 1_000_000_000 - 5_000 - MAX_LEASE,
+            "{remaining}"
+        );
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub struct RateLimiter {
 }
 
 /// The most requests one answer admits.
-const MAX_WANT: u32 = 1_000;
+const MAX_WANT: u32 = super::enforce::MAX_LEASE;
 
 /// Reads `/check/<limit>/<window_ms>/<want>`.
 fn quota_from_path(path: &str) -> Option<(Quota, u32)> {
