@@ -302,3 +302,44 @@ async fn limiter_state_survives_a_restart_of_the_runtime() {
     drop(app);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn two_isolates_with_leases_never_admit_more_than_the_quota_together() {
+    // Two instances of the Worker, each its own isolate with its own leases, share one
+    // counter per key. `ip` at 200 per hour is generous enough to be leased (at most 10 at a
+    // time); over the seconds this test runs, the quota refills by less than one request.
+    let app = crate::support::spawn(crate::support::Spawn {
+        vars: vec![("RATE_LIMITS", "ip=200/3600".to_owned())],
+        instances: 2,
+        ..crate::support::Spawn::default()
+    });
+    assert_eq!(app.urls.len(), 2);
+    let client = app.client();
+    let send = |base: &str| {
+        client
+            .get(format!("{base}/v1/health"))
+            .header("cf-connecting-ip", "203.0.113.77")
+            .send()
+    };
+    let mut admitted = 0;
+    let mut refused = 0;
+    for _ in 0..6 {
+        let wave = app
+            .urls
+            .iter()
+            .flat_map(|base| (0..60).map(move |_| base.clone()))
+            .collect::<Vec<_>>();
+        let responses = join_all(wave.iter().map(|base| send(base))).await;
+        for resp in responses {
+            match resp.unwrap().status().as_u16() {
+                200 => admitted += 1,
+                429 => refused += 1,
+                other => panic!("unexpected status {other}"),
+            }
+        }
+    }
+    assert_eq!(admitted + refused, 720);
+    // Never more than the quota; at most one unused lease per isolate lost.
+    assert!(admitted <= 200, "{admitted} admitted");
+    assert!(admitted >= 200 - 2 * 10, "{admitted} admitted");
+}

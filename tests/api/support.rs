@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 /// A running Worker.
 pub struct TestApp {
     pub url: String,
+    /// Every instance's URL (one unless started with `instances`).
+    pub urls: Vec<String>,
     log_path: PathBuf,
     _process: Helper,
 }
@@ -32,6 +34,9 @@ pub struct Spawn {
     /// Keep KV, D1 and Durable Object state in this folder instead of memory, so a later
     /// instance can start from it.
     pub persist: Option<PathBuf>,
+    /// Run this many instances, each in its own isolate, sharing bindings and the limiter's
+    /// Durable Object namespace (0 or 1: one).
+    pub instances: usize,
 }
 
 impl Spawn {
@@ -83,9 +88,18 @@ pub fn spawn(opts: Spawn) -> TestApp {
     if let Some(dir) = &opts.persist {
         args.extend(["--persist".into(), dir.clone().into()]);
     }
+    if opts.instances > 1 {
+        args.extend(["--instances".into(), opts.instances.to_string().into()]);
+    }
     let (process, ready) = Helper::start(&args, "the Worker (build first: `make build`)");
     TestApp {
         url: ready["url"].as_str().expect("url in ready line").to_owned(),
+        urls: ready["urls"]
+            .as_array()
+            .expect("urls in ready line")
+            .iter()
+            .map(|u| u.as_str().unwrap().to_owned())
+            .collect(),
         log_path,
         _process: process,
     }

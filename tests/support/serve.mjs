@@ -33,6 +33,9 @@ const { values: args } = parseArgs({
     script: { type: "string", default: "build/index.js" },
     // Opens workerd's inspector (V8 DevTools protocol) on this port, for `make profile`.
     "inspector-port": { type: "string" },
+    // Runs this many instances of the Worker, each in its own isolate, sharing the bindings
+    // and one Durable Object namespace (the first instance's); prints every instance's URL.
+    instances: { type: "string", default: "1" },
   },
 });
 
@@ -57,9 +60,7 @@ const writeLog = (chunk) => {
 };
 
 const persist = args.persist ? resolve(args.persist) : undefined;
-const mf = new Miniflare({
-  host: "127.0.0.1",
-  port: Number(args.port),
+const worker = {
   modules: true,
   modulesRoot: dirname(resolve(root, args.script)),
   scriptPath: resolve(root, args.script),
@@ -70,6 +71,10 @@ const mf = new Miniflare({
   kvNamespaces,
   d1Databases,
   durableObjects,
+};
+const shared = {
+  host: "127.0.0.1",
+  port: Number(args.port),
   cf: false,
   inspectorPort: args["inspector-port"] ? Number(args["inspector-port"]) : undefined,
   kvPersist: persist && join(persist, "kv"),
@@ -79,12 +84,34 @@ const mf = new Miniflare({
     stdout.on("data", writeLog);
     stderr.on("data", writeLog);
   },
-});
+};
+const instances = Number(args.instances);
+const names = Array.from({ length: instances }, (_, i) => `instance-${i}`);
+const mf =
+  instances === 1
+    ? new Miniflare({ ...shared, ...worker })
+    : new Miniflare({
+        ...shared,
+        workers: names.map((name, i) => ({
+          ...worker,
+          name,
+          unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+          // Every instance binds the first one's class: one namespace, one object per key.
+          durableObjects:
+            i === 0
+              ? durableObjects
+              : Object.fromEntries(
+                  Object.entries(durableObjects).map(([b, o]) => [b, { ...o, scriptName: names[0] }]),
+                ),
+        })),
+      });
 
 const url = await mf.ready;
 for (const db of d1) {
-  await applyD1(await mf.getD1Database(db.binding), join(root, db.migrations_dir ?? "migrations"));
+  await applyD1(await mf.getD1Database(db.binding, names[0]), join(root, db.migrations_dir ?? "migrations"));
 }
-process.stdout.write(JSON.stringify({ url: url.origin }) + "\n");
+const urls =
+  instances === 1 ? [url.origin] : await Promise.all(names.map(async (n) => (await mf.unsafeGetDirectURL(n)).origin));
+process.stdout.write(JSON.stringify({ url: urls[0], urls }) + "\n");
 
 stopWithParent(() => mf.dispose());
