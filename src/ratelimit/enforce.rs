@@ -582,39 +582,44 @@ mod tests {
         );
     }
 
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
+    #[cfg(not(target_arch = "wasm32"))]
+    mod property {
+        use super::*;
 
-        /// Many isolates with leases never admit more than the counter's GCRA bound allows,
-        /// widened only by how long a token may wait in a lease: over any interval of `e` ms,
-        /// at most limit + limit × (e + LEASE_MS) / window.
-        #[test]
-        fn leases_never_admit_more_than_the_counter(
-            limit in LEASE_MIN_LIMIT..600u32,
-            window_s in 1u64..30,
-            events in proptest::collection::vec((0usize..4, 0u64..40), 1..1500),
-        ) {
-            let limiter = MemoryLimiter::default();
-            let p = policy("t-prop", limit, window_s, OnError::Open);
-            let k = key("prop");
-            let isolates: Vec<RefCell<Local>> = (0..4).map(|_| RefCell::default()).collect();
-            let mut now = 1_000_000u64;
-            let mut times = Vec::new();
-            for (isolate, gap) in events {
-                now += gap;
-                limiter.now.set(now);
-                let v = block_on(enforce_in(&isolates[isolate], &limiter, &[(&p, k.clone())], now));
-                if v.error.is_none() {
-                    times.push(now);
+        proptest::proptest! {
+            #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
+
+            /// Many isolates with leases never admit more than the counter's GCRA bound allows,
+            /// widened only by how long a token may wait in a lease: over any interval of `e` ms,
+            /// at most limit + limit × (e + LEASE_MS) / window.
+            #[test]
+            fn leases_never_admit_more_than_the_counter(
+                limit in LEASE_MIN_LIMIT..600u32,
+                window_s in 1u64..30,
+                events in proptest::collection::vec((0usize..4, 0u64..40), 1..1500),
+            ) {
+                let limiter = MemoryLimiter::default();
+                let p = policy("t-prop", limit, window_s, OnError::Open);
+                let k = key("prop");
+                let isolates: Vec<RefCell<Local>> = (0..4).map(|_| RefCell::default()).collect();
+                let mut now = 1_000_000u64;
+                let mut times = Vec::new();
+                for (isolate, gap) in events {
+                    now += gap;
+                    limiter.now.set(now);
+                    let v = block_on(enforce_in(&isolates[isolate], &limiter, &[(&p, k.clone())], now));
+                    if v.error.is_none() {
+                        times.push(now);
+                    }
                 }
-            }
-            let window = window_s as f64 * 1000.0;
-            for (i, start) in times.iter().enumerate() {
-                for (j, end) in times.iter().enumerate().skip(i) {
-                    let count = (j - i + 1) as f64;
-                    let e = (end - start) as f64;
-                    let bound = f64::from(limit) + f64::from(limit) * (e + LEASE_MS as f64) / window;
-                    proptest::prop_assert!(count <= bound + 1e-6, "{count} > {bound} over {e} ms");
+                let window = window_s as f64 * 1000.0;
+                for (i, start) in times.iter().enumerate() {
+                    for (j, end) in times.iter().enumerate().skip(i) {
+                        let count = (j - i + 1) as f64;
+                        let e = (end - start) as f64;
+                        let bound = f64::from(limit) + f64::from(limit) * (e + LEASE_MS as f64) / window;
+                        proptest::prop_assert!(count <= bound + 1e-6, "{count} > {bound} over {e} ms");
+                    }
                 }
             }
         }
