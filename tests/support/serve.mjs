@@ -108,7 +108,8 @@ const mf =
 
 const url = await mf.ready;
 for (const db of d1) {
-  await applyD1(await mf.getD1Database(db.binding, names[0]), join(root, db.migrations_dir ?? "migrations"));
+  const database = await mf.getD1Database(db.binding, instances === 1 ? undefined : names[0]);
+  await applyD1(database, join(root, db.migrations_dir ?? "migrations"));
 }
 const urls =
   instances === 1 ? [url.origin] : await Promise.all(names.map(async (n) => (await mf.unsafeGetDirectURL(n)).origin));
