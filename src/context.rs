@@ -51,7 +51,9 @@ pub struct Incoming {
     pub method: Option<Method>,
     /// The path, without the query.
     pub path: String,
-    /// Headers, query and body, read on demand.
+    /// The query string, without `?` (empty when there is none).
+    pub query: String,
+    /// Headers and body, read on demand.
     pub raw: RawRequest,
 }
 
@@ -85,8 +87,6 @@ pub struct Trail {
 /// Everything a handler may use for one request.
 pub struct Ctx {
     incoming: Incoming,
-    /// The query string, read from the runtime on first use.
-    query: OnceCell<String>,
     config: Rc<Config>,
     bindings: Bindings,
     request_id: String,
@@ -118,7 +118,6 @@ impl Ctx {
     pub fn new(incoming: Incoming, config: Rc<Config>, bindings: Bindings, facts: Facts) -> Self {
         Self {
             incoming,
-            query: OnceCell::new(),
             config,
             bindings,
             request_id: facts.request_id,
@@ -154,7 +153,7 @@ impl Ctx {
     }
 
     fn query_string(&self) -> &str {
-        self.query.get_or_init(|| self.incoming.raw.query())
+        &self.incoming.query
     }
 
     /// Returns the first value of a query parameter, decoded.

@@ -32,9 +32,11 @@ mod fuzz;
 
 pub use error::{AppError, ErrorCode};
 
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, web_sys, Context, Env, Result};
 
+/// Takes the runtime's own request and answers its own response: the pipeline's edge reads
+/// only what it needs (see [`platform::RawRequest`]).
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys::Response> {
     Ok(pipeline::edge::serve(req, env).await)
 }

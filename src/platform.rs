@@ -12,40 +12,44 @@ use crate::error::{AppError, ErrorCode};
 use crate::http::{json, query};
 use crate::ratelimit::client::DurableLimiter;
 use futures_util::StreamExt;
+use worker::web_sys;
 
-/// The incoming request as the runtime holds it: headers, the query and the body are read
-/// from it on demand, one crossing each.
-pub struct RawRequest(worker::Request);
+/// The incoming request as the runtime holds it. Headers and the body are read from it on
+/// demand, one crossing each; nothing else is converted (in particular not `request.cf`,
+/// which `worker::Request` reads eagerly and this API never uses).
+pub struct RawRequest {
+    req: web_sys::Request,
+    headers: web_sys::Headers,
+}
 
 impl RawRequest {
     /// Wraps the runtime's request.
-    pub fn new(req: worker::Request) -> Self {
-        Self(req)
+    pub fn new(req: web_sys::Request) -> Self {
+        let headers = req.headers();
+        Self { req, headers }
     }
 
-    /// Returns the method token as sent (`worker::Method` folds unknown ones into GET).
+    /// Returns the method token as sent.
     pub fn method(&self) -> String {
-        self.0.inner().method()
+        self.req.method()
     }
 
-    /// Returns the path, without the query (already extracted by `worker`).
-    pub fn path(&self) -> String {
-        self.0.path()
-    }
-
-    /// Returns the query string, without `?` (empty when there is none).
-    pub fn query(&self) -> String {
-        query::split_url(&self.0.inner().url()).1.to_owned()
+    /// Returns the path and the query string (without `?`), from one read of the URL.
+    pub fn path_and_query(&self) -> (String, String) {
+        let url = self.req.url();
+        let (path, query) = query::split_url(&url);
+        let path = if path.is_empty() { "/" } else { path };
+        (path.to_owned(), query.to_owned())
     }
 
     /// Returns a header's value (several values joined by `, `, as the runtime does).
     pub fn header(&self, name: &str) -> Option<String> {
-        self.0.headers().get(name).ok().flatten()
+        self.headers.get(name).ok().flatten()
     }
 
     /// Reads at most `limit` bytes of body, stopping as soon as the limit is passed so an
     /// oversized upload is never buffered whole: 413 past the limit (checked against
-    /// `declared`, the `Content-Length`, first), 400 when the stream breaks.
+    /// `declared`, the `Content-Length`, first), 400 when the body cannot be read.
     pub async fn read_body(
         &mut self,
         declared: Option<u64>,
@@ -54,34 +58,36 @@ impl RawRequest {
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(json::too_large(limit));
         }
+        let unreadable = |cause: String| {
+            AppError::new(ErrorCode::BadRequest)
+                .with_message("The request body could not be read.")
+                .with_cause(cause)
+        };
         if declared.is_some() {
             // The runtime holds a declared body to its length: read it in one call rather
             // than chunk by chunk through a stream reader.
-            let unreadable = |e: wasm_bindgen::JsValue| {
-                AppError::new(ErrorCode::BadRequest)
-                    .with_message("The request body could not be read.")
-                    .with_cause(format!("{e:?}"))
-            };
-            let promise = self.0.inner().array_buffer().map_err(unreadable)?;
+            let promise = self
+                .req
+                .array_buffer()
+                .map_err(|e| unreadable(format!("{e:?}")))?;
             let buffer = wasm_bindgen_futures::JsFuture::from(promise)
                 .await
-                .map_err(unreadable)?;
+                .map_err(|e| unreadable(format!("{e:?}")))?;
             let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
             if bytes.len() > limit {
                 return Err(json::too_large(limit));
             }
             return Ok(bytes);
         }
-        let Ok(mut stream) = self.0.stream() else {
+        // No length declared (a chunked upload): stream it, counting as it comes.
+        // (`Clone::clone`: the inherent `clone` is JavaScript's `Request.clone()`.)
+        let mut req = worker::Request::from(<web_sys::Request as Clone>::clone(&self.req));
+        let Ok(mut stream) = req.stream() else {
             return Ok(Vec::new()); // no body at all
         };
-        let mut body = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+        let mut body = Vec::new();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                AppError::new(ErrorCode::BadRequest)
-                    .with_message("The request body could not be read.")
-                    .with_cause(e)
-            })?;
+            let chunk = chunk.map_err(|e| unreadable(e.to_string()))?;
             if body.len() + chunk.len() > limit {
                 return Err(json::too_large(limit));
             }
