@@ -184,8 +184,17 @@ impl Config {
             }
         };
 
-        let rate_limits = parse_rate_limits(lookup("RATE_LIMITS").as_deref().unwrap_or(""))
+        let mut rate_limits = parse_rate_limits(lookup("RATE_LIMITS").as_deref().unwrap_or(""))
             .map_err(|r| err("RATE_LIMITS", &r))?;
+        let leases = match lookup("RATE_LIMIT_LEASES").filter(|v| !v.trim().is_empty()) {
+            None => true,
+            raw => {
+                parse_bool(raw).ok_or_else(|| err("RATE_LIMIT_LEASES", "expected true or false"))?
+            }
+        };
+        for policy in &mut rate_limits {
+            policy.lease = leases && Policy::leasable(policy.quota);
+        }
 
         let database = match lookup("DB_BACKEND").as_deref().map(str::trim) {
             None | Some("") | Some("d1") => DbBackend::D1,

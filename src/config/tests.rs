@@ -218,3 +218,17 @@ fn test_routes_are_refused_in_production() {
     assert!(parse(&[("TEST_ROUTES", "yes"), ("APP_ENV", "test")]).is_err());
     assert!(parse(&[("APP_ENV", "staging")]).is_err());
 }
+
+#[test]
+fn leases_follow_the_quota_and_can_be_turned_off() {
+    let c = parse(&[("RATE_LIMITS", "ip=50/60")]).unwrap();
+    assert!(!c.policy("ip").unwrap().lease, "a tight quota is exact");
+    assert!(c.policy("user").unwrap().lease);
+    assert!(!c.policy("login-ip").unwrap().lease);
+    let c = parse(&[("RATE_LIMIT_LEASES", "false")]).unwrap();
+    assert!(c.rate_limits.iter().all(|p| !p.lease));
+    assert_eq!(
+        parse(&[("RATE_LIMIT_LEASES", "maybe")]).unwrap_err().var,
+        "RATE_LIMIT_LEASES"
+    );
+}

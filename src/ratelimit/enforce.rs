@@ -298,7 +298,7 @@ async fn check_one<L: Limiter>(
             retry_after_ms: wait,
         });
     }
-    let leased = policy.quota.limit >= LEASE_MIN_LIMIT;
+    let leased = policy.lease;
     let (want, sized) = if leased {
         match from_lease(local, &id, policy.quota, now) {
             Ok(decision) => return Ok(decision),
@@ -363,6 +363,10 @@ mod tests {
                 window_ms: secs * 1000,
             },
             on_error,
+            lease: Policy::leasable(Quota {
+                limit,
+                window_ms: secs * 1000,
+            }),
         }
     }
 
@@ -545,6 +549,21 @@ mod tests {
             remaining >= 1_000_000_000 - 5_000 - MAX_LEASE,
             "{remaining}"
         );
+    }
+
+    #[test]
+    fn leases_can_be_turned_off() {
+        let limiter = MemoryLimiter::default();
+        let p = Policy {
+            lease: false,
+            ..policy("t-exact", 1000, 60, OnError::Open)
+        };
+        let k = key("k");
+        let local = RefCell::new(Local::default());
+        for i in 0..30 {
+            block_on(enforce_in(&local, &limiter, &[(&p, k.clone())], i));
+        }
+        assert_eq!(limiter.calls.get(), 30, "one counter call per request");
     }
 
     #[test]

@@ -42,6 +42,15 @@ pub struct Policy {
     pub key: KeyKind,
     pub quota: Quota,
     pub on_error: OnError,
+    /// Busy keys are served from leases (see [`enforce`]); only generous quotas qualify.
+    pub lease: bool,
+}
+
+impl Policy {
+    /// Whether a quota is generous enough for leases.
+    pub const fn leasable(quota: Quota) -> bool {
+        quota.limit >= enforce::LEASE_MIN_LIMIT
+    }
 }
 
 const fn policy(
@@ -59,6 +68,7 @@ const fn policy(
             window_ms: secs * 1000,
         },
         on_error,
+        lease: limit >= enforce::LEASE_MIN_LIMIT,
     }
 }
 
