@@ -51,7 +51,12 @@ if [ "$(worker-build --version 2>/dev/null || true)" != "$WORKER_BUILD_VERSION" 
 fi
 if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
-  cargo install --locked wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  # Prefer the dependency versions it was released with; its published lock names
+  # webpki-roots 1.0.11, which the registry this machine reaches does not have, so fall back to
+  # a fresh resolution (what a plain `cargo install` does) when the locked one is unavailable.
+  cargo install --locked wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" \
+    || { say "locked dependencies unavailable; resolving them afresh"
+         cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"; }
 fi
 
 sqld_ok() { [ -x .tools/bin/sqld ] && echo "$SQLD_SHA256  .tools/bin/sqld" | sha256sum -c --status; }
