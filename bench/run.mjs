@@ -34,6 +34,8 @@ const { values: opts } = parseArgs({
     only: { type: "string" },
     // Skip the 100k-request memory phase (for quick comparisons).
     "no-memory": { type: "boolean", default: false },
+    // More vars for the Rust Workers, e.g. '{"RATE_LIMIT_LEASES":"false"}'.
+    vars: { type: "string", default: "{}" },
   },
 });
 const ONLY = opts.only ? opts.only.split(",").map((s) => s.trim()).filter(Boolean) : null;
@@ -49,6 +51,7 @@ const PASSWORD = "correct horse battery staple";
 const VARS = JSON.stringify({
   RATE_LIMITS: "ip=1000000000/60,user=1000000000/60,login-ip=1000000000/60,login-email=1000000000/60",
   CACHE_L1_MAX_ENTRIES: "0",
+  ...JSON.parse(opts.vars),
 });
 
 // ---- processes ------------------------------------------------------------------------------
