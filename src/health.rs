@@ -74,8 +74,8 @@ async fn check_durable_object(cx: &Ctx) -> Result<(), String> {
 /// The health routes as the OpenAPI document describes them.
 #[cfg(not(target_arch = "wasm32"))]
 pub mod contract {
+    use crate::http::contract::{headers, op, Op};
     use crate::http::Method;
-    use crate::openapi::op::{headers, op, Op};
     use serde_json::json;
 
     /// `GET /v1/health` and `GET /v1/health/ready`.

@@ -1,9 +1,8 @@
 //! The accounts routes as the OpenAPI document describes them.
 
 use crate::domain::schema;
+use crate::http::contract::{headers, op, shared, Op};
 use crate::http::Method;
-use crate::openapi::generate::shared;
-use crate::openapi::op::{headers, op, Op};
 use serde_json::{json, Value};
 
 /// What clients see of a user.

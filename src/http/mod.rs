@@ -6,6 +6,8 @@
 //! types.
 
 pub mod conditional;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod contract;
 pub mod cors;
 pub mod cursor;
 pub mod date;

@@ -1,9 +1,8 @@
 //! The notes routes as the OpenAPI document describes them.
 
 use crate::domain::schema;
+use crate::http::contract::{headers, op, shared, Op};
 use crate::http::Method;
-use crate::openapi::generate::shared;
-use crate::openapi::op::{headers, op, Op};
 use serde_json::{json, Value};
 
 /// A note as clients see it; administrators also see its owner.

@@ -1,6 +1,6 @@
 //! The document's own operation.
 
-use super::op::{headers, op, Op};
+use crate::http::contract::{headers, op, Op};
 use crate::http::Method;
 use serde_json::json;
 

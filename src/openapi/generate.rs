@@ -1,9 +1,9 @@
 //! Builds the OpenAPI 3.1 document from the route table and the features' declarations
 //! (native builds only; the Worker serves the committed result).
 
-use super::op::{error_response, header_ref, headers, schema_ref, Op};
 use crate::context::Handler;
 use crate::error::ErrorCode;
+use crate::http::contract::{error_response, header_ref, headers, Op};
 use crate::router::{Access, Route};
 use serde_json::{json, Map, Value};
 
@@ -293,9 +293,4 @@ fn components() -> Value {
             "NextCursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page; null on the last."},
         },
     })
-}
-
-/// The shared schema reference, re-exported for the features' declarations.
-pub fn shared(name: &str) -> Value {
-    schema_ref(name)
 }

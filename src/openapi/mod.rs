@@ -10,8 +10,6 @@
 pub mod contract;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod generate;
-#[cfg(not(target_arch = "wasm32"))]
-pub mod op;
 
 use crate::context::Ctx;
 use crate::error::AppError;

@@ -1,7 +1,8 @@
-//! What a feature declares about each of its operations, beside its types: the operation id,
-//! the query and header parameters, the request body, the answers particular to it. The route
-//! table supplies the rest (method, path and its parameters, security, rate limits, body
-//! limits, caching, deprecation) and the generator adds the answers every route shares.
+//! What a feature declares about each of its operations for the OpenAPI document, beside its
+//! types: the operation id, the query and header parameters, the request body, the answers
+//! particular to it. The route table supplies the rest (method, path and its parameters,
+//! security, rate limits, body limits, caching, deprecation) and the generator in
+//! [`crate::openapi`] adds the answers every route shares. Native builds only.
 
 use crate::http::Method;
 use serde_json::{json, Map, Value};
@@ -109,6 +110,11 @@ impl Op {
         self.storage = false;
         self
     }
+}
+
+/// A reference to a schema shared in the document's components (`User`, `Note`, `Error` …).
+pub fn shared(name: &str) -> Value {
+    schema_ref(name)
 }
 
 /// A reference to a shared schema.
