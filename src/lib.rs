@@ -28,6 +28,8 @@ pub mod routes;
 pub mod testing;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
+mod architecture;
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod fuzz;
 
 pub use error::{AppError, ErrorCode};
