@@ -97,6 +97,8 @@ pub struct Ctx {
     route: Option<&'static Route<Handler>>,
     params: Params,
     principal: Option<Principal>,
+    /// The caller as logged and as per-user limits key it (`Principal::log_id`).
+    caller: Option<String>,
     db: OnceCell<Rc<Db>>,
     checked: Vec<Checked>,
     warnings: Vec<Warning>,
@@ -127,6 +129,7 @@ impl Ctx {
             route: None,
             params: Params::new(),
             principal: None,
+            caller: None,
             db: OnceCell::new(),
             checked: Vec::new(),
             warnings: Vec::new(),
@@ -350,8 +353,11 @@ impl Ctx {
     }
 
     /// Sets the authenticated caller.
-    pub fn authenticated(&mut self, principal: Principal) {
+    /// Sets the authenticated caller; returns its id for logs and per-user limits.
+    pub fn authenticated(&mut self, principal: Principal) -> &str {
+        let caller = self.caller.insert(principal.log_id());
         self.principal = Some(principal);
+        caller
     }
 
     /// Marks the answer as a CORS preflight.
@@ -368,7 +374,7 @@ impl Ctx {
                 deprecation: r.deprecation,
             }),
             preflight: self.preflight,
-            user_id: self.principal.as_ref().map(Principal::log_id),
+            user_id: self.caller,
             checked: self.checked,
             cache: self.cache_trail.into_inner(),
             warnings: self.warnings,

@@ -45,9 +45,8 @@ pub async fn dispatch(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     };
     cx.record(verdict)?;
     if let Some(principal) = principal? {
-        let user = principal.log_id();
         let allowed = authorize(&principal, route.access);
-        cx.authenticated(principal);
+        let user = cx.authenticated(principal).to_owned();
         allowed?;
         let verdict: Verdict = cx.check_limits(KeyKind::User, &user).await;
         cx.record(verdict)?;
