@@ -20,6 +20,7 @@ pub mod ids;
 pub mod notes;
 pub mod openapi;
 pub mod outbound;
+pub mod page;
 pub mod pipeline;
 pub mod platform;
 pub mod ratelimit;

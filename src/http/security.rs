@@ -23,15 +23,19 @@ const HEADERS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Adds the security headers, and `Cache-Control` unless the response already has one.
+/// Adds the security headers, and `Cache-Control` unless the response already has one. A
+/// response that sets its own `Content-Security-Policy` (the browser page) keeps it.
 pub fn apply(headers: &mut Headers, route_cache_control: Option<&'static str>) {
+    let has =
+        |headers: &Headers, name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    let own_csp = has(headers, "content-security-policy");
     for (name, value) in HEADERS {
+        if own_csp && *name == "Content-Security-Policy" {
+            continue;
+        }
         headers.push((name, (*value).into()));
     }
-    if !headers
-        .iter()
-        .any(|(n, _)| n.eq_ignore_ascii_case("cache-control"))
-    {
+    if !has(headers, "cache-control") {
         let value = route_cache_control.unwrap_or(DEFAULT_CACHE_CONTROL);
         headers.push(("Cache-Control", value.into()));
     }
@@ -48,6 +52,21 @@ mod tests {
         assert!(h.contains(&("Cache-Control", "no-store".into())));
         assert!(h.contains(&("X-Frame-Options", "DENY".into())));
         assert_eq!(h.len(), HEADERS.len() + 1);
+    }
+
+    #[test]
+    fn a_response_with_its_own_policy_keeps_it() {
+        let mut h = vec![("Content-Security-Policy", "default-src 'self'".to_string())];
+        apply(&mut h, None);
+        let csp: Vec<_> = h
+            .iter()
+            .filter(|(n, _)| *n == "Content-Security-Policy")
+            .collect();
+        assert_eq!(
+            csp,
+            [&("Content-Security-Policy", "default-src 'self'".to_string())]
+        );
+        assert!(h.contains(&("X-Frame-Options", "DENY".into())));
     }
 
     #[test]

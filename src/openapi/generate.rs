@@ -21,7 +21,7 @@ pub fn operations() -> Vec<Op> {
 /// `ops`. Panics naming a route without a declaration (the unit tests call it).
 pub fn document(routes: &[Route<Handler>], ops: &[Op]) -> Value {
     let mut paths = Map::new();
-    for route in routes.iter().filter(|r| !r.test_only) {
+    for route in routes.iter().filter(|r| !r.test_only && !r.page) {
         let op = ops
             .iter()
             .find(|o| o.method == route.method && o.path == route.path)
