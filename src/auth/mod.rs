@@ -12,6 +12,7 @@ pub mod password;
 pub mod service_token;
 pub mod session;
 pub mod token;
+pub mod webauthn;
 
 use crate::domain::Role;
 use crate::error::{AppError, ErrorCode};
