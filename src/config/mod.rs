@@ -6,6 +6,7 @@
 
 use crate::auth::service_token::JwtConfig;
 use crate::auth::session::SessionPolicy;
+use crate::auth::webauthn::RelyingParty;
 use crate::cache::{CacheConfig, UpstashConfig};
 use crate::ratelimit::{Policy, DEFAULT_POLICIES};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
@@ -48,6 +49,32 @@ pub struct Config {
     pub database: DbBackend,
     /// The read cache: `CACHE_*` and `UPSTASH_REDIS_REST_*`.
     pub cache: CacheConfig,
+    /// Passkeys: `WEBAUTHN_RP_ID`, `WEBAUTHN_RP_NAME`, `WEBAUTHN_ORIGINS`,
+    /// `WEBAUTHN_USER_VERIFICATION`. `None` in production until `WEBAUTHN_RP_ID` is set (the
+    /// passkey routes then answer 404).
+    pub webauthn: Option<RelyingParty>,
+    /// `PASSWORD_LOGIN`: password sign-up, login and change (default true).
+    pub password_login: bool,
+    /// How sign-in links are mailed; `None` turns e-mail links off (404).
+    pub mailer: Option<MailerConfig>,
+    /// `APP_URL`: where the page lives, for links in mail. `None` in development and tests:
+    /// the origin the request reached.
+    pub app_url: Option<String>,
+}
+
+/// How mail leaves the Worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailerConfig {
+    /// Development and tests: each message is a JSON log line (never in production, where
+    /// logs would carry live sign-in links).
+    Log,
+    /// An HTTP mail API taking `{"from","to","subject","text"}` with a bearer token (Resend's
+    /// format): `MAIL_API_URL`, `MAIL_API_TOKEN` (secret), `MAIL_FROM`.
+    Http {
+        url: String,
+        token: String,
+        from: String,
+    },
 }
 
 /// The database backend, from `DB_BACKEND`.
@@ -211,6 +238,26 @@ impl Config {
         };
 
         let cache = parse_cache(&lookup)?;
+        let production = environment == Environment::Production;
+        let webauthn = parse_webauthn(&lookup, production)?;
+        let password_login = match lookup("PASSWORD_LOGIN").filter(|v| !v.trim().is_empty()) {
+            None => true,
+            raw => {
+                parse_bool(raw).ok_or_else(|| err("PASSWORD_LOGIN", "expected true or false"))?
+            }
+        };
+        let mailer = parse_mailer(&lookup, production)?;
+        let app_url = match lookup("APP_URL").filter(|v| !v.trim().is_empty()) {
+            Some(url) => Some(parse_origin(url.trim()).map_err(|r| err("APP_URL", &r))?),
+            None if production => webauthn.as_ref().and_then(|rp| rp.origins.first().cloned()),
+            None => None,
+        };
+        if production && mailer.is_some() && app_url.is_none() {
+            return Err(err(
+                "APP_URL",
+                "required in production when mail is configured",
+            ));
+        }
 
         Ok(Self {
             environment,
@@ -223,6 +270,10 @@ impl Config {
             rate_limits,
             database,
             cache,
+            webauthn,
+            password_login,
+            mailer,
+            app_url,
         })
     }
 
@@ -350,6 +401,101 @@ fn parse_origin(origin: &str) -> Result<String, String> {
         ));
     }
     Ok(origin.to_owned())
+}
+
+/// Passkey settings. Development and tests default the RP ID to `localhost` and accept any
+/// `http://localhost:<port>` origin, so `make dev PORT=…` works; production needs the RP ID
+/// and the exact origins, or passkeys stay off.
+fn parse_webauthn(
+    lookup: &impl Fn(&str) -> Option<String>,
+    production: bool,
+) -> Result<Option<RelyingParty>, ConfigError> {
+    let err = |var, reason: &str| ConfigError {
+        var,
+        reason: reason.to_owned(),
+    };
+    let id = match lookup("WEBAUTHN_RP_ID").map(|v| v.trim().to_ascii_lowercase()) {
+        Some(id) if !id.is_empty() => id,
+        _ if production => return Ok(None),
+        _ => "localhost".to_owned(),
+    };
+    let valid = id.len() <= 253
+        && id.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        && !id.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if !valid {
+        return Err(err(
+            "WEBAUTHN_RP_ID",
+            "expected a domain name such as example.com",
+        ));
+    }
+    let origins = lookup("WEBAUTHN_ORIGINS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|origin| parse_origin(origin).map_err(|r| err("WEBAUTHN_ORIGINS", &r)))
+        .collect::<Result<Vec<_>, _>>()?;
+    if production && origins.is_empty() {
+        return Err(err(
+            "WEBAUTHN_ORIGINS",
+            "required in production with WEBAUTHN_RP_ID",
+        ));
+    }
+    let require_user_verification = match lookup("WEBAUTHN_USER_VERIFICATION")
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("") | Some("required") => true,
+        Some("preferred") => false,
+        Some(_) => {
+            return Err(err(
+                "WEBAUTHN_USER_VERIFICATION",
+                "expected required or preferred",
+            ))
+        }
+    };
+    Ok(Some(RelyingParty {
+        id,
+        name: lookup("WEBAUTHN_RP_NAME")
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "edge-api".to_owned()),
+        origins,
+        any_localhost: !production,
+        require_user_verification,
+    }))
+}
+
+/// The mailer: the HTTP API when `MAIL_API_URL` is set, else the log in development and
+/// tests, else none.
+fn parse_mailer(
+    lookup: &impl Fn(&str) -> Option<String>,
+    production: bool,
+) -> Result<Option<MailerConfig>, ConfigError> {
+    let Some(url) = lookup("MAIL_API_URL").filter(|u| !u.trim().is_empty()) else {
+        return Ok((!production).then_some(MailerConfig::Log));
+    };
+    let url = parse_url("MAIL_API_URL", &url, &["https://", "http://"])?;
+    let token = lookup("MAIL_API_TOKEN")
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| ConfigError {
+            var: "MAIL_API_TOKEN",
+            reason: "required with MAIL_API_URL".into(),
+        })?;
+    let from = lookup("MAIL_FROM")
+        .map(|f| f.trim().to_owned())
+        .filter(|f| f.contains('@'))
+        .ok_or_else(|| ConfigError {
+            var: "MAIL_FROM",
+            reason: "required with MAIL_API_URL (an address such as login@example.com)".into(),
+        })?;
+    Ok(Some(MailerConfig::Http { url, token, from }))
 }
 
 fn parse_bool(value: Option<String>) -> Option<bool> {

@@ -232,3 +232,109 @@ fn leases_follow_the_quota_and_can_be_turned_off() {
         "RATE_LIMIT_LEASES"
     );
 }
+
+#[test]
+fn passkeys_default_to_localhost_outside_production_and_stay_off_in_it() {
+    let dev = parse(&[("APP_ENV", "development")]).unwrap();
+    let rp = dev.webauthn.unwrap();
+    assert_eq!(rp.id, "localhost");
+    assert!(rp.any_localhost && rp.require_user_verification);
+    assert_eq!(dev.mailer, Some(MailerConfig::Log));
+    assert_eq!(dev.app_url, None);
+    assert!(dev.password_login);
+
+    let prod = parse(&[]).unwrap();
+    assert_eq!(prod.webauthn, None);
+    assert_eq!(prod.mailer, None, "no log mailer in production");
+
+    let prod = parse(&[
+        ("WEBAUTHN_RP_ID", "Example.com"),
+        (
+            "WEBAUTHN_ORIGINS",
+            "https://example.com, https://app.example.com",
+        ),
+        ("WEBAUTHN_USER_VERIFICATION", "preferred"),
+        ("WEBAUTHN_RP_NAME", "Example"),
+    ])
+    .unwrap();
+    let rp = prod.webauthn.unwrap();
+    assert_eq!(rp.id, "example.com");
+    assert_eq!(rp.name, "Example");
+    assert_eq!(
+        rp.origins,
+        ["https://example.com", "https://app.example.com"]
+    );
+    assert!(!rp.any_localhost && !rp.require_user_verification);
+    assert_eq!(prod.app_url.as_deref(), Some("https://example.com"));
+}
+
+#[test]
+fn passkey_settings_are_checked() {
+    for (vars, var) in [
+        (&[("WEBAUTHN_RP_ID", "example.com")][..], "WEBAUTHN_ORIGINS"),
+        (
+            &[("WEBAUTHN_RP_ID", "127.0.0.1"), ("APP_ENV", "test")][..],
+            "WEBAUTHN_RP_ID",
+        ),
+        (
+            &[
+                ("WEBAUTHN_RP_ID", "https://example.com"),
+                ("APP_ENV", "test"),
+            ][..],
+            "WEBAUTHN_RP_ID",
+        ),
+        (
+            &[("WEBAUTHN_RP_ID", "a..b"), ("APP_ENV", "test")][..],
+            "WEBAUTHN_RP_ID",
+        ),
+        (
+            &[("WEBAUTHN_ORIGINS", "example.com"), ("APP_ENV", "test")][..],
+            "WEBAUTHN_ORIGINS",
+        ),
+        (
+            &[
+                ("WEBAUTHN_USER_VERIFICATION", "discouraged"),
+                ("APP_ENV", "test"),
+            ][..],
+            "WEBAUTHN_USER_VERIFICATION",
+        ),
+        (&[("PASSWORD_LOGIN", "maybe")][..], "PASSWORD_LOGIN"),
+        (&[("APP_URL", "https://example.com/path")][..], "APP_URL"),
+    ] {
+        assert_eq!(parse(vars).unwrap_err().var, var, "{vars:?}");
+    }
+    assert!(
+        !parse(&[("PASSWORD_LOGIN", "false")])
+            .unwrap()
+            .password_login
+    );
+}
+
+#[test]
+fn mail_goes_through_the_api_when_configured() {
+    let c = parse(&[
+        ("MAIL_API_URL", "https://api.resend.com/emails"),
+        ("MAIL_API_TOKEN", "re_123"),
+        ("MAIL_FROM", "login@example.com"),
+        ("APP_URL", "https://example.com"),
+    ])
+    .unwrap();
+    assert_eq!(
+        c.mailer,
+        Some(MailerConfig::Http {
+            url: "https://api.resend.com/emails".into(),
+            token: "re_123".into(),
+            from: "login@example.com".into(),
+        })
+    );
+    let base = [("MAIL_API_URL", "https://api.resend.com/emails")];
+    assert_eq!(parse(&base).unwrap_err().var, "MAIL_API_TOKEN");
+    let no_from = [base[0], ("MAIL_API_TOKEN", "t")];
+    assert_eq!(parse(&no_from).unwrap_err().var, "MAIL_FROM");
+    let no_url = [
+        base[0],
+        ("MAIL_API_TOKEN", "t"),
+        ("MAIL_FROM", "a@b.example"),
+    ];
+    assert_eq!(parse(&no_url).unwrap_err().var, "APP_URL");
+}
