@@ -17,6 +17,7 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod ids;
+pub mod mail;
 pub mod notes;
 pub mod openapi;
 pub mod outbound;

@@ -16,6 +16,9 @@ pub enum Access {
     Public,
     /// A signed-in user or service whose role is at least this one.
     Role(Role),
+    /// Anyone; the caller is identified when credentials are presented (a session cookie
+    /// that no longer works counts as none), so the handler can act for a signed-in user.
+    Optional,
 }
 
 /// The facts the pipeline reads about a route before its handler runs.
@@ -92,6 +95,13 @@ impl<H> Route<H> {
     #[must_use]
     pub const fn user(mut self) -> Self {
         self.access = Access::Role(Role::User);
+        self
+    }
+
+    /// Serves anyone, and identifies a signed-in caller (see [`Access::Optional`]).
+    #[must_use]
+    pub const fn optional_user(mut self) -> Self {
+        self.access = Access::Optional;
         self
     }
 

@@ -2,10 +2,10 @@
 //! view of users.
 
 use super::repo::Users;
+use super::signin::{self, start_session};
 use super::User;
-use crate::auth::kv_store::KvSessions;
-use crate::auth::session::{self, Session, SessionStore};
-use crate::auth::token::{digest_hex, SessionToken};
+use crate::auth::session::{self, SessionStore};
+use crate::auth::token::digest_hex;
 use crate::auth::{cookie, password, unauthenticated, Principal};
 use crate::context::Ctx;
 use crate::domain::{Email, Password, UserId};
@@ -25,8 +25,19 @@ async fn credentials(cx: &mut Ctx) -> Result<(Email, Password), AppError> {
         .ok_or_else(|| AppError::internal("validated fields missing"))
 }
 
+/// The answer to every password route when `PASSWORD_LOGIN` is off.
+fn passwords_off(cx: &Ctx) -> Result<(), AppError> {
+    if cx.config().password_login {
+        Ok(())
+    } else {
+        Err(AppError::new(ErrorCode::NotFound)
+            .with_message("Password sign-in is turned off; use a passkey or an e-mail link."))
+    }
+}
+
 /// `POST /v1/auth/signup`: creates an account (role `user`); 409 if the e-mail is taken.
 pub async fn signup(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    passwords_off(cx)?;
     let (email, password) = credentials(cx).await?;
     let hash = password::hash(password.as_bytes(), password::ITERATIONS).await?;
     let user = Users::new(&*cx.db()?)
@@ -46,13 +57,15 @@ fn bad_credentials() -> AppError {
 /// PBKDF2 run and give the same answer. A session the request already carried is deleted:
 /// login always issues a fresh token (no session fixation).
 pub async fn login(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    passwords_off(cx)?;
     let (email, password) = credentials(cx).await?;
     // Per-e-mail limit across all IPs; the key is a digest so no address names an object.
     cx.limit(KeyKind::Email, &digest_hex(email.as_str().as_bytes()))
         .await?;
     let db = cx.db()?;
     let users = Users::new(&db);
-    let user = users.by_email(&email).await?;
+    // An account without a password (made with a passkey) fails like an unknown one.
+    let user = users.by_email(&email).await?.filter(|u| u.has_password());
     let stored = user
         .as_ref()
         .map_or(password::DUMMY_HASH, |u| u.password_hash.as_str());
@@ -65,48 +78,7 @@ pub async fn login(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
         user = users.set_password(&user.id, &hash, false).await?;
     }
 
-    let store = cx.sessions()?;
-    if let Some(old) = presented_token(cx) {
-        let found = session::authenticate(&store, &old, cx.now(), &cx.config().session).await?;
-        if let Some(found) = found {
-            let s = &found.session;
-            store.remove(&found.storage_key, &s.user_id, &s.id).await?;
-        }
-    }
-    let (token, session) = start_session(cx, &store, &user).await?;
-    Ok(ApiResponse::json(
-        200,
-        &json!({"user": user.public(), "session_id": session.id}),
-    )?
-    .with_header("Set-Cookie", session_cookie(cx, &token)))
-}
-
-fn presented_token(cx: &Ctx) -> Option<SessionToken> {
-    let header = cx.header("cookie")?;
-    SessionToken::parse(cookie::find(&header)?)
-}
-
-/// The `Set-Cookie` value for a new session, living as long as the session may.
-fn session_cookie(cx: &Ctx, token: &SessionToken) -> String {
-    cookie::set(&token.encode(), cx.config().session.absolute_ms / 1000)
-}
-
-/// Starts and stores a session for `user`.
-pub(super) async fn start_session(
-    cx: &Ctx,
-    store: &KvSessions,
-    user: &User,
-) -> Result<(SessionToken, Session), AppError> {
-    let user_agent = cx.header("user-agent").unwrap_or_default();
-    let record = Session::new(
-        &user.id,
-        user.role,
-        user.session_epoch,
-        &user_agent,
-        cx.now(),
-        &cx.config().session,
-    );
-    session::create(store, record, cx.now()).await
+    signin::signed_in(cx, &user).await
 }
 
 /// `POST /v1/auth/logout`: deletes the current session and the cookie.
@@ -146,6 +118,7 @@ pub async fn me(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
 /// `POST /v1/auth/password` with `{"current_password", "new_password"}`: changes the
 /// password, revokes every other session, and rotates the current one (new token, new epoch).
 pub async fn change_password(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    passwords_off(cx)?;
     let mut input = cx.input(&["current_password", "new_password"]).await?;
     let current_pw = input.required("current_password", Password::parse_existing);
     let new_pw = input.required("new_password", Password::parse);
@@ -160,7 +133,12 @@ pub async fn change_password(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
         .by_id(cx.user_id()?)
         .await?
         .ok_or_else(|| unauthenticated(true))?;
-    if !password::verify(current_pw.as_bytes(), &user.password_hash).await? {
+    let current = if user.has_password() {
+        user.password_hash.as_str()
+    } else {
+        password::DUMMY_HASH
+    };
+    if !password::verify(current_pw.as_bytes(), current).await? || !user.has_password() {
         return Err(AppError::validation(vec![FieldIssue::new(
             "current_password",
             "incorrect",
@@ -173,7 +151,7 @@ pub async fn change_password(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     // Every session goes, the current one included; the caller continues on a fresh one.
     session::revoke_all(&store, &user.id, None).await?;
     let (token, _) = start_session(cx, &store, &user).await?;
-    Ok(ApiResponse::empty(204).with_header("Set-Cookie", session_cookie(cx, &token)))
+    Ok(ApiResponse::empty(204).with_header("Set-Cookie", signin::session_cookie(cx, &token)))
 }
 
 /// `GET /v1/admin/users?limit=&cursor=`: every account, oldest first.

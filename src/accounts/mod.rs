@@ -6,6 +6,7 @@ pub mod contract;
 pub mod handlers;
 pub mod repo;
 pub mod sessions;
+pub mod signin;
 
 use crate::db::{DbError, Row};
 use crate::domain::{Email, Role, UserId};
@@ -35,6 +36,16 @@ impl User {
             session_epoch: row.int("session_epoch")?,
             created_at: row.uint("created_at")?,
         })
+    }
+
+    /// Returns true unless the account was made with a passkey and has no password.
+    pub fn has_password(&self) -> bool {
+        !self.password_hash.is_empty()
+    }
+
+    /// The WebAuthn user handle: the id's 16 bytes (opaque, no personal data).
+    pub fn handle(&self) -> [u8; 16] {
+        self.id.uuid_bytes()
     }
 
     /// Returns the canonical URL (an administrators' route).

@@ -8,6 +8,7 @@
 pub mod cookie;
 pub mod csrf;
 pub mod kv_store;
+pub mod one_time;
 pub mod password;
 pub mod service_token;
 pub mod session;
@@ -65,7 +66,7 @@ impl Principal {
 /// Checks that `principal` may use a route with `access`: 403 when its role is too low.
 pub fn authorize(principal: &Principal, access: Access) -> Result<(), AppError> {
     match access {
-        Access::Public => Ok(()),
+        Access::Public | Access::Optional => Ok(()),
         Access::Role(needed) if principal.role().is_some_and(|r| r >= needed) => Ok(()),
         Access::Role(_) => Err(AppError::new(ErrorCode::Forbidden)),
     }

@@ -140,6 +140,14 @@ impl Row {
         let i = self.int(name)?;
         u64::try_from(i).map_err(|_| DbError::Protocol(format!("column {name}: negative")))
     }
+
+    /// Reads a nullable non-negative integer column.
+    pub fn opt_uint(&self, name: &str) -> Result<Option<u64>, DbError> {
+        match self.get(name)? {
+            Value::Null => Ok(None),
+            _ => self.uint(name).map(Some),
+        }
+    }
 }
 
 fn kind(v: &Value) -> &'static str {

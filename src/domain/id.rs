@@ -40,6 +40,17 @@ macro_rules! uuid_id {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// Returns the UUID's 16 bytes.
+            pub fn uuid_bytes(&self) -> [u8; 16] {
+                uuid::Uuid::parse_str(&self.0).map_or([0; 16], |u| *u.as_bytes())
+            }
+
+            /// Reads 16 bytes back as an id.
+            pub fn from_uuid_bytes(bytes: &[u8]) -> Option<Self> {
+                let bytes: [u8; 16] = bytes.try_into().ok()?;
+                Some(Self(uuid::Uuid::from_bytes(bytes).hyphenated().to_string()))
+            }
         }
 
         impl fmt::Display for $name {
@@ -71,6 +82,10 @@ uuid_id!(
 uuid_id!(
     /// A note's id (UUIDv7).
     NoteId
+);
+uuid_id!(
+    /// A passkey's id in this API (UUIDv7); the authenticator's credential id is separate.
+    PasskeyId
 );
 uuid_id!(
     /// A session's public id (UUIDv7), as listed to its owner; never the token.

@@ -11,7 +11,7 @@ mod role;
 pub mod schema;
 
 pub use email::Email;
-pub use id::{NoteId, SessionId, UserId};
+pub use id::{NoteId, PasskeyId, SessionId, UserId};
 pub use note::{NoteBody, NoteTitle, Tag, Tags, MAX_BODY_BYTES as MAX_NOTE_BODY_BYTES};
 pub use password::Password;
 pub use role::Role;

@@ -64,7 +64,8 @@ Bearer <JWT>`). **CSRF:** a cookie-authenticated request with an unsafe method m
 403 `CSRF_REJECTED`. Any route answers 400 for a malformed `x-d1-bookmark` header.";
 
 fn operation(route: &Route<Handler>, op: &Op) -> Value {
-    let protected = route.access != Access::Public;
+    let protected = matches!(route.access, Access::Role(_));
+    let optional = route.access == Access::Optional;
     let unsafe_method = !route.method.is_safe();
     let mut responses: Vec<(u16, Value)> = op.responses.clone();
     let mut add = |status: u16, description: &str, extra_headers: Value| match responses
@@ -119,6 +120,14 @@ fn operation(route: &Route<Handler>, op: &Op) -> Value {
             "FORBIDDEN: the caller's role is too low"
         };
         add(403, forbidden, json!({}));
+    }
+    if optional && unsafe_method {
+        add(
+            403,
+            "FORBIDDEN: a service token where a browser session is needed; CSRF_REJECTED: a \
+             cookie-authenticated request without an allowed `Origin`",
+            json!({}),
+        );
     }
     if route.path.contains('{') {
         add(
@@ -195,7 +204,12 @@ fn operation(route: &Route<Handler>, op: &Op) -> Value {
     params.extend(op.params.iter().cloned());
 
     let mut description = String::new();
-    if protected && unsafe_method {
+    if optional {
+        description.push_str(
+            "Open to anyone; a caller who presents a session cookie or service token is acted for. ",
+        );
+    }
+    if (protected || optional) && unsafe_method {
         description.push_str(
             "Cookie-authenticated calls must pass the CSRF check (see the document's description). ",
         );
@@ -213,6 +227,8 @@ fn operation(route: &Route<Handler>, op: &Op) -> Value {
         "responses": response_map,
         "security": if protected {
             json!([{"sessionCookie": []}, {"bearerJwt": []}])
+        } else if optional {
+            json!([{}, {"sessionCookie": []}, {"bearerJwt": []}])
         } else {
             json!([])
         },

@@ -39,6 +39,11 @@ pub async fn dispatch(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
             match route.access {
                 Access::Public => Ok(None),
                 Access::Role(_) => authenticate(cx, method, route.sensitive).await.map(Some),
+                Access::Optional if !presents_credentials(cx) => Ok(None),
+                Access::Optional => match authenticate(cx, method, route.sensitive).await {
+                    Err(err) if err.code() == ErrorCode::Unauthenticated => Ok(None),
+                    other => other.map(Some),
+                },
             }
         };
         futures_util::join!(cx.check_limits(KeyKind::Ip, &ip), authenticated)
@@ -52,6 +57,14 @@ pub async fn dispatch(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
         cx.record(verdict)?;
     }
     (route.handler)(cx).await
+}
+
+/// Returns true when the request carries a bearer token or the session cookie.
+fn presents_credentials(cx: &Ctx) -> bool {
+    cx.header("authorization").is_some()
+        || cx
+            .header("cookie")
+            .is_some_and(|c| crate::auth::cookie::find(&c).is_some())
 }
 
 /// `OPTIONS`: 204 with `Allow` for every known path; a CORS preflight also gets the CORS

@@ -17,6 +17,8 @@ pub mod soft;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub mod vectors;
 
 use authdata::AuthenticatorData;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -468,3 +468,292 @@ fn options_are_the_level_3_json_forms() {
     assert_eq!(options["allowCredentials"], serde_json::json!([]));
     assert_eq!(options["timeout"], forms::TIMEOUT_MS);
 }
+
+// ---- published vectors -------------------------------------------------------------------
+
+use super::vectors as v;
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn vector_rp(rp_id: &str, origin: &str) -> RelyingParty {
+    RelyingParty {
+        id: rp_id.into(),
+        name: "vectors".into(),
+        origins: vec![origin.into()],
+        any_localhost: false,
+        // Several published registrations were made without user verification.
+        require_user_verification: false,
+    }
+}
+
+fn vector_registration(
+    credential_id: &str,
+    client_data: &str,
+    object: &str,
+) -> RegistrationResponse {
+    let raw_id = unhex(credential_id);
+    RegistrationResponse {
+        id: b64_encode(&raw_id),
+        raw_id,
+        kind: "public-key".into(),
+        client_data_json: unhex(client_data),
+        attestation_object: unhex(object),
+        transports: Vec::new(),
+    }
+}
+
+fn vector_assertion(
+    credential_id: &str,
+    client_data: &str,
+    auth_data: &str,
+    signature: &str,
+) -> AuthenticationResponse {
+    let raw_id = unhex(credential_id);
+    AuthenticationResponse {
+        id: b64_encode(&raw_id),
+        raw_id,
+        kind: "public-key".into(),
+        client_data_json: unhex(client_data),
+        authenticator_data: unhex(auth_data),
+        signature: unhex(signature),
+        user_handle: None,
+    }
+}
+
+/// Registers the vector, checks every decoded fact, then verifies its assertion against
+/// what was registered; returns both outcomes.
+macro_rules! pair {
+    ($m:ident) => {{
+        use v::$m as m;
+        let rp = vector_rp(m::RP_ID, m::ORIGIN);
+        let reg = vector_registration(
+            m::CREDENTIAL_ID_HEX,
+            m::CLIENT_DATA_JSON_REGISTRATION_HEX,
+            m::ATTESTATION_OBJECT_HEX,
+        );
+        let challenge = unhex(m::REGISTRATION_CHALLENGE_HEX);
+        assert_eq!(challenge_of(&reg.client_data_json).unwrap(), challenge);
+        let registered = rp.verify_registration(&reg, &challenge);
+        let asserted = registered.as_ref().ok().map(|cred| {
+            assert_eq!(
+                cred.credential_id,
+                unhex(m::CREDENTIAL_ID_HEX),
+                "{}",
+                stringify!($m)
+            );
+            assert_eq!(
+                cred.public_key_cose,
+                unhex(m::CREDENTIAL_PUBLIC_KEY_COSE_HEX)
+            );
+            assert_eq!(cred.algorithm, m::ALGORITHM);
+            assert_eq!(cred.sign_count, m::REGISTRATION_SIGN_COUNT);
+            assert_eq!(cred.aaguid.to_vec(), unhex(m::AAGUID_HEX));
+            assert_eq!(cred.backup_eligible, m::REGISTRATION_FLAGS & BE != 0);
+            assert_eq!(cred.backed_up, m::REGISTRATION_FLAGS & BS != 0);
+            assert_eq!(cred.user_verified, m::REGISTRATION_FLAGS & UV != 0);
+            let response = vector_assertion(
+                m::CREDENTIAL_ID_HEX,
+                m::CLIENT_DATA_JSON_AUTHENTICATION_HEX,
+                m::AUTHENTICATOR_DATA_HEX,
+                m::SIGNATURE_HEX,
+            );
+            let stored = StoredCredential {
+                credential_id: &cred.credential_id,
+                public_key_cose: &cred.public_key_cose,
+                sign_count: cred.sign_count,
+                backup_eligible: cred.backup_eligible,
+                user_handle: b"",
+                discoverable: false,
+            };
+            let challenge = unhex(m::AUTHENTICATION_CHALLENGE_HEX);
+            rp.verify_authentication(&response, &challenge, &stored)
+        });
+        (registered, asserted)
+    }};
+}
+
+#[test]
+fn the_specifications_es256_and_ed25519_vectors_verify() {
+    let (reg, auth) = pair!(spec_es256_none);
+    assert!(reg.is_ok());
+    assert_eq!(auth.unwrap().unwrap().sign_count, 0);
+    // Statements of other formats are not verified, but their authenticator data must parse
+    // and their assertions verify.
+    for outcome in [
+        pair!(spec_es256_packed_self),
+        pair!(spec_es256_none_long_credential_id),
+        pair!(spec_es256_packed),
+        pair!(spec_es256_tpm),
+        pair!(spec_es256_android_key),
+        pair!(spec_es256_apple),
+        pair!(spec_es256_fido_u2f),
+        pair!(spec_ed25519_packed),
+    ] {
+        let (reg, auth) = outcome;
+        assert!(reg.is_ok(), "{reg:?}");
+        assert!(auth.unwrap().is_ok());
+    }
+    let (reg, _) = pair!(spec_ed25519_packed);
+    assert_eq!(reg.unwrap().algorithm, cose::EDDSA);
+    let (reg, _) = pair!(spec_es256_none_long_credential_id);
+    assert_eq!(reg.unwrap().credential_id.len(), 1023);
+}
+
+#[test]
+fn the_specifications_negative_vectors_are_refused() {
+    // Made in a cross-origin frame (with and without `topOrigin`).
+    assert_eq!(
+        pair!(spec_es256_none_cross_origin).0,
+        Err(Rejection::CrossOrigin)
+    );
+    assert_eq!(
+        pair!(spec_es256_none_top_origin).0,
+        Err(Rejection::CrossOrigin)
+    );
+    // ES384 was not offered.
+    assert_eq!(pair!(spec_es384_packed).0, Err(Rejection::Algorithm));
+    // The ES256 vector with one byte of the signature changed, or from another origin.
+    let m = v::spec_es256_none::ORIGIN;
+    let rp = vector_rp(v::spec_es256_none::RP_ID, "https://other.example");
+    let reg = vector_registration(
+        v::spec_es256_none::CREDENTIAL_ID_HEX,
+        v::spec_es256_none::CLIENT_DATA_JSON_REGISTRATION_HEX,
+        v::spec_es256_none::ATTESTATION_OBJECT_HEX,
+    );
+    let challenge = unhex(v::spec_es256_none::REGISTRATION_CHALLENGE_HEX);
+    assert_eq!(
+        rp.verify_registration(&reg, &challenge),
+        Err(Rejection::Origin)
+    );
+    let rp = vector_rp("example.com", m);
+    assert_eq!(
+        rp.verify_registration(&reg, &challenge),
+        Err(Rejection::RpId)
+    );
+    let strict = RelyingParty {
+        require_user_verification: true,
+        ..vector_rp(v::spec_es256_none::RP_ID, m)
+    };
+    assert_eq!(
+        strict.verify_registration(&reg, &challenge),
+        Err(Rejection::UserVerification),
+        "the vector was made without user verification"
+    );
+}
+
+/// A stored credential from a real authenticator, and its next assertion.
+macro_rules! real_assertion {
+    ($m:ident) => {{
+        use v::$m as m;
+        let rp = vector_rp(m::RP_ID, m::ORIGIN);
+        let response = vector_assertion(
+            m::CREDENTIAL_ID_HEX,
+            m::CLIENT_DATA_JSON_AUTHENTICATION_HEX,
+            m::AUTHENTICATOR_DATA_HEX,
+            m::SIGNATURE_HEX,
+        );
+        let cose = unhex(m::CREDENTIAL_PUBLIC_KEY_COSE_HEX);
+        let id = unhex(m::CREDENTIAL_ID_HEX);
+        let data = authdata::parse(&response.authenticator_data).unwrap();
+        let stored = StoredCredential {
+            credential_id: &id,
+            public_key_cose: &cose,
+            sign_count: m::STORED_SIGN_COUNT,
+            backup_eligible: data.backup_eligible(),
+            user_handle: b"",
+            discoverable: false,
+        };
+        let challenge = unhex(m::AUTHENTICATION_CHALLENGE_HEX);
+        let outcome = rp.verify_authentication(&response, &challenge, &stored);
+        if let Ok(done) = &outcome {
+            assert_eq!(done.sign_count, m::AUTHENTICATION_SIGN_COUNT);
+        }
+        // The same assertion presented again: its counter no longer increases.
+        let replay = StoredCredential {
+            sign_count: m::AUTHENTICATION_SIGN_COUNT,
+            ..stored.clone()
+        };
+        let replayed = rp.verify_authentication(&response, &challenge, &replay);
+        (outcome, replayed)
+    }};
+}
+
+#[test]
+fn real_authenticators_assertions_verify_and_cannot_be_replayed() {
+    for (outcome, replayed) in [
+        real_assertion!(pywebauthn_es256_authentication),
+        real_assertion!(pywebauthn_ed25519_authentication),
+        real_assertion!(simplewebauthn_es256_authentication),
+        real_assertion!(simplewebauthn_es256_authentication_localhost),
+    ] {
+        assert!(outcome.is_ok(), "{outcome:?}");
+        assert_eq!(replayed, Err(Rejection::Counter));
+    }
+}
+
+macro_rules! real_registration {
+    ($m:ident) => {{
+        use v::$m as m;
+        let rp = vector_rp(m::RP_ID, m::ORIGIN);
+        let reg = vector_registration(
+            m::CREDENTIAL_ID_HEX,
+            m::CLIENT_DATA_JSON_REGISTRATION_HEX,
+            m::ATTESTATION_OBJECT_HEX,
+        );
+        let cred = rp
+            .verify_registration(&reg, &unhex(m::REGISTRATION_CHALLENGE_HEX))
+            .unwrap_or_else(|r| panic!("{}: {r:?}", stringify!($m)));
+        assert_eq!(
+            cred.public_key_cose,
+            unhex(m::CREDENTIAL_PUBLIC_KEY_COSE_HEX)
+        );
+        assert_eq!(cred.algorithm, m::ALGORITHM);
+        assert_eq!(cred.sign_count, m::REGISTRATION_SIGN_COUNT);
+        assert_eq!(cred.aaguid.to_vec(), unhex(m::AAGUID_HEX));
+        cred
+    }};
+}
+
+#[test]
+fn real_authenticators_registrations_verify() {
+    real_registration!(pywebauthn_es256_none_registration);
+    real_registration!(pywebauthn_es256_packed_yubikey_registration);
+    let ed = real_registration!(pywebauthn_ed25519_packed_yubikey_registration);
+    assert_eq!(ed.algorithm, cose::EDDSA);
+    // Firefox for Android escapes the slashes of its origin in clientDataJSON.
+    real_registration!(simplewebauthn_es256_none_firefox_android_registration);
+    real_registration!(simplewebauthn_es256_packed_self_chrome_registration);
+    // Authenticator extension data (ED) after the key, in registration and assertion; the
+    // published assertion's signature does not verify against this credential.
+    use v::simplewebauthn_es256_android_device_pubkey as m;
+    let cred = real_registration!(simplewebauthn_es256_android_device_pubkey);
+    assert!(!m::AUTHENTICATION_SIGNATURE_VALID);
+    let response = vector_assertion(
+        m::CREDENTIAL_ID_HEX,
+        m::CLIENT_DATA_JSON_AUTHENTICATION_HEX,
+        m::AUTHENTICATOR_DATA_HEX,
+        m::SIGNATURE_HEX,
+    );
+    assert!(authdata::parse(&response.authenticator_data).is_ok());
+    let stored = StoredCredential {
+        credential_id: &cred.credential_id,
+        public_key_cose: &cred.public_key_cose,
+        sign_count: cred.sign_count,
+        backup_eligible: cred.backup_eligible,
+        user_handle: b"",
+        discoverable: false,
+    };
+    assert_eq!(
+        vector_rp(m::RP_ID, m::ORIGIN).verify_authentication(
+            &response,
+            &unhex(m::AUTHENTICATION_CHALLENGE_HEX),
+            &stored
+        ),
+        Err(Rejection::Signature)
+    );
+}
