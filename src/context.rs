@@ -145,6 +145,11 @@ impl Ctx {
         self.incoming.raw.header(name)
     }
 
+    /// Returns the origin the request reached, e.g. `https://api.example.com`.
+    pub fn own_origin(&self) -> String {
+        self.incoming.raw.origin()
+    }
+
     /// Returns the method, if the API routes it.
     pub fn method(&self) -> Option<Method> {
         self.incoming.method
@@ -334,6 +339,11 @@ impl Ctx {
                 ratelimit::enforce(&ratelimit::Unreachable(cause), &checks, self.now).await
             }
         }
+    }
+
+    /// Adds a warning line to the request's log output.
+    pub fn warn(&mut self, warning: Warning) {
+        self.warnings.push(warning);
     }
 
     /// Keeps what a limit check found for the response headers and the log; returns its

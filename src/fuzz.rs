@@ -160,8 +160,17 @@ proptest! {
         site in proptest::option::of(token_like("same-origin|same-site|cross-site|none")),
     ) {
         let allowed = vec!["https://app.example.test".to_string()];
-        if let Err(e) = csrf::check(origin.as_deref(), site.as_deref(), &allowed) {
-            prop_assert_eq!(e.status(), 403);
+        let own = "https://api.example.test";
+        match csrf::check(origin.as_deref(), site.as_deref(), &allowed, own) {
+            Err(e) => prop_assert_eq!(e.status(), 403),
+            // Admitted only for an allowed origin, or without one for a same-origin fetch.
+            Ok(()) => {
+                let expected = match origin.as_deref() {
+                    Some(o) => o == own || o == allowed[0],
+                    None => site.as_deref() == Some("same-origin"),
+                };
+                prop_assert!(expected, "admitted {:?} {:?}", origin, site);
+            }
         }
     }
 

@@ -22,6 +22,7 @@ pub mod notes;
 pub mod openapi;
 pub mod outbound;
 pub mod page;
+pub mod passkeys;
 pub mod pipeline;
 pub mod platform;
 pub mod ratelimit;

@@ -42,6 +42,11 @@ impl RawRequest {
         (path.to_owned(), query.to_owned())
     }
 
+    /// Returns the origin the request reached (`scheme://host[:port]` of its URL).
+    pub fn origin(&self) -> String {
+        query::origin(&self.req.url()).to_owned()
+    }
+
     /// Returns a header's value (several values joined by `, `, as the runtime does).
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers.get(name).ok().flatten()

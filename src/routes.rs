@@ -4,7 +4,7 @@
 
 use crate::context::{handler, Handler};
 use crate::router::{delete, get, patch, post, Route};
-use crate::{accounts, health, notes, openapi, page, testing};
+use crate::{accounts, health, notes, openapi, page, passkeys, testing};
 
 /// Rate-limit policies by name (defined in [`crate::ratelimit::DEFAULT_POLICIES`]). Every
 /// route has the per-IP policy; authenticated routes add the per-user one; login and signup
@@ -12,10 +12,16 @@ use crate::{accounts, health, notes, openapi, page, testing};
 const IP_USER: &[&str] = &["ip", "user"];
 const SIGNUP: &[&str] = &["ip", "signup-ip"];
 const LOGIN: &[&str] = &["ip", "login-ip", "login-email"];
+const SIGN_IN: &[&str] = &["ip", "login-ip"];
+const PASSKEY_OPTIONS: &[&str] = &["ip", "passkey-ip", "login-email", "user"];
+const PASSKEY_REGISTER: &[&str] = &["ip", "signup-ip", "user"];
 const NONE: &[&str] = &[];
 
 /// Note bodies may be 64 KiB of text; JSON escaping can roughly double that on the wire.
 const NOTE_BODY: usize = 256 * 1024;
+
+/// A WebAuthn response with an attestation statement (certificate chains are a few KiB).
+const CREDENTIAL: usize = 32 * 1024;
 
 /// Revalidate every time (`ETag` / `If-None-Match`), never share.
 const PRIVATE: &str = "private, no-cache";
@@ -39,6 +45,15 @@ pub static ROUTES: &[Route<Handler>] = &[
     post("/v1/auth/password",         handler!(accounts::handlers::change_password)).user().sensitive().limits(IP_USER),
     get("/v1/auth/sessions",          handler!(accounts::sessions::list)).user().limits(IP_USER),
     delete("/v1/auth/sessions/{id}",  handler!(accounts::sessions::delete)).user().limits(IP_USER),
+    post("/v1/auth/passkeys/register/options", handler!(passkeys::handlers::register_options)).optional_user().limits(PASSKEY_OPTIONS),
+    post("/v1/auth/passkeys/register/verify",  handler!(passkeys::handlers::register_verify)).optional_user().limits(PASSKEY_REGISTER).body_limit(CREDENTIAL),
+    post("/v1/auth/passkeys/login/options",    handler!(passkeys::handlers::login_options)).limits(PASSKEY_OPTIONS),
+    post("/v1/auth/passkeys/login/verify",     handler!(passkeys::handlers::login_verify)).limits(SIGN_IN).body_limit(CREDENTIAL),
+    get("/v1/auth/passkeys",                   handler!(passkeys::handlers::list)).user().limits(IP_USER),
+    patch("/v1/auth/passkeys/{id}",            handler!(passkeys::handlers::rename)).user().limits(IP_USER),
+    delete("/v1/auth/passkeys/{id}",           handler!(passkeys::handlers::delete)).user().sensitive().limits(IP_USER),
+    post("/v1/auth/email-link",                handler!(accounts::email_link::request)).limits(LOGIN),
+    post("/v1/auth/email-link/verify",         handler!(accounts::email_link::verify)).limits(SIGN_IN),
     get("/v1/admin/users",            handler!(accounts::handlers::admin_list)).admin().limits(IP_USER),
     get("/v1/admin/users/{id}",       handler!(accounts::handlers::admin_get)).admin().limits(IP_USER),
 

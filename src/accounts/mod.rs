@@ -3,6 +3,7 @@
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod contract;
+pub mod email_link;
 pub mod handlers;
 pub mod repo;
 pub mod sessions;

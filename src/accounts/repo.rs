@@ -3,7 +3,7 @@
 
 use super::User;
 use crate::db::DbError;
-use crate::db::{stmt, Db, Row, Value};
+use crate::db::{stmt, Db, Row, Statement, Value};
 use crate::domain::{Email, Role, UserId};
 use crate::error::{AppError, ErrorCode, FieldIssue};
 
@@ -19,7 +19,23 @@ pub struct Users<'a> {
     db: &'a Db,
 }
 
-fn one(rows: Vec<Row>) -> Result<Option<User>, AppError> {
+/// Translates an insert's failure: a taken e-mail is 409 CONFLICT with a field detail.
+pub fn insert_error(err: DbError) -> AppError {
+    match err {
+        DbError::UniqueViolation(cause) => email_taken().with_cause(cause),
+        e => e.into(),
+    }
+}
+
+/// 409 for an e-mail that already has an account.
+pub fn email_taken() -> AppError {
+    AppError::new(ErrorCode::Conflict)
+        .with_message("An account with this e-mail already exists.")
+        .with_details(vec![FieldIssue::new("email", "taken")])
+}
+
+/// Decodes the first row, if any.
+pub fn one(rows: Vec<Row>) -> Result<Option<User>, AppError> {
     match rows.first() {
         Some(row) => Ok(Some(User::from_row(row)?)),
         None => Ok(None),
@@ -32,6 +48,30 @@ impl<'a> Users<'a> {
         Self { db }
     }
 
+    /// The statement inserting user `id` with role `user` (an empty `password_hash` for an
+    /// account made with a passkey), for a batch.
+    pub fn insert_statement(
+        id: &UserId,
+        email: &Email,
+        password_hash: &str,
+        now: u64,
+    ) -> Statement {
+        stmt(
+            concat!(
+                "INSERT INTO users (",
+                columns!(),
+                ") VALUES (?1, ?2, ?3, 'user', 0, ?4) RETURNING ",
+                columns!()
+            ),
+            [
+                id.as_str().into(),
+                email.as_str().into(),
+                password_hash.into(),
+                now.into(),
+            ],
+        )
+    }
+
     /// Inserts a new user with role `user`; a taken e-mail is 409 CONFLICT.
     pub async fn insert(
         &self,
@@ -42,28 +82,11 @@ impl<'a> Users<'a> {
         let id = UserId::generate(now);
         let result = self
             .db
-            .rows(stmt(
-                concat!(
-                    "INSERT INTO users (",
-                    columns!(),
-                    ") VALUES (?1, ?2, ?3, 'user', 0, ?4) RETURNING ",
-                    columns!()
-                ),
-                [
-                    id.as_str().into(),
-                    email.as_str().into(),
-                    password_hash.into(),
-                    now.into(),
-                ],
-            ))
+            .rows(Self::insert_statement(&id, email, password_hash, now))
             .await;
         match result {
             Ok(rows) => one(rows)?.ok_or_else(|| AppError::internal("INSERT returned no row")),
-            Err(DbError::UniqueViolation(cause)) => Err(AppError::new(ErrorCode::Conflict)
-                .with_message("An account with this e-mail already exists.")
-                .with_details(vec![FieldIssue::new("email", "taken")])
-                .with_cause(cause)),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(insert_error(e)),
         }
     }
 

@@ -71,6 +71,13 @@ impl Op {
         self
     }
 
+    /// Sets the JSON request body to `schema` as given (bodies defined elsewhere, such as the
+    /// WebAuthn JSON forms).
+    pub fn body_schema(mut self, schema: Value) -> Self {
+        self.body = Some(schema);
+        self
+    }
+
     /// Adds an answer with a JSON body of `schema` and `headers` (name → header object).
     pub fn json(mut self, status: u16, description: &str, schema: Value, headers: Value) -> Self {
         self.responses.push((

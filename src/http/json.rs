@@ -235,6 +235,11 @@ impl Input {
         }
     }
 
+    /// Returns true once any issue has been recorded.
+    pub fn has_issues(&self) -> bool {
+        !self.issues.is_empty()
+    }
+
     /// Records an issue found by the caller (e.g. a field that may not be removed).
     pub fn reject(&mut self, name: &'static str, issue: Issue) {
         self.issues.push(FieldIssue::new(name, issue));

@@ -17,6 +17,17 @@ pub fn split_url(url: &str) -> (&str, &str) {
     }
 }
 
+/// Returns a URL's origin, `scheme://host[:port]` (empty when the URL has no scheme).
+pub fn origin(url: &str) -> &str {
+    let Some(after_scheme) = url.find("://").map(|i| i + 3) else {
+        return "";
+    };
+    let end = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after_scheme + i);
+    &url[..end]
+}
+
 /// Returns the decoded `name=value` pairs of `query` (the part after `?`), in order.
 pub fn pairs(query: &str) -> Vec<(String, String)> {
     query
@@ -66,6 +77,20 @@ fn decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_origin() {
+        assert_eq!(
+            origin("http://localhost:8787/v1/x?y#z"),
+            "http://localhost:8787"
+        );
+        assert_eq!(origin("https://api.example.com"), "https://api.example.com");
+        assert_eq!(
+            origin("https://api.example.com?q"),
+            "https://api.example.com"
+        );
+        assert_eq!(origin("/relative"), "");
+    }
 
     #[test]
     fn splits_path_and_query() {

@@ -14,6 +14,8 @@ pub fn operations() -> Vec<Op> {
     ops.extend(super::contract::operations());
     ops.extend(crate::accounts::contract::operations());
     ops.extend(crate::notes::contract::operations());
+    ops.extend(crate::passkeys::contract::operations());
+    ops.extend(crate::passkeys::contract::email_link_operations());
     ops
 }
 
@@ -304,6 +306,7 @@ fn components() -> Value {
                 }},
             },
             "User": crate::accounts::contract::user_schema(),
+            "Passkey": crate::passkeys::contract::passkey_schema(),
             "Note": crate::notes::contract::note_schema(false),
             "AdminNote": crate::notes::contract::note_schema(true),
             "NextCursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page; null on the last."},

@@ -79,6 +79,8 @@ pub const DEFAULT_POLICIES: &[Policy] = &[
     policy("login-ip", KeyKind::Ip, 10, 60, OnError::Closed),
     policy("login-email", KeyKind::Email, 5, 300, OnError::Closed),
     policy("signup-ip", KeyKind::Ip, 5, 3600, OnError::Closed),
+    // Passkey ceremony options (each stores a challenge).
+    policy("passkey-ip", KeyKind::Ip, 30, 60, OnError::Closed),
     // Used by the test-only route `/v1/_test/limited`.
     policy("test", KeyKind::Ip, 50, 3600, OnError::Open),
 ];

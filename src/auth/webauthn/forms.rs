@@ -154,9 +154,9 @@ impl Reader {
     }
 
     /// A required base64url member of at most `max` decoded bytes.
-    fn bytes<'a>(
+    fn bytes(
         &mut self,
-        parent: &'a Map<String, Value>,
+        parent: &Map<String, Value>,
         path: &'static str,
         name: &str,
         max: usize,

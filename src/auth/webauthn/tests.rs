@@ -732,7 +732,7 @@ fn real_authenticators_registrations_verify() {
     // published assertion's signature does not verify against this credential.
     use v::simplewebauthn_es256_android_device_pubkey as m;
     let cred = real_registration!(simplewebauthn_es256_android_device_pubkey);
-    assert!(!m::AUTHENTICATION_SIGNATURE_VALID);
+    const { assert!(!m::AUTHENTICATION_SIGNATURE_VALID) };
     let response = vector_assertion(
         m::CREDENTIAL_ID_HEX,
         m::CLIENT_DATA_JSON_AUTHENTICATION_HEX,

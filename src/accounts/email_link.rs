@@ -1,0 +1,149 @@
+//! Signing in with a link sent by e-mail: the fallback for a lost passkey. The link carries a
+//! one-time token (32 random bytes; only its hash is stored, for 15 minutes) in its fragment,
+//! so it never reaches a server log; the page posts it. A bare `GET` of the link never signs
+//! in, so mail scanners that follow links cannot spend it.
+
+use super::repo::Users;
+use super::signin;
+use crate::auth::one_time::{self, OneTimeStore};
+use crate::auth::token::digest_hex;
+use crate::auth::webauthn::{b64, b64_encode};
+use crate::context::Ctx;
+use crate::domain::{Email, UserId};
+use crate::error::{AppError, ErrorCode};
+use crate::http::ApiResponse;
+use crate::mail::{self, Mail};
+use crate::ratelimit::KeyKind;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// How long a link works.
+pub const LIFETIME_MS: u64 = 15 * 60 * 1000;
+
+const KIND: &str = "email-link";
+
+#[derive(Serialize, Deserialize)]
+struct Record {
+    user_id: UserId,
+    expires_at: u64,
+}
+
+fn mailer(cx: &Ctx) -> Result<crate::config::MailerConfig, AppError> {
+    cx.config().mailer.clone().ok_or_else(|| {
+        AppError::new(ErrorCode::NotFound).with_message("E-mail links are not enabled.")
+    })
+}
+
+/// The link for `token`: the page, with the token in the fragment.
+pub fn link(base: &str, token: &[u8]) -> String {
+    format!(
+        "{}/#token={}",
+        base.trim_end_matches('/'),
+        b64_encode(token)
+    )
+}
+
+/// `POST /v1/auth/email-link` with `{"email"}`: 202 whether or not an account has that
+/// address (no enumeration); when one does, a sign-in link is mailed to it.
+pub async fn request(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    let mailer = mailer(cx)?;
+    let mut input = cx.input(&["email"]).await?;
+    let email = input.required("email", Email::parse);
+    input.finish()?;
+    let email = email.ok_or_else(|| AppError::internal("validated field missing"))?;
+    cx.limit(KeyKind::Email, &digest_hex(email.as_str().as_bytes()))
+        .await?;
+    if let Some(user) = Users::new(&*cx.db()?).by_email(&email).await? {
+        let token = one_time::secret()?;
+        let record = Record {
+            user_id: user.id,
+            expires_at: cx.now() + LIFETIME_MS,
+        };
+        let value = serde_json::to_string(&record).map_err(AppError::internal)?;
+        cx.sessions()?
+            .put(&one_time::key(KIND, &token), &value, LIFETIME_MS / 1000)
+            .await?;
+        let base = cx
+            .config()
+            .app_url
+            .clone()
+            .unwrap_or_else(|| cx.own_origin());
+        let link = link(&base, &token);
+        let site = cx
+            .config()
+            .webauthn
+            .as_ref()
+            .map_or("edge-api", |rp| rp.name.as_str())
+            .to_owned();
+        let mail = Mail {
+            to: email.as_str().to_owned(),
+            subject: format!("Sign in to {site}"),
+            text: format!(
+                "Open this link to sign in to {site}. It works once, for 15 minutes:\n\n{link}\n\n\
+                 If you did not ask for it, ignore this message."
+            ),
+            link,
+        };
+        mail::send(&mailer, &mail).await?;
+    }
+    ApiResponse::json(
+        202,
+        &json!({"message": "If an account has this address, a sign-in link is on its way."}),
+    )
+}
+
+fn invalid_link() -> AppError {
+    AppError::new(ErrorCode::Unauthenticated)
+        .with_message("This sign-in link is invalid, used or expired; ask for a new one.")
+}
+
+/// Reads a token: 32 bytes, base64url.
+fn parse_token(raw: &str) -> Result<[u8; 32], &'static str> {
+    b64(raw)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or("invalid_format")
+}
+
+/// `POST /v1/auth/email-link/verify` with `{"token"}`: spends the link and signs in (200 and
+/// a new session, like every other sign-in); 401 when the link is unknown, used or expired.
+pub async fn verify(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    mailer(cx)?;
+    let mut input = cx.input(&["token"]).await?;
+    let token = input.required("token", parse_token);
+    input.finish()?;
+    let token = token.ok_or_else(|| AppError::internal("validated field missing"))?;
+    let value = cx
+        .sessions()?
+        .take(&one_time::key(KIND, &token))
+        .await?
+        .ok_or_else(invalid_link)?;
+    let record: Record = serde_json::from_str(&value).map_err(|_| invalid_link())?;
+    if cx.now() >= record.expires_at {
+        return Err(invalid_link());
+    }
+    let user = Users::new(&*cx.db()?)
+        .by_id(&record.user_id)
+        .await?
+        .ok_or_else(invalid_link)?;
+    signin::signed_in(cx, &user).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_link_carries_the_token_in_its_fragment() {
+        let token = [7u8; 32];
+        let url = link("http://localhost:8787/", &token);
+        assert_eq!(
+            url,
+            format!("http://localhost:8787/#token={}", b64_encode(&token))
+        );
+        let raw = url.split("token=").nth(1).unwrap();
+        assert_eq!(parse_token(raw), Ok(token));
+        assert_eq!(parse_token("short"), Err("invalid_format"));
+        assert_eq!(parse_token(&b64_encode(&[1u8; 31])), Err("invalid_format"));
+    }
+}

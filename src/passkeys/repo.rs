@@ -1,0 +1,254 @@
+//! The passkeys table, over the database port. Queries that touch one passkey name its owner,
+//! so another account's passkey is indistinguishable from a missing one.
+
+use super::Passkey;
+use crate::auth::webauthn::{aaguid_string, b64, b64_encode, NewCredential};
+use crate::db::{stmt, Db, DbError, Row, Statement, Value};
+use crate::domain::{PasskeyId, UserId};
+use crate::error::{AppError, ErrorCode};
+
+/// The passkey columns, for `concat!` into static SQL.
+macro_rules! columns {
+    () => {
+        "id, user_id, credential_id, public_key, algorithm, sign_count, transports, aaguid, \
+         backup_eligible, backed_up, name, created_at, last_used_at"
+    };
+}
+
+impl Passkey {
+    fn from_row(row: &Row) -> Result<Self, DbError> {
+        let protocol = |column: &str| DbError::Protocol(format!("column {column}"));
+        let transports: Vec<String> =
+            serde_json::from_str(&row.text("transports")?).map_err(|_| protocol("transports"))?;
+        Ok(Self {
+            id: row.parsed("id", PasskeyId::parse)?,
+            user_id: row.parsed("user_id", UserId::parse)?,
+            credential_id: row.text("credential_id")?,
+            public_key: b64(&row.text("public_key")?).map_err(|_| protocol("public_key"))?,
+            algorithm: row.int("algorithm")?,
+            sign_count: u32::try_from(row.uint("sign_count")?)
+                .map_err(|_| protocol("sign_count"))?,
+            transports,
+            aaguid: row.text("aaguid")?,
+            backup_eligible: row.int("backup_eligible")? != 0,
+            backed_up: row.int("backed_up")? != 0,
+            name: row.text("name")?,
+            created_at: row.uint("created_at")?,
+            last_used_at: row.opt_uint("last_used_at")?,
+        })
+    }
+}
+
+fn all(rows: Vec<Row>) -> Result<Vec<Passkey>, AppError> {
+    rows.iter()
+        .map(|r| Passkey::from_row(r).map_err(AppError::from))
+        .collect()
+}
+
+fn first(rows: Vec<Row>) -> Result<Option<Passkey>, AppError> {
+    Ok(all(rows)?.into_iter().next())
+}
+
+/// A credential registered twice (the authenticator already holds one for this account or
+/// another): 409.
+pub fn duplicate(err: DbError) -> AppError {
+    match err {
+        DbError::UniqueViolation(cause) => AppError::new(ErrorCode::Conflict)
+            .with_message("This passkey is already registered.")
+            .with_cause(cause),
+        e => e.into(),
+    }
+}
+
+/// The passkeys table.
+pub struct Passkeys<'a> {
+    db: &'a Db,
+}
+
+impl<'a> Passkeys<'a> {
+    /// Uses `db`.
+    pub fn new(db: &'a Db) -> Self {
+        Self { db }
+    }
+
+    /// The statement storing a newly registered credential for `user_id`, for a batch.
+    pub fn insert_statement(
+        id: &PasskeyId,
+        user_id: &UserId,
+        cred: &NewCredential,
+        name: &str,
+        now: u64,
+    ) -> Statement {
+        let transports = serde_json::to_string(&cred.transports).unwrap_or_else(|_| "[]".into());
+        stmt(
+            concat!(
+                "INSERT INTO passkeys (",
+                columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL) RETURNING ",
+                columns!()
+            ),
+            [
+                id.as_str().into(),
+                user_id.as_str().into(),
+                b64_encode(&cred.credential_id).into(),
+                b64_encode(&cred.public_key_cose).into(),
+                cred.algorithm.into(),
+                cred.sign_count.into(),
+                transports.into(),
+                aaguid_string(&cred.aaguid).into(),
+                i64::from(cred.backup_eligible).into(),
+                i64::from(cred.backed_up).into(),
+                name.into(),
+                now.into(),
+            ],
+        )
+    }
+
+    /// Stores a credential for an existing account; 409 when it is already registered.
+    pub async fn insert(
+        &self,
+        user_id: &UserId,
+        cred: &NewCredential,
+        name: &str,
+        now: u64,
+    ) -> Result<Passkey, AppError> {
+        let id = PasskeyId::generate(now);
+        let rows = self
+            .db
+            .rows(Self::insert_statement(&id, user_id, cred, name, now))
+            .await
+            .map_err(duplicate)?;
+        first(rows)?.ok_or_else(|| AppError::internal("INSERT returned no row"))
+    }
+
+    /// Decodes the passkey row an insert returned.
+    pub fn decode(rows: Vec<Row>) -> Result<Option<Passkey>, AppError> {
+        first(rows)
+    }
+
+    /// The account's passkeys, oldest first.
+    pub async fn of_user(&self, user_id: &UserId) -> Result<Vec<Passkey>, AppError> {
+        all(self
+            .db
+            .rows(stmt(
+                concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM passkeys WHERE user_id = ?1 ORDER BY created_at, id"
+                ),
+                [user_id.as_str().into()],
+            ))
+            .await?)
+    }
+
+    /// The passkey an assertion names by its credential id (base64url).
+    pub async fn by_credential_id(&self, credential_id: &str) -> Result<Option<Passkey>, AppError> {
+        first(
+            self.db
+                .rows(stmt(
+                    concat!(
+                        "SELECT ",
+                        columns!(),
+                        " FROM passkeys WHERE credential_id = ?1"
+                    ),
+                    [credential_id.into()],
+                ))
+                .await?,
+        )
+    }
+
+    /// Records a verified assertion: the new counter and backup state, and the time. The
+    /// update applies only while the stored counter is still below the new one (or both are
+    /// zero), so two assertions racing with one counter value cannot both count.
+    pub async fn record_use(
+        &self,
+        passkey: &Passkey,
+        sign_count: u32,
+        backed_up: bool,
+        now: u64,
+    ) -> Result<bool, AppError> {
+        let result = self
+            .db
+            .rows(stmt(
+                "UPDATE passkeys SET sign_count = ?2, backed_up = ?3, last_used_at = ?4 \
+                 WHERE id = ?1 AND (sign_count < ?2 OR (sign_count = 0 AND ?2 = 0)) RETURNING id",
+                [
+                    passkey.id.as_str().into(),
+                    sign_count.into(),
+                    i64::from(backed_up).into(),
+                    now.into(),
+                ],
+            ))
+            .await?;
+        Ok(!result.is_empty())
+    }
+
+    /// Renames one of the account's passkeys; `None` when it has no such passkey.
+    pub async fn rename(
+        &self,
+        user_id: &UserId,
+        id: &PasskeyId,
+        name: &str,
+    ) -> Result<Option<Passkey>, AppError> {
+        first(
+            self.db
+                .rows(stmt(
+                    concat!(
+                        "UPDATE passkeys SET name = ?3 WHERE id = ?1 AND user_id = ?2 RETURNING ",
+                        columns!()
+                    ),
+                    [id.as_str().into(), user_id.as_str().into(), name.into()],
+                ))
+                .await?,
+        )
+    }
+
+    /// Deletes one of the account's passkeys unless it is the last way to sign in: the
+    /// account keeps another passkey, or a password while `password_counts`. One statement,
+    /// so two deletions racing cannot both remove "the other one".
+    pub async fn delete(
+        &self,
+        user_id: &UserId,
+        id: &PasskeyId,
+        password_counts: bool,
+    ) -> Result<Deleted, AppError> {
+        let deleted = self
+            .db
+            .rows(stmt(
+                "DELETE FROM passkeys WHERE id = ?1 AND user_id = ?2 AND ( \
+                   (SELECT COUNT(*) FROM passkeys WHERE user_id = ?2) > 1 \
+                   OR (?3 = 1 AND (SELECT password_hash FROM users WHERE id = ?2) <> '') \
+                 ) RETURNING id",
+                [
+                    id.as_str().into(),
+                    user_id.as_str().into(),
+                    Value::Integer(i64::from(password_counts)),
+                ],
+            ))
+            .await?;
+        if !deleted.is_empty() {
+            return Ok(Deleted::Yes);
+        }
+        let exists = self
+            .db
+            .rows(stmt(
+                "SELECT id FROM passkeys WHERE id = ?1 AND user_id = ?2",
+                [id.as_str().into(), user_id.as_str().into()],
+            ))
+            .await?;
+        Ok(if exists.is_empty() {
+            Deleted::NotFound
+        } else {
+            Deleted::LastWayIn
+        })
+    }
+}
+
+/// What a deletion did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    Yes,
+    NotFound,
+    /// Refused: it is the account's last way to sign in.
+    LastWayIn,
+}
