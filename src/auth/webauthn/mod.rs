@@ -15,9 +15,9 @@ pub mod forms;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod soft;
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 pub mod vectors;
 
 use authdata::AuthenticatorData;
