@@ -149,6 +149,7 @@ pub async fn register_verify(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
         .ok_or_else(|| registration_refused(Rejection::Challenge))?;
     let credential = rp
         .verify_registration(&response, &challenge)
+        .await
         .map_err(registration_refused)?;
     let db = cx.db()?;
     let now = cx.now();
@@ -302,7 +303,9 @@ pub async fn login_verify(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
         user_handle: &handle,
         discoverable: !named,
     };
-    let verified = rp.verify_authentication(&response, &challenge, &stored);
+    let verified = rp
+        .verify_authentication(&response, &challenge, &stored)
+        .await;
     let assertion = match verified {
         Ok(assertion) => assertion,
         Err(Rejection::Counter) => return Err(cloned(cx, &passkey, None)),

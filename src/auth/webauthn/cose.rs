@@ -44,8 +44,8 @@ impl PublicKey {
                 point[0] = 4;
                 point[1..33].copy_from_slice(&coordinate(key, -2)?);
                 point[33..].copy_from_slice(&coordinate(key, -3)?);
-                p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
-                    .map_err(|_| Rejection::Malformed("public key not on P-256"))?;
+                // Whether the point is on the curve is checked where the key is first
+                // used ([`PublicKey::check`]): the curve arithmetic lives in WebCrypto.
                 Ok(Self::Es256(point))
             }
             (Some(1), Some(a), Some(6)) if a == i128::from(EDDSA) => {
@@ -72,27 +72,31 @@ impl PublicKey {
         }
     }
 
+    /// Checks that the key is usable: an ES256 point on P-256 (Ed25519 keys were checked
+    /// when parsed).
+    pub async fn check(&self) -> Result<(), Rejection> {
+        match self {
+            Self::Es256(point) if !super::es256::valid_key(point).await => {
+                Err(Rejection::Malformed("public key not on P-256"))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Checks `signature` over `authenticator_data ‖ client_data_hash` (WebAuthn §7.2 step
     /// 21). ES256 signatures are DER-encoded; either value of `s` is accepted, as the
     /// specification does not require low-S.
-    pub fn verify(
+    pub async fn verify(
         &self,
         authenticator_data: &[u8],
         client_data_hash: &[u8; 32],
         signature: &[u8],
     ) -> bool {
+        let mut message = Vec::with_capacity(authenticator_data.len() + 32);
+        message.extend_from_slice(authenticator_data);
+        message.extend_from_slice(client_data_hash);
         match self {
-            Self::Es256(point) => {
-                use p256::ecdsa::signature::MultipartVerifier;
-                let (Ok(key), Ok(sig)) = (
-                    p256::ecdsa::VerifyingKey::from_sec1_bytes(point),
-                    p256::ecdsa::Signature::from_der(signature),
-                ) else {
-                    return false;
-                };
-                key.multipart_verify(&[authenticator_data, client_data_hash], &sig)
-                    .is_ok()
-            }
+            Self::Es256(point) => super::es256::verify(point, &message, signature).await,
             Self::Ed25519(raw) => {
                 let (Ok(key), Ok(sig)) = (
                     ed25519_compact::PublicKey::from_slice(raw),
@@ -100,9 +104,6 @@ impl PublicKey {
                 ) else {
                     return false;
                 };
-                let mut message = Vec::with_capacity(authenticator_data.len() + 32);
-                message.extend_from_slice(authenticator_data);
-                message.extend_from_slice(client_data_hash);
                 key.verify(&message, &sig).is_ok()
             }
         }

@@ -2,8 +2,8 @@
 //! Worker: the ceremony checks of §7.1 (registration) and §7.2 (authentication) over the
 //! JSON forms browsers produce with `credential.toJSON()`.
 //!
-//! Signatures: ES256 (P-256, the `p256` crate) and EdDSA (Ed25519, `ed25519-compact`, both
-//! already in the dependency graph through `jwt-simple`). CBOR is read by the small strict
+//! Signatures: ES256 (P-256) through the runtime's WebCrypto ([`es256`]; the `p256` crate
+//! natively) and EdDSA (Ed25519) with `ed25519-compact`, already linked for service tokens. CBOR is read by the small strict
 //! decoder in [`cbor`]. Attestation: the options ask for `none`; whatever statement an
 //! authenticator still sends is not verified (no attestation roots are kept), and the AAGUID
 //! is stored for information only. See the README, "Passkeys".
@@ -11,6 +11,7 @@
 pub mod authdata;
 pub mod cbor;
 pub mod cose;
+pub mod es256;
 pub mod forms;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod soft;
@@ -183,7 +184,7 @@ impl RelyingParty {
     }
 
     /// Verifies a registration against the challenge its ceremony issued (§7.1).
-    pub fn verify_registration(
+    pub async fn verify_registration(
         &self,
         response: &RegistrationResponse,
         challenge: &[u8],
@@ -216,6 +217,7 @@ impl RelyingParty {
         if attested.credential_id != response.raw_id.as_slice() {
             return Err(Rejection::Malformed("credential id differs from rawId"));
         }
+        attested.public_key.check().await?;
         Ok(NewCredential {
             credential_id: attested.credential_id.to_vec(),
             public_key_cose: attested.public_key_cose.to_vec(),
@@ -232,7 +234,7 @@ impl RelyingParty {
     /// Verifies an assertion against its ceremony's challenge and the stored credential
     /// (§7.2). `user_handle` is the handle of the credential's owner; `discoverable` says the
     /// ceremony named no account, so the response must name one.
-    pub fn verify_authentication(
+    pub async fn verify_authentication(
         &self,
         response: &AuthenticationResponse,
         challenge: &[u8],
@@ -254,11 +256,15 @@ impl RelyingParty {
         self.check_authenticator_data(&data)?;
         let key = PublicKey::from_cose_bytes(stored.public_key_cose)?;
         let client_hash: [u8; 32] = Sha256::digest(&response.client_data_json).into();
-        if !key.verify(
-            &response.authenticator_data,
-            &client_hash,
-            &response.signature,
-        ) {
+        key.check().await?;
+        if !key
+            .verify(
+                &response.authenticator_data,
+                &client_hash,
+                &response.signature,
+            )
+            .await
+        {
             return Err(Rejection::Signature);
         }
         if (data.sign_count != 0 || stored.sign_count != 0) && data.sign_count <= stored.sign_count

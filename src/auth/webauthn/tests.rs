@@ -5,6 +5,15 @@ use super::authdata::{self, BE, BS, UP, UV};
 use super::forms::{self, AuthenticationResponse, RegistrationResponse};
 use super::soft::{Claims, SoftAuthenticator};
 use super::*;
+use futures_util::FutureExt;
+
+/// Runs a check natively, where nothing waits.
+trait Now: std::future::Future + Sized {
+    fn now(self) -> Self::Output {
+        self.now_or_never().expect("native checks never wait")
+    }
+}
+impl<F: std::future::Future> Now for F {}
 
 const RP_ID: &str = "app.example";
 const ORIGIN: &str = "https://app.example";
@@ -37,6 +46,7 @@ fn registration(auth: &SoftAuthenticator, claims: &Claims) -> RegistrationRespon
 
 fn register(auth: &SoftAuthenticator, claims: &Claims) -> Result<NewCredential, Rejection> {
     rp().verify_registration(&registration(auth, claims), CHALLENGE)
+        .now()
 }
 
 fn assertion(
@@ -68,6 +78,7 @@ fn login(
         discoverable,
     };
     rp().verify_authentication(&assertion(auth, claims, handle), CHALLENGE, &stored)
+        .now()
 }
 
 #[test]
@@ -240,6 +251,7 @@ fn user_verification_follows_the_setting() {
     };
     let cred = lenient
         .verify_registration(&registration(&auth, &c), CHALLENGE)
+        .now()
         .expect("UV preferred");
     assert!(!cred.user_verified);
     let mut c = get(1);
@@ -310,14 +322,16 @@ fn a_bad_signature_is_refused() {
         // Signed data changed after signing: one flag bit, then the client data.
         response.authenticator_data[32] ^= BS;
         assert_eq!(
-            rp().verify_authentication(&response, CHALLENGE, &stored),
+            rp().verify_authentication(&response, CHALLENGE, &stored)
+                .now(),
             Err(Rejection::Signature)
         );
         let mut response = assertion(&auth, &get(0), Some(HANDLE));
         let last = response.signature.len() - 1;
         response.signature[last] ^= 1;
         assert_eq!(
-            rp().verify_authentication(&response, CHALLENGE, &stored),
+            rp().verify_authentication(&response, CHALLENGE, &stored)
+                .now(),
             Err(Rejection::Signature)
         );
         // Another key's signature over the same data.
@@ -325,7 +339,8 @@ fn a_bad_signature_is_refused() {
         let mut response = assertion(&auth, &get(0), Some(HANDLE));
         response.signature = assertion(&other, &get(0), Some(HANDLE)).signature;
         assert_eq!(
-            rp().verify_authentication(&response, CHALLENGE, &stored),
+            rp().verify_authentication(&response, CHALLENGE, &stored)
+                .now(),
             Err(Rejection::Signature)
         );
     }
@@ -385,14 +400,14 @@ fn registration_structure_is_checked() {
     response.raw_id = vec![1, 2, 3];
     response.id = b64_encode(&[1, 2, 3]);
     assert!(matches!(
-        rp().verify_registration(&response, CHALLENGE),
+        rp().verify_registration(&response, CHALLENGE).now(),
         Err(Rejection::Malformed(_))
     ));
     // id must be rawId.
     let mut response = registration(&auth, &create());
     response.id = "AAAA".into();
     assert!(matches!(
-        rp().verify_registration(&response, CHALLENGE),
+        rp().verify_registration(&response, CHALLENGE).now(),
         Err(Rejection::Malformed(_))
     ));
     // `none` carries an empty statement.
@@ -407,7 +422,7 @@ fn registration_structure_is_checked() {
         .attestation_object
         .splice(at + 8..at + 8, [0x01, 0x02]);
     assert!(matches!(
-        rp().verify_registration(&response, CHALLENGE),
+        rp().verify_registration(&response, CHALLENGE).now(),
         Err(Rejection::Malformed(_))
     ));
 }
@@ -538,7 +553,7 @@ macro_rules! pair {
         );
         let challenge = unhex(m::REGISTRATION_CHALLENGE_HEX);
         assert_eq!(challenge_of(&reg.client_data_json).unwrap(), challenge);
-        let registered = rp.verify_registration(&reg, &challenge);
+        let registered = rp.verify_registration(&reg, &challenge).now();
         let asserted = registered.as_ref().ok().map(|cred| {
             assert_eq!(
                 cred.credential_id,
@@ -572,6 +587,7 @@ macro_rules! pair {
             };
             let challenge = unhex(m::AUTHENTICATION_CHALLENGE_HEX);
             rp.verify_authentication(&response, &challenge, &stored)
+                .now()
         });
         (registered, asserted)
     }};
@@ -627,12 +643,12 @@ fn the_specifications_negative_vectors_are_refused() {
     );
     let challenge = unhex(v::spec_es256_none::REGISTRATION_CHALLENGE_HEX);
     assert_eq!(
-        rp.verify_registration(&reg, &challenge),
+        rp.verify_registration(&reg, &challenge).now(),
         Err(Rejection::Origin)
     );
     let rp = vector_rp("example.com", m);
     assert_eq!(
-        rp.verify_registration(&reg, &challenge),
+        rp.verify_registration(&reg, &challenge).now(),
         Err(Rejection::RpId)
     );
     let strict = RelyingParty {
@@ -640,7 +656,7 @@ fn the_specifications_negative_vectors_are_refused() {
         ..vector_rp(v::spec_es256_none::RP_ID, m)
     };
     assert_eq!(
-        strict.verify_registration(&reg, &challenge),
+        strict.verify_registration(&reg, &challenge).now(),
         Err(Rejection::UserVerification),
         "the vector was made without user verification"
     );
@@ -669,7 +685,9 @@ macro_rules! real_assertion {
             discoverable: false,
         };
         let challenge = unhex(m::AUTHENTICATION_CHALLENGE_HEX);
-        let outcome = rp.verify_authentication(&response, &challenge, &stored);
+        let outcome = rp
+            .verify_authentication(&response, &challenge, &stored)
+            .now();
         if let Ok(done) = &outcome {
             assert_eq!(done.sign_count, m::AUTHENTICATION_SIGN_COUNT);
         }
@@ -678,7 +696,9 @@ macro_rules! real_assertion {
             sign_count: m::AUTHENTICATION_SIGN_COUNT,
             ..stored.clone()
         };
-        let replayed = rp.verify_authentication(&response, &challenge, &replay);
+        let replayed = rp
+            .verify_authentication(&response, &challenge, &replay)
+            .now();
         (outcome, replayed)
     }};
 }
@@ -707,6 +727,7 @@ macro_rules! real_registration {
         );
         let cred = rp
             .verify_registration(&reg, &unhex(m::REGISTRATION_CHALLENGE_HEX))
+            .now()
             .unwrap_or_else(|r| panic!("{}: {r:?}", stringify!($m)));
         assert_eq!(
             cred.public_key_cose,
@@ -749,11 +770,9 @@ fn real_authenticators_registrations_verify() {
         discoverable: false,
     };
     assert_eq!(
-        vector_rp(m::RP_ID, m::ORIGIN).verify_authentication(
-            &response,
-            &unhex(m::AUTHENTICATION_CHALLENGE_HEX),
-            &stored
-        ),
+        vector_rp(m::RP_ID, m::ORIGIN)
+            .verify_authentication(&response, &unhex(m::AUTHENTICATION_CHALLENGE_HEX), &stored)
+            .now(),
         Err(Rejection::Signature)
     );
 }

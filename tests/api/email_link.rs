@@ -1,0 +1,154 @@
+//! Signing in with a mailed link: the development mailer writes the message as a log line,
+//! and the test reads the link from it as a person would from their inbox.
+
+use crate::support::{
+    app, assert_error, session_cookie, spawn, unique_email, Spawn, TestApp, PASSWORD,
+};
+use serde_json::{json, Value};
+
+async fn request_link(app: &TestApp, email: &str) -> reqwest::Response {
+    app.client()
+        .post(app.at("/v1/auth/email-link"))
+        .json(&json!({"email": email}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
+    app.client()
+        .post(app.at("/v1/auth/email-link/verify"))
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The link mailed to `email`, from the Worker's log.
+async fn mailed_link(app: &TestApp, email: &str) -> Option<String> {
+    let lines = app.log_lines_with(&format!("\"to\":\"{email}\"")).await;
+    let line = lines.last()?;
+    let start = line.find('{')?;
+    let mail: Value = serde_json::from_str(&line[start..]).ok()?;
+    assert_eq!(mail["event"], "mail");
+    assert!(mail["subject"].as_str().unwrap().starts_with("Sign in to"));
+    Some(mail["link"].as_str()?.to_owned())
+}
+
+#[tokio::test]
+async fn a_mailed_link_signs_in_once() {
+    let app = app();
+    let email = unique_email("link");
+    assert_eq!(app.signup(&email, PASSWORD).await.status(), 201);
+    let resp = request_link(app, &email).await;
+    assert_eq!(resp.status(), 202);
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("If an account"));
+
+    let link = mailed_link(app, &email).await.expect("the link is mailed");
+    let (page, token) = link
+        .split_once("/#token=")
+        .expect("the token is in the fragment");
+    assert_eq!(
+        page,
+        app.at("").trim_end_matches('/'),
+        "the link opens the page it came from"
+    );
+    assert_eq!(token.len(), 43);
+    assert!(!app
+        .log_text()
+        .contains(&edge_api::auth::token::digest_hex(token.as_bytes())));
+
+    let resp = verify(app, token).await;
+    assert_eq!(resp.status(), 200);
+    let cookie = session_cookie(&resp).expect("a session");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["user"]["email"], email.as_str());
+    let me = app
+        .client()
+        .get(app.at("/v1/auth/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+
+    // Spent.
+    let body = assert_error(verify(app, token).await, 401, "UNAUTHENTICATED").await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("invalid, used or expired"));
+}
+
+#[tokio::test]
+async fn unknown_addresses_get_the_same_answer_and_no_mail() {
+    let app = app();
+    let email = unique_email("ghost");
+    let resp = request_link(app, &email).await;
+    assert_eq!(resp.status(), 202);
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("If an account"));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!app.log_text().contains(&format!("\"to\":\"{email}\"")));
+}
+
+#[tokio::test]
+async fn links_expire_and_tokens_are_checked() {
+    let app = app();
+    let email = unique_email("late");
+    assert_eq!(app.signup(&email, PASSWORD).await.status(), 201);
+    assert_eq!(request_link(app, &email).await.status(), 202);
+    let link = mailed_link(app, &email).await.unwrap();
+    let token = link.split_once("#token=").unwrap().1.to_owned();
+    // Sixteen minutes later (the test clock header is honoured only with TEST_ROUTES).
+    let resp = app
+        .client()
+        .post(app.at("/v1/auth/email-link/verify"))
+        .header("x-test-clock-advance-ms", (16 * 60 * 1000).to_string())
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 401, "UNAUTHENTICATED").await;
+
+    for (bad, issue) in [("short", "invalid_format"), ("", "invalid_format")] {
+        let body = assert_error(verify(app, bad).await, 422, "VALIDATION_ERROR").await;
+        assert_eq!(body["error"]["details"][0]["issue"], issue);
+    }
+    let unknown = edge_api::auth::webauthn::b64_encode(&[9u8; 32]);
+    assert_error(verify(app, &unknown).await, 401, "UNAUTHENTICATED").await;
+    let resp = app
+        .client()
+        .post(app.at("/v1/auth/email-link"))
+        .json(&json!({"email": "not an address"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 422, "VALIDATION_ERROR").await;
+}
+
+#[tokio::test]
+async fn production_without_a_mailer_has_no_e_mail_links() {
+    let app = spawn(Spawn {
+        env: Some(""),
+        vars: vec![
+            ("APP_ENV", "production".into()),
+            ("CURSOR_SECRET", "0123456789abcdef0123456789abcdef".into()),
+        ],
+        ..Spawn::default()
+    });
+    let resp = request_link(&app, &unique_email("prod")).await;
+    let body = assert_error(resp, 404, "NOT_FOUND").await;
+    assert_eq!(body["error"]["message"], "E-mail links are not enabled.");
+    // Passkeys too stay off until the relying party is configured.
+    let resp = app
+        .client()
+        .post(app.at("/v1/auth/passkeys/login/options"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(resp, 404, "NOT_FOUND").await;
+    assert_eq!(body["error"]["message"], "Passkeys are not configured.");
+}

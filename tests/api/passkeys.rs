@@ -1,0 +1,662 @@
+//! Passkeys end to end against the Worker in workerd, with a software authenticator building
+//! the same JSON a browser sends: sign-up, sign-in (discoverable and named), adding,
+//! renaming and removing passkeys, and the verification rules as the API answers them.
+
+use crate::support::{
+    app, app_on, assert_error, header, session_cookie, set_cookies, spawn, unique_email, Backend,
+    Browser, Spawn, TestApp, ORIGIN, PASSWORD,
+};
+use edge_api::auth::webauthn::soft::{Claims, SoftAuthenticator};
+use edge_api::auth::webauthn::{b64, b64_encode};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+on_both_backends!(
+    a_passkey_signs_up_and_signs_in_like_a_password,
+    another_passkey_is_added_renamed_and_removed,
+);
+
+/// The page's origin in the test environment (any `http://localhost:<port>` is accepted
+/// outside production) and its RP ID.
+const PAGE: &str = "http://localhost:8787";
+const RP_ID: &str = "localhost";
+
+/// Starts a ceremony; returns the options under `publicKey`.
+async fn options(app: &TestApp, path: &str, browser: Option<&Browser>, body: Value) -> Value {
+    let mut req = app.client().post(app.at(path)).json(&body);
+    if let Some(b) = browser {
+        req = req.header("cookie", &b.cookie).header("origin", ORIGIN);
+    }
+    let resp = req.send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{path}");
+    assert_eq!(header(resp.headers(), "cache-control"), Some("no-store"));
+    let body: Value = resp.json().await.unwrap();
+    body["publicKey"].clone()
+}
+
+fn challenge(options: &Value) -> Vec<u8> {
+    b64(options["challenge"].as_str().expect("a challenge")).expect("base64url")
+}
+
+async fn post(
+    app: &TestApp,
+    path: &str,
+    browser: Option<&Browser>,
+    body: &Value,
+) -> reqwest::Response {
+    let mut req = app.client().post(app.at(path)).json(body);
+    if let Some(b) = browser {
+        req = req.header("cookie", &b.cookie).header("origin", ORIGIN);
+    }
+    req.send().await.unwrap()
+}
+
+/// Signs up with a new passkey on `auth`; returns the e-mail, the browser and the user.
+async fn sign_up(app: &TestApp, auth: &SoftAuthenticator) -> (String, Browser, Value) {
+    let email = unique_email("passkey");
+    let opts = options(
+        app,
+        "/v1/auth/passkeys/register/options",
+        None,
+        json!({"email": email}),
+    )
+    .await;
+    let claims = Claims::new("webauthn.create", &challenge(&opts), RP_ID, PAGE);
+    let mut body = auth.registration(&claims);
+    body["name"] = json!("Laptop");
+    let resp = post(app, "/v1/auth/passkeys/register/verify", None, &body).await;
+    assert_eq!(resp.status(), 201);
+    let cookie = session_cookie(&resp).expect("a sign-up signs in");
+    let location = header(resp.headers(), "location").unwrap().to_owned();
+    let created: Value = resp.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!(
+            "/v1/admin/users/{}",
+            created["user"]["id"].as_str().unwrap()
+        )
+    );
+    (email, Browser { cookie }, created)
+}
+
+async fn sign_in(
+    app: &TestApp,
+    auth: &SoftAuthenticator,
+    count: u32,
+    handle: &[u8],
+) -> reqwest::Response {
+    let opts = options(app, "/v1/auth/passkeys/login/options", None, json!({})).await;
+    let mut claims = Claims::new("webauthn.get", &challenge(&opts), RP_ID, PAGE);
+    claims.sign_count = count;
+    post(
+        app,
+        "/v1/auth/passkeys/login/verify",
+        None,
+        &auth.authentication(&claims, Some(handle)),
+    )
+    .await
+}
+
+fn handle_of(user: &Value) -> Vec<u8> {
+    uuid::Uuid::parse_str(user["id"].as_str().unwrap())
+        .unwrap()
+        .as_bytes()
+        .to_vec()
+}
+
+async fn a_passkey_signs_up_and_signs_in_like_a_password(backend: Backend) {
+    let app = app_on(backend);
+    let auth = SoftAuthenticator::es256(11);
+    let opts = options(
+        app,
+        "/v1/auth/passkeys/register/options",
+        None,
+        json!({"email": unique_email("opts")}),
+    )
+    .await;
+    assert_eq!(opts["rp"]["id"], RP_ID);
+    assert_eq!(opts["attestation"], "none");
+    assert_eq!(opts["authenticatorSelection"]["residentKey"], "required");
+    assert_eq!(
+        opts["authenticatorSelection"]["userVerification"],
+        "required"
+    );
+    assert_eq!(
+        opts["pubKeyCredParams"],
+        json!([{"type": "public-key", "alg": -7}, {"type": "public-key", "alg": -8}])
+    );
+    assert_eq!(challenge(&opts).len(), 32);
+    assert_eq!(b64(opts["user"]["id"].as_str().unwrap()).unwrap().len(), 16);
+
+    let (email, browser, created) = sign_up(app, &auth).await;
+    assert_eq!(created["user"]["email"], email.as_str());
+    assert_eq!(created["user"]["role"], "user");
+    let passkey = &created["passkey"];
+    assert_eq!(passkey["name"], "Laptop");
+    assert_eq!(passkey["algorithm"], -7);
+    assert_eq!(passkey["credential_id"], b64_encode(&auth.credential_id));
+    assert_eq!(passkey["transports"], json!(["internal", "hybrid"]));
+    assert_eq!(passkey["aaguid"], "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa");
+    assert_eq!(
+        (
+            passkey["backup_eligible"].as_bool(),
+            passkey["backed_up"].as_bool()
+        ),
+        (Some(true), Some(true))
+    );
+    assert_eq!(passkey["last_used_at"], Value::Null);
+    assert!(passkey.get("public_key").is_none() && passkey.get("sign_count").is_none());
+    let me = app.get_json(&browser, "/v1/auth/me").await;
+    assert_eq!(me["user"]["email"], email.as_str());
+
+    // The same e-mail cannot sign up twice.
+    let resp = post(
+        app,
+        "/v1/auth/passkeys/register/options",
+        None,
+        &json!({"email": email}),
+    )
+    .await;
+    let body = assert_error(resp, 409, "CONFLICT").await;
+    assert_eq!(body["error"]["details"][0]["field"], "email");
+
+    // A discoverable sign-in: no e-mail, the response names the account.
+    let resp = sign_in(app, &auth, 1, &handle_of(&created["user"])).await;
+    assert_eq!(resp.status(), 200);
+    let cookies = set_cookies(&resp);
+    assert!(cookies.iter().any(|c| c.starts_with("__Host-session=")
+        && c.contains("HttpOnly")
+        && c.contains("Secure")));
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["user"]["email"], email.as_str());
+    assert!(body["session_id"].is_string());
+
+    let listed = app.get_json(&browser, "/v1/auth/passkeys").await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert!(
+        listed["items"][0]["last_used_at"].is_u64(),
+        "the sign-in is recorded"
+    );
+
+    // A named sign-in lists the account's credentials.
+    let opts = options(
+        app,
+        "/v1/auth/passkeys/login/options",
+        None,
+        json!({"email": email}),
+    )
+    .await;
+    assert_eq!(
+        opts["allowCredentials"][0]["id"],
+        b64_encode(&auth.credential_id)
+    );
+    assert_eq!(opts["rpId"], RP_ID);
+    let mut claims = Claims::new("webauthn.get", &challenge(&opts), RP_ID, PAGE);
+    claims.sign_count = 2;
+    let resp = post(
+        app,
+        "/v1/auth/passkeys/login/verify",
+        None,
+        &auth.authentication(&claims, None),
+    )
+    .await;
+    assert_eq!(resp.status(), 200, "a named ceremony needs no user handle");
+
+    // A password cannot sign in to an account that has none.
+    assert_error(app.login(&email, PASSWORD).await, 401, "UNAUTHENTICATED").await;
+}
+
+async fn another_passkey_is_added_renamed_and_removed(backend: Backend) {
+    let app = app_on(backend);
+    let first = SoftAuthenticator::es256(21);
+    let (_, browser, created) = sign_up(app, &first).await;
+
+    let opts = options(
+        app,
+        "/v1/auth/passkeys/register/options",
+        Some(&browser),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        opts["excludeCredentials"][0]["id"],
+        b64_encode(&first.credential_id)
+    );
+    assert_eq!(opts["user"]["id"], b64_encode(&handle_of(&created["user"])));
+    let second = SoftAuthenticator::ed25519(22);
+    let claims = Claims::new("webauthn.create", &challenge(&opts), RP_ID, PAGE);
+    let resp = post(
+        app,
+        "/v1/auth/passkeys/register/verify",
+        Some(&browser),
+        &second.registration(&claims),
+    )
+    .await;
+    assert_eq!(resp.status(), 201);
+    assert!(
+        session_cookie(&resp).is_none(),
+        "adding a passkey keeps the session"
+    );
+    let added: Value = resp.json().await.unwrap();
+    assert_eq!(added["passkey"]["algorithm"], -8);
+    assert_eq!(added["passkey"]["name"], "Passkey");
+    assert!(added.get("user").is_none());
+
+    // The Ed25519 passkey signs in too.
+    let resp = sign_in(app, &second, 0, &handle_of(&created["user"])).await;
+    assert_eq!(resp.status(), 200);
+
+    let id = added["passkey"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/auth/passkeys/{id}");
+    let resp = app
+        .as_browser(&browser, Method::PATCH, &path)
+        .json(&json!({"name": "  Phone "}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let renamed: Value = resp.json().await.unwrap();
+    assert_eq!(renamed["name"], "Phone");
+    for (bad, issue) in [
+        (json!(""), "required"),
+        (json!("x".repeat(65)), "too_long"),
+        (json!(7), "expected_string"),
+    ] {
+        let resp = app
+            .as_browser(&browser, Method::PATCH, &path)
+            .json(&json!({"name": bad}))
+            .send()
+            .await
+            .unwrap();
+        let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
+        assert_eq!(body["error"]["details"][0]["issue"], issue);
+    }
+
+    // Someone else's passkey is not found; neither is a malformed id.
+    let (_, other) = app.new_user("other").await;
+    for (who, target) in [
+        (&other, path.clone()),
+        (&browser, "/v1/auth/passkeys/not-a-uuid".to_owned()),
+    ] {
+        let resp = app
+            .as_browser(who, Method::DELETE, &target)
+            .send()
+            .await
+            .unwrap();
+        assert_error(resp, 404, "NOT_FOUND").await;
+    }
+
+    let resp = app
+        .as_browser(&browser, Method::DELETE, &path)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    // The last one stays: the account has no password.
+    let first_id = created["passkey"]["id"].as_str().unwrap();
+    let resp = app
+        .as_browser(
+            &browser,
+            Method::DELETE,
+            &format!("/v1/auth/passkeys/{first_id}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(resp, 409, "CONFLICT").await;
+    assert_eq!(body["error"]["details"][0]["issue"], "last_credential");
+    let listed = app.get_json(&browser, "/v1/auth/passkeys").await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    // The removed passkey no longer signs in.
+    let resp = sign_in(app, &second, 1, &handle_of(&created["user"])).await;
+    assert_error(resp, 401, "UNAUTHENTICATED").await;
+}
+
+#[tokio::test]
+async fn a_password_account_may_remove_its_only_passkey_while_passwords_are_on() {
+    let app = app();
+    let (_, browser) = app.new_user("pw-passkey").await;
+    let auth = SoftAuthenticator::es256(31);
+    let opts = options(
+        app,
+        "/v1/auth/passkeys/register/options",
+        Some(&browser),
+        json!({}),
+    )
+    .await;
+    let claims = Claims::new("webauthn.create", &challenge(&opts), RP_ID, PAGE);
+    let resp = post(
+        app,
+        "/v1/auth/passkeys/register/verify",
+        Some(&browser),
+        &auth.registration(&claims),
+    )
+    .await;
+    assert_eq!(resp.status(), 201);
+    let id = resp.json::<Value>().await.unwrap()["passkey"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resp = app
+        .as_browser(&browser, Method::DELETE, &format!("/v1/auth/passkeys/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+}
+
+#[tokio::test]
+async fn each_verification_rule_is_enforced_by_the_api() {
+    let app = app();
+    let auth = SoftAuthenticator::es256(41);
+    let email = unique_email("rules");
+    let register = |claims_edit: fn(&mut Claims)| {
+        let email = email.clone();
+        let auth = &auth;
+        async move {
+            let opts = options(
+                app,
+                "/v1/auth/passkeys/register/options",
+                None,
+                json!({"email": email}),
+            )
+            .await;
+            let mut claims = Claims::new("webauthn.create", &challenge(&opts), RP_ID, PAGE);
+            claims_edit(&mut claims);
+            post(
+                app,
+                "/v1/auth/passkeys/register/verify",
+                None,
+                &auth.registration(&claims),
+            )
+            .await
+        }
+    };
+    for (edit, reason) in [
+        (
+            (|c: &mut Claims| c.origin = "https://evil.example".into()) as fn(&mut Claims),
+            "origin",
+        ),
+        (|c: &mut Claims| c.rp_id = "evil.example".into(), "rp_id"),
+        (|c: &mut Claims| c.kind = "webauthn.get".into(), "type"),
+        (|c: &mut Claims| c.flags = 0x04, "user_presence"),
+        (|c: &mut Claims| c.flags = 0x01, "user_verification"),
+        (|c: &mut Claims| c.cross_origin = true, "cross_origin"),
+        (|c: &mut Claims| c.challenge = vec![7; 32], "challenge"),
+    ] {
+        let resp = register(edit).await;
+        let body = assert_error(resp, 400, "BAD_REQUEST").await;
+        assert_eq!(body["error"]["details"][0]["field"], "credential");
+        assert_eq!(body["error"]["details"][0]["issue"], reason);
+    }
+
+    // A challenge is spent by its first response, even a failed one.
+    let opts = options(
+        app,
+        "/v1/auth/passkeys/register/options",
+        None,
+        json!({"email": email}),
+    )
+    .await;
+    let claims = Claims::new("webauthn.create", &challenge(&opts), RP_ID, PAGE);
+    let body = auth.registration(&claims);
+    assert_eq!(
+        post(app, "/v1/auth/passkeys/register/verify", None, &body)
+            .await
+            .status(),
+        201
+    );
+    let resp = post(app, "/v1/auth/passkeys/register/verify", None, &body).await;
+    let err = assert_error(resp, 400, "BAD_REQUEST").await;
+    assert_eq!(err["error"]["details"][0]["issue"], "challenge");
+
+    // Sign-in: a replayed assertion, a login challenge used to register, a foreign user
+    // handle, a counter that goes back, an unknown credential: one answer for all.
+    let created_user = {
+        let opts = options(
+            app,
+            "/v1/auth/passkeys/login/options",
+            None,
+            json!({"email": email}),
+        )
+        .await;
+        assert_eq!(opts["allowCredentials"].as_array().unwrap().len(), 1);
+        let mut claims = Claims::new("webauthn.get", &challenge(&opts), RP_ID, PAGE);
+        claims.sign_count = 5;
+        let resp = post(
+            app,
+            "/v1/auth/passkeys/login/verify",
+            None,
+            &auth.authentication(&claims, None),
+        )
+        .await;
+        assert_eq!(resp.status(), 200);
+        let signed: Value = resp.json().await.unwrap();
+        // Replay of exactly that response.
+        let again = post(
+            app,
+            "/v1/auth/passkeys/login/verify",
+            None,
+            &auth.authentication(&claims, None),
+        )
+        .await;
+        assert_error(again, 401, "UNAUTHENTICATED").await;
+        signed["user"].clone()
+    };
+    let handle = handle_of(&created_user);
+    let log_before = app.log_text().len();
+    let resp = sign_in(app, &auth, 5, &handle).await;
+    let body = assert_error(resp, 401, "UNAUTHENTICATED").await;
+    assert_eq!(
+        body["error"]["message"],
+        "The passkey could not be verified."
+    );
+    assert!(body["error"]["details"].as_array().unwrap().is_empty());
+    let warned = app.log_lines_with("possible_cloned_authenticator").await;
+    assert!(
+        !warned.is_empty(),
+        "a counter that does not increase is logged"
+    );
+    assert!(app.log_text()[log_before..].contains("webauthn authentication: counter"));
+    assert_error(
+        sign_in(app, &auth, 6, b"not-the-owner-handle").await,
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
+    assert_error(
+        sign_in(app, &SoftAuthenticator::es256(42), 1, &handle).await,
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
+    assert_eq!(
+        sign_in(app, &auth, 6, &handle).await.status(),
+        200,
+        "the rightful next sign-in works"
+    );
+
+    // A registration challenge cannot finish a sign-in.
+    let opts = options(
+        app,
+        "/v1/auth/passkeys/register/options",
+        None,
+        json!({"email": unique_email("x")}),
+    )
+    .await;
+    let mut claims = Claims::new("webauthn.get", &challenge(&opts), RP_ID, PAGE);
+    claims.sign_count = 7;
+    let resp = post(
+        app,
+        "/v1/auth/passkeys/login/verify",
+        None,
+        &auth.authentication(&claims, Some(&handle)),
+    )
+    .await;
+    assert_error(resp, 401, "UNAUTHENTICATED").await;
+}
+
+#[tokio::test]
+async fn unknown_e_mails_get_a_stable_decoy_not_an_empty_list() {
+    let app = app();
+    let email = unique_email("nobody");
+    let a = options(
+        app,
+        "/v1/auth/passkeys/login/options",
+        None,
+        json!({"email": email}),
+    )
+    .await;
+    let b = options(
+        app,
+        "/v1/auth/passkeys/login/options",
+        None,
+        json!({"email": email}),
+    )
+    .await;
+    assert_eq!(a["allowCredentials"].as_array().unwrap().len(), 1);
+    assert_eq!(a["allowCredentials"], b["allowCredentials"]);
+    assert_ne!(a["challenge"], b["challenge"]);
+    let other = options(
+        app,
+        "/v1/auth/passkeys/login/options",
+        None,
+        json!({"email": unique_email("nobody")}),
+    )
+    .await;
+    assert_ne!(a["allowCredentials"], other["allowCredentials"]);
+    let discoverable = options(app, "/v1/auth/passkeys/login/options", None, json!({})).await;
+    assert_eq!(discoverable["allowCredentials"], json!([]));
+}
+
+#[tokio::test]
+async fn ceremonies_refuse_what_they_cannot_use() {
+    let app = app();
+    // Signed out without an e-mail, or signed in with one.
+    let resp = post(app, "/v1/auth/passkeys/register/options", None, &json!({})).await;
+    let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
+    assert_eq!(
+        body["error"]["details"],
+        json!([{"field": "email", "issue": "required"}])
+    );
+    let (_, browser) = app.new_user("signed-in").await;
+    let resp = post(
+        app,
+        "/v1/auth/passkeys/register/options",
+        Some(&browser),
+        &json!({"email": unique_email("y")}),
+    )
+    .await;
+    let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
+    assert_eq!(
+        body["error"]["details"][0]["issue"],
+        "not_allowed_when_signed_in"
+    );
+
+    // Adding a passkey: the ceremony belongs to the account that started it.
+    let opts = options(
+        app,
+        "/v1/auth/passkeys/register/options",
+        Some(&browser),
+        json!({}),
+    )
+    .await;
+    let claims = Claims::new("webauthn.create", &challenge(&opts), RP_ID, PAGE);
+    let body = SoftAuthenticator::es256(51).registration(&claims);
+    let (_, intruder) = app.new_user("intruder").await;
+    let resp = post(
+        app,
+        "/v1/auth/passkeys/register/verify",
+        Some(&intruder),
+        &body,
+    )
+    .await;
+    assert_error(resp, 400, "BAD_REQUEST").await;
+
+    // A cookie-authenticated ceremony from a foreign origin is a CSRF attempt.
+    let resp = app
+        .client()
+        .post(app.at("/v1/auth/passkeys/register/options"))
+        .header("cookie", &browser.cookie)
+        .header("origin", "https://evil.example")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 403, "CSRF_REJECTED").await;
+
+    // A session cookie that no longer works is ignored on an open route.
+    let stale = Browser {
+        cookie: "__Host-session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+    };
+    let opts = options(
+        app,
+        "/v1/auth/passkeys/register/options",
+        Some(&stale),
+        json!({"email": unique_email("z")}),
+    )
+    .await;
+    assert!(opts["challenge"].is_string());
+}
+
+#[tokio::test]
+async fn malformed_credentials_get_structured_errors_never_a_crash() {
+    let app = app();
+    let auth = SoftAuthenticator::es256(61);
+    let claims = Claims::new("webauthn.get", &[1; 32], RP_ID, PAGE);
+    let good = auth.authentication(&claims, None);
+    let mut missing = good.clone();
+    missing["response"]
+        .as_object_mut()
+        .unwrap()
+        .remove("signature");
+    let mut not_b64 = good.clone();
+    not_b64["response"]["authenticatorData"] = json!("***");
+    for (body, field) in [
+        (missing, "response.signature"),
+        (not_b64, "response.authenticatorData"),
+        (json!({"id": 1}), "id"),
+    ] {
+        let resp = post(app, "/v1/auth/passkeys/login/verify", None, &body).await;
+        let err = assert_error(resp, 422, "VALIDATION_ERROR").await;
+        assert!(
+            err["error"]["details"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["field"] == field),
+            "{err}"
+        );
+    }
+    // Well-formed JSON around bytes that are not WebAuthn structures.
+    let reg_claims = Claims::new("webauthn.create", &[2; 32], RP_ID, PAGE);
+    let mut garbage = auth.registration(&reg_claims);
+    garbage["response"]["attestationObject"] = json!(b64_encode(&[0xbf, 0xff, 0x00, 0x9f]));
+    garbage["response"]["clientDataJSON"] = json!(b64_encode(b"{not json"));
+    let resp = post(app, "/v1/auth/passkeys/register/verify", None, &garbage).await;
+    let err = assert_error(resp, 400, "BAD_REQUEST").await;
+    assert_eq!(err["error"]["details"][0]["issue"], "clientDataJSON");
+    let mut bad_sig = good.clone();
+    bad_sig["response"]["signature"] = json!(b64_encode(&[0x30, 0x02, 0x05, 0x00]));
+    let resp = post(app, "/v1/auth/passkeys/login/verify", None, &bad_sig).await;
+    assert_error(resp, 401, "UNAUTHENTICATED").await;
+}
+
+#[tokio::test]
+async fn with_password_login_off_passkeys_are_the_way_in() {
+    let app = spawn(Spawn::with_vars(&[("PASSWORD_LOGIN", "false")]));
+    let resp = app.signup(&unique_email("off"), PASSWORD).await;
+    let body = assert_error(resp, 404, "NOT_FOUND").await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("passkey"));
+    assert_error(
+        app.login(&unique_email("off"), PASSWORD).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    let (_, _, created) = sign_up(&app, &SoftAuthenticator::es256(71)).await;
+    assert_eq!(created["user"]["role"], "user");
+}
