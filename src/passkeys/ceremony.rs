@@ -9,8 +9,7 @@ use crate::error::AppError;
 use serde::{Deserialize, Serialize};
 
 /// What the challenge was issued for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Purpose {
     /// A new account, `user_id` reserved for it, with this e-mail.
     SignUp { user_id: UserId, email: String },
@@ -25,11 +24,58 @@ pub enum Purpose {
 }
 
 /// A stored ceremony.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ceremony {
     pub purpose: Purpose,
     /// When the challenge stops being accepted, Unix milliseconds.
     pub expires_at: u64,
+}
+
+/// The stored form: flat, so decoding needs no tagged-enum machinery in the Wasm.
+#[derive(Serialize, Deserialize)]
+struct Record {
+    /// `sign_up`, `add_passkey` or `sign_in`.
+    kind: String,
+    #[serde(default)]
+    user_id: Option<UserId>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    named: bool,
+    expires_at: u64,
+}
+
+impl Ceremony {
+    fn to_record(&self) -> Record {
+        let (kind, user_id, email, named) = match &self.purpose {
+            Purpose::SignUp { user_id, email } => ("sign_up", Some(user_id), Some(email), false),
+            Purpose::AddPasskey { user_id } => ("add_passkey", Some(user_id), None, false),
+            Purpose::SignIn { user_id, named } => ("sign_in", user_id.as_ref(), None, *named),
+        };
+        Record {
+            kind: kind.into(),
+            user_id: user_id.cloned(),
+            email: email.cloned(),
+            named,
+            expires_at: self.expires_at,
+        }
+    }
+
+    fn from_record(r: Record) -> Option<Self> {
+        let purpose = match (r.kind.as_str(), r.user_id, r.email) {
+            ("sign_up", Some(user_id), Some(email)) => Purpose::SignUp { user_id, email },
+            ("add_passkey", Some(user_id), None) => Purpose::AddPasskey { user_id },
+            ("sign_in", user_id, None) => Purpose::SignIn {
+                user_id,
+                named: r.named,
+            },
+            _ => return None,
+        };
+        Some(Self {
+            purpose,
+            expires_at: r.expires_at,
+        })
+    }
 }
 
 const KIND: &str = "webauthn-challenge";
@@ -45,7 +91,7 @@ pub async fn begin<S: OneTimeStore>(
         purpose,
         expires_at: now + TIMEOUT_MS,
     };
-    let value = serde_json::to_string(&record).map_err(AppError::internal)?;
+    let value = serde_json::to_string(&record.to_record()).map_err(AppError::internal)?;
     store
         .put(&one_time::key(KIND, &challenge), &value, TIMEOUT_MS / 1000)
         .await?;
@@ -62,8 +108,9 @@ pub async fn take<S: OneTimeStore>(
     let Some(value) = store.take(&one_time::key(KIND, challenge)).await? else {
         return Ok(None);
     };
-    Ok(serde_json::from_str::<Ceremony>(&value)
+    Ok(serde_json::from_str::<Record>(&value)
         .ok()
+        .and_then(Ceremony::from_record)
         .filter(|c| now < c.expires_at))
 }
 

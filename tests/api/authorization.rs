@@ -58,11 +58,33 @@ async fn public_routes_are_only_the_intended_ones() {
     assert_eq!(
         public,
         [
+            "GET /",
+            "GET /app.css",
+            "GET /app.js",
             "GET /v1/health",
             "GET /v1/health/ready",
             "GET /v1/openapi.json",
+            "POST /v1/auth/email-link",
+            "POST /v1/auth/email-link/verify",
             "POST /v1/auth/login",
-            "POST /v1/auth/signup"
+            "POST /v1/auth/passkeys/login/options",
+            "POST /v1/auth/passkeys/login/verify",
+            "POST /v1/auth/signup",
+        ]
+    );
+    // Open to anyone, acting for a signed-in caller: the passkey registration ceremony
+    // (a sign-up when signed out, another passkey when signed in).
+    let mut optional: Vec<String> = ROUTES
+        .iter()
+        .filter(|r| r.access == Access::Optional)
+        .map(|r| format!("{} {}", r.method.as_str(), r.path))
+        .collect();
+    optional.sort();
+    assert_eq!(
+        optional,
+        [
+            "POST /v1/auth/passkeys/register/options",
+            "POST /v1/auth/passkeys/register/verify",
         ]
     );
 }
