@@ -147,4 +147,41 @@ mod tests {
         );
         assert_eq!(run(take(&store, b"never issued", 0)).unwrap(), None);
     }
+
+    #[test]
+    fn every_purpose_survives_storage() {
+        let store = MemoryOneTime::default();
+        let user_id = UserId::generate(1);
+        for purpose in [
+            Purpose::SignUp {
+                user_id: user_id.clone(),
+                email: "a@b.example".into(),
+            },
+            Purpose::AddPasskey {
+                user_id: user_id.clone(),
+            },
+            Purpose::SignIn {
+                user_id: Some(user_id.clone()),
+                named: true,
+            },
+            Purpose::SignIn {
+                user_id: None,
+                named: true,
+            },
+            Purpose::SignIn {
+                user_id: None,
+                named: false,
+            },
+        ] {
+            let challenge = run(begin(&store, purpose.clone(), 0)).unwrap();
+            assert_eq!(
+                run(take(&store, &challenge, 1)).unwrap().unwrap().purpose,
+                purpose
+            );
+        }
+        // A record of no known shape is no ceremony.
+        let key = one_time::key(KIND, b"odd");
+        run(store.put(&key, r#"{"kind":"sign_up","expires_at":9}"#, 60)).unwrap();
+        assert_eq!(run(take(&store, b"odd", 0)).unwrap(), None);
+    }
 }
