@@ -77,3 +77,50 @@ fn jwt_simple_clock_reads_real_time() {
     assert!(now * 1000 > SOME_RECENT_TIME_MS, "coarsetime now = {now}");
     assert!(now.abs_diff(ids::now_ms() / 1000) < 5);
 }
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// The W3C WebAuthn Level 3 test vector "ES256 Credential with No Attestation": its assertion
+/// verified by WebCrypto, the path the Worker takes (a high-S signature, which must pass).
+#[wasm_bindgen_test]
+async fn webcrypto_verifies_the_specifications_es256_assertion() {
+    use edge_api::auth::webauthn::es256;
+    use sha2::{Digest, Sha256};
+    let mut point = [0u8; 65];
+    point[0] = 4;
+    point[1..33].copy_from_slice(&unhex(
+        "afefa16f97ca9b2d23eb86ccb64098d20db90856062eb249c33a9b672f26df61",
+    ));
+    point[33..].copy_from_slice(&unhex(
+        "930a56b87a2fca66334b03458abf879717c12cc68ed73290af2e2664796b9220",
+    ));
+    let auth_data =
+        unhex("bfabc37432958b063360d3ad6461c9c4735ae7f8edd46592a5e0f01452b2e4b51900000000");
+    let client_data = unhex(concat!(
+        "7b2274797065223a22776562617574686e2e676574222c226368616c6c656e6765223a224f63446e5568",
+        "5158756c5455506f334a5558543049393770767a7a59425039745a63685879617630314167222c226f72",
+        "6967696e223a2268747470733a2f2f6578616d706c652e6f7267222c2263726f73734f726967696e22",
+        "3a66616c73657d"
+    ));
+    let signature = unhex(concat!(
+        "3046022100f50a4e2e4409249c4a853ba361282f09841df4dd4547a13a87780218deffcd380221008480",
+        "ac0f0b93538174f575bf11a1dd5d78c6e486013f937295ea13653e331e87"
+    ));
+    let mut message = auth_data.clone();
+    message.extend_from_slice(&Sha256::digest(&client_data));
+    assert!(es256::valid_key(&point).await);
+    assert!(es256::verify(&point, &message, &signature).await);
+    // One bit of the signed data changed, or a point off the curve: refused.
+    let mut tampered = message.clone();
+    tampered[32] ^= 0x04;
+    assert!(!es256::verify(&point, &tampered, &signature).await);
+    let mut off_curve = point;
+    off_curve[64] ^= 1;
+    assert!(!es256::valid_key(&off_curve).await);
+    assert!(!es256::verify(&off_curve, &message, &signature).await);
+}
