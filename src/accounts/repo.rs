@@ -101,6 +101,19 @@ impl<'a> Users<'a> {
             .await?)
     }
 
+    /// The statement finding the owner of the passkey with this credential id (base64url),
+    /// for a batch beside the passkey's own row.
+    pub fn owner_of_credential_statement(credential_id: &str) -> Statement {
+        stmt(
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM users WHERE id = (SELECT user_id FROM passkeys WHERE credential_id = ?1)"
+            ),
+            [credential_id.into()],
+        )
+    }
+
     /// Finds a user by id.
     pub async fn by_id(&self, id: &UserId) -> Result<Option<User>, AppError> {
         one(self

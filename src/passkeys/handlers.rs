@@ -283,14 +283,10 @@ pub async fn login_verify(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     };
     let db = cx.db()?;
     let passkeys = Passkeys::new(&db);
-    let passkey = passkeys
-        .by_credential_id(&b64_encode(&response.raw_id))
+    let (passkey, user) = passkeys
+        .with_owner(&b64_encode(&response.raw_id))
         .await?
-        .filter(|p| !named || user_id.as_ref() == Some(&p.user_id))
-        .ok_or_else(|| sign_in_refused(Rejection::UnknownCredential))?;
-    let user = Users::new(&db)
-        .by_id(&passkey.user_id)
-        .await?
+        .filter(|(p, _)| !named || user_id.as_ref() == Some(&p.user_id))
         .ok_or_else(|| sign_in_refused(Rejection::UnknownCredential))?;
     let handle = user.handle();
     let credential_id = b64(&passkey.credential_id)

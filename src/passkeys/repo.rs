@@ -2,8 +2,10 @@
 //! so another account's passkey is indistinguishable from a missing one.
 
 use super::Passkey;
+use crate::accounts::repo::Users;
+use crate::accounts::User;
 use crate::auth::webauthn::{aaguid_string, b64, b64_encode, NewCredential};
-use crate::db::{stmt, Db, DbError, Row, Statement, Value};
+use crate::db::{stmt, Database, Db, DbError, Row, Statement, Value};
 use crate::domain::{PasskeyId, UserId};
 use crate::error::{AppError, ErrorCode};
 
@@ -141,20 +143,34 @@ impl<'a> Passkeys<'a> {
             .await?)
     }
 
-    /// The passkey an assertion names by its credential id (base64url).
-    pub async fn by_credential_id(&self, credential_id: &str) -> Result<Option<Passkey>, AppError> {
-        first(
-            self.db
-                .rows(stmt(
+    /// The passkey an assertion names by its credential id (base64url), and its owner: one
+    /// round trip.
+    pub async fn with_owner(
+        &self,
+        credential_id: &str,
+    ) -> Result<Option<(Passkey, User)>, AppError> {
+        let results = self
+            .db
+            .batch(vec![
+                stmt(
                     concat!(
                         "SELECT ",
                         columns!(),
                         " FROM passkeys WHERE credential_id = ?1"
                     ),
                     [credential_id.into()],
-                ))
-                .await?,
-        )
+                ),
+                Users::owner_of_credential_statement(credential_id),
+            ])
+            .await?;
+        let mut results = results.into_iter();
+        let passkey = results.next().map(|r| first(r.rows)).transpose()?.flatten();
+        let owner = results
+            .next()
+            .map(|r| crate::accounts::repo::one(r.rows))
+            .transpose()?
+            .flatten();
+        Ok(passkey.zip(owner))
     }
 
     /// Records a verified assertion: the new counter and backup state, and the time. The
