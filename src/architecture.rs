@@ -124,14 +124,15 @@ fn layers_name_only_what_they_may() {
             .unwrap_or_default()
     };
     for forbidden in [
-        "http", "db", "pipeline", "context", "routes", "platform", "accounts", "notes",
+        "http", "db", "pipeline", "context", "routes", "platform", "accounts", "notes", "passkeys",
+        "page", "mail",
     ] {
         assert!(
             !names("domain").contains(forbidden),
             "domain names {forbidden}"
         );
     }
-    for feature in ["accounts", "notes", "health", "testing"] {
+    for feature in ["accounts", "notes", "health", "testing", "passkeys", "page"] {
         for forbidden in ["pipeline", "routes"] {
             assert!(
                 !names(feature).contains(forbidden),
