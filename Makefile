@@ -5,12 +5,12 @@ SHELL := bash
 RUN := source scripts/env.sh &&
 PORT ?= 8787
 
-.PHONY: help setup build dev test check unit wasm-test integration dry-run contract fuzz openapi bench bench-quick profile migrate-local migrate-turso clean
+.PHONY: help setup build dev test check unit wasm-test integration e2e dry-run contract fuzz openapi bench bench-quick profile migrate-local migrate-turso clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: ## Install the pinned toolchain (Rust target, worker-build, wasm-bindgen, npm tools, sqld, redis-server)
+setup: ## Install the pinned toolchain (Rust target, worker-build, wasm-bindgen, npm tools, sqld, redis-server, chromium)
 	@bash scripts/setup.sh
 
 build: setup ## Build the release Worker into build/
@@ -21,7 +21,7 @@ dev: setup ## Serve the API on 127.0.0.1:$(PORT) with local KV, D1 and Durable O
 	@$(RUN) wrangler d1 migrations apply DB --local
 	@$(RUN) wrangler dev --ip 127.0.0.1 --port $(PORT)
 
-test: setup ## Run every check and test (fmt, clippy, unit, wasm, REST front, integration, contract, dry-run deploy)
+test: setup ## Run every check and test (fmt, clippy, unit, wasm, REST front, integration, browser, contract, dry-run deploy)
 	@bash scripts/test.sh
 
 check: setup ## Formatting and lints, host and wasm32
@@ -35,6 +35,9 @@ wasm-test: setup ## Tests compiled to wasm32 and run under node
 
 integration: build ## Integration tests against the Worker in workerd (Miniflare)
 	@$(RUN) cargo test --test api
+
+e2e: build ## The browser page end to end in Chromium: passkeys, e-mail link, notes, cookie, CORS/CSRF; screenshots in target/screenshots
+	@bash scripts/test.sh browser
 
 contract: build ## The API document validated, typed (tsc) and contract-fuzzed (schemathesis, fixed seed)
 	@bash scripts/test.sh contract

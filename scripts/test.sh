@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole check: formatting, lints (host and wasm32), a release build, a dry-run deploy,
 # native unit tests, wasm tests under node, the Upstash-compatible REST front against Redis,
-# integration tests against workerd, then the API contract (the document validated and typed,
-# and fuzzed by schemathesis).
-# With an argument, runs only that stage (check, dry-run, contract).
+# integration tests against workerd, the browser page end to end in Chromium, then the API
+# contract (the document validated and typed, and fuzzed by schemathesis).
+# With an argument, runs only that stage (check, dry-run, browser, contract).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -38,6 +38,11 @@ dry_run() {
   fi
 }
 
+browser() {
+  stage "browser end to end (Chromium + playwright-core against workerd)"
+  node --test-reporter=spec tests/browser/e2e.mjs
+}
+
 contract() {
   stage "API document (openapi-spec-validator; openapi-typescript + tsc on a typed client)"
   .tools/py/bin/openapi-spec-validator openapi.json
@@ -51,6 +56,7 @@ contract() {
 case "${1:-all}" in
   check) check ;;
   dry-run) dry_run ;;
+  browser) browser ;;
   contract) contract ;;
   all)
     check
@@ -65,6 +71,7 @@ case "${1:-all}" in
     node --test tests/support/upstash-rest.test.mjs
     stage "integration tests (workerd via Miniflare)"
     cargo test --locked --test api
+    browser
     contract
     ;;
   *) echo "unknown stage: $1" >&2; exit 2 ;;

@@ -1,0 +1,666 @@
+// End-to-end tests of the browser page (page/) in a real Chromium, against the release build in
+// workerd: passkeys through Chrome's virtual authenticator, the e-mail link, notes, the session
+// cookie, sessions, CORS and CSRF from other origins, and screenshots of the main screens.
+//
+// Usage: node tests/browser/e2e.mjs   (`make e2e`, and the `browser` stage of `make test`)
+//
+// Chromium is Debian's (scripts/setup.sh), driven by npm's playwright-core through
+// executablePath: nothing is downloaded. The page is opened at http://localhost:<port>, never
+// 127.0.0.1, because a WebAuthn RP ID cannot be an IP address; localhost is a secure context,
+// so the __Host- cookie and passkeys work over plain HTTP.
+//
+// The passkey and e-mail-link tests are declared with needs(PASSKEYS) / needs(EMAIL_LINK): a
+// probe before the tests asks the Worker for those routes, and a Worker that answers 404 (a
+// build without them, or e-mail links turned off) skips them with the reason printed. Other
+// tests then sign up with a password through the page instead of a passkey.
+//
+// Artefacts: target/screenshots/*.png, and the Worker's console in target/e2e/worker.log.
+
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const root = resolve(import.meta.dirname, "../..");
+const screenshots = join(root, "target/screenshots");
+const workDir = join(root, "target/e2e");
+const workerLog = join(workDir, "worker.log");
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+const COOKIE = "__Host-session";
+const PASSWORD = "correct horse battery staple";
+const IPHONE =
+  "Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) " +
+  "Version/18.5 Mobile/15E148 Safari/604.1";
+
+rmSync(workDir, { recursive: true, force: true });
+mkdirSync(workDir, { recursive: true });
+mkdirSync(screenshots, { recursive: true });
+
+/* ------------------------------------------------------------------ the Worker and the browser */
+
+/** A port nobody listens on now (the OS picks it; closed again before use). */
+async function freePort() {
+  const server = createServer();
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** Starts tests/support/serve.mjs in the test environment; resolves when it prints its URL. */
+async function startWorker(port, origin) {
+  const vars = {
+    // The page calls the API from its own origin: the CSRF check and CORS must accept it.
+    ALLOWED_ORIGINS: origin,
+    WEBAUTHN_RP_ID: "localhost",
+    WEBAUTHN_ORIGINS: origin,
+  };
+  const child = spawn(
+    process.execPath,
+    ["tests/support/serve.mjs", "--env", "test", "--port", String(port), "--log", workerLog, "--quiet",
+      "--vars", JSON.stringify(vars)],
+    { cwd: root, stdio: ["pipe", "pipe", "inherit"] },
+  );
+  const line = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the Worker did not start within 60 s")), 60_000);
+    child.once("exit", (code) => reject(new Error(`serve.mjs exited with ${code}`)));
+    createInterface({ input: child.stdout }).once("line", (l) => {
+      clearTimeout(timer);
+      resolve(l);
+    });
+  });
+  JSON.parse(line); // {"url": ...}: ready.
+  return child;
+}
+
+const port = await freePort();
+const origin = `http://localhost:${port}`;
+const worker = await startWorker(port, origin);
+process.on("exit", () => worker.stdin.end());
+
+/** True when the Worker serves `POST path` (anything but 404). */
+async function serves(path, body) {
+  const r = await fetch(origin + path, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  await r.body?.cancel();
+  return r.status !== 404;
+}
+
+// Their tests are skipped when these answer 404.
+const PASSKEYS = await serves("/v1/auth/passkeys/login/options", {});
+const EMAIL_LINK = await serves("/v1/auth/email-link/verify", { token: "probe" });
+// Every test gives up after a minute rather than hang the stage.
+const TIMEOUT = { timeout: 60_000 };
+const needs = (available, name) => (available ? TIMEOUT : { ...TIMEOUT, skip: `${name} endpoints not served yet (404)` });
+
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+
+after(async () => {
+  await browser.close();
+  worker.stdin.end();
+});
+
+/* ------------------------------------------------------------------ helpers */
+
+let emails = 0;
+const newEmail = (tag) => `e2e-${tag}-${Date.now().toString(36)}-${++emails}@example.test`;
+
+/**
+ * A fresh browser context (own cookies) and page, recording console errors, uncaught page
+ * errors and CSP violations in `page.problems`.
+ */
+async function openPage({ colorScheme = "light", path = "/", userAgent } = {}) {
+  const context = await browser.newContext({ colorScheme, userAgent, viewport: { width: 1100, height: 800 } });
+  await context.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener("securitypolicyviolation", (e) => {
+      window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`);
+    });
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  page.problems = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error") page.problems.push({ text: msg.text(), url: msg.location().url });
+  });
+  page.on("pageerror", (err) => page.problems.push({ text: `uncaught: ${err.message}` }));
+  if (path !== null) await load(page, path);
+  return { context, page };
+}
+
+/** Opens `path` of the page and waits until it has decided which screen to show. */
+async function load(page, path = "/") {
+  const response = await page.goto(origin + path);
+  await page.waitForSelector("html[data-state=signed-in], html[data-state=signed-out]");
+  return response;
+}
+
+const screen = (page) => page.evaluate(() => document.documentElement.dataset.state);
+const waitForScreen = (page, name) => page.waitForSelector(`html[data-state=${name}]`);
+
+/** The error the page shows, or null. */
+async function shownError(page) {
+  const box = page.locator("#error");
+  return (await box.isVisible()) ? box.textContent() : null;
+}
+
+async function expectNoError(page) {
+  assert.equal(await shownError(page), null);
+}
+
+/** Chrome's virtual authenticator on this page: a platform passkey store that always agrees. */
+async function addAuthenticator(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return {
+    id: authenticatorId,
+    credentials: async () => (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials,
+    remove: () => cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId }),
+  };
+}
+
+/** Creates an account through the page's password form and signs in with it. */
+async function signUpWithPassword(page, email = newEmail("pw")) {
+  await page.locator("#password-panel summary").click();
+  await page.fill("#password-email", email);
+  await page.fill("#password", PASSWORD);
+  await page.click("#password-signup");
+  await waitForScreen(page, "signed-in");
+  return email;
+}
+
+/** Creates an account through the page's passkey sign-up (needs an authenticator on the page). */
+async function signUpWithPasskey(page, email = newEmail("pk")) {
+  await page.fill("#signup-email", email);
+  await page.click("#signup-button");
+  await waitForScreen(page, "signed-in");
+  return email;
+}
+
+/** Signs a fresh page up and in: with a passkey once the Worker has them, else a password. */
+async function signUp(page) {
+  if (PASSKEYS) {
+    page.authenticator = await addAuthenticator(page);
+    return signUpWithPasskey(page);
+  }
+  return signUpWithPassword(page);
+}
+
+/** Adds a note through the page's form. */
+async function addNote(page, { title, body = "", tags = "" }) {
+  const before = await page.locator("[data-testid=note]").count();
+  await page.fill("#note-title", title);
+  await page.fill("#note-body", body);
+  await page.fill("#note-tags", tags);
+  await page.click("#note-add");
+  await page.waitForFunction((n) => document.querySelectorAll("[data-testid=note]").length > n, before);
+}
+
+/** The caller's notes as the API lists them (from the signed-in page, so with its cookie). */
+const apiNoteTitles = (page) =>
+  page.evaluate(async () => {
+    const r = await fetch("/v1/notes?limit=100");
+    return (await r.json()).items.map((n) => n.title);
+  });
+
+const noteTitles = (page) => page.locator("[data-testid=note-title]").allTextContents();
+
+/** The e-mail link the Worker "sent" to `email`: its console line {"event":"mail",...}. */
+async function mailedLink(email) {
+  for (let i = 0; i < 50; i++) {
+    const lines = readFileSync(workerLog, "utf8").split("\n");
+    for (const line of lines.reverse()) {
+      const start = line.indexOf("{");
+      if (start < 0 || !line.includes('"mail"')) continue;
+      try {
+        const entry = JSON.parse(line.slice(start));
+        if (entry.event === "mail" && entry.to === email) return entry.link;
+      } catch {
+        // Not a JSON line.
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no mail to ${email} in ${workerLog}`);
+}
+
+/** A small server for another origin: serves one HTML page at every path. */
+async function otherOrigin(host) {
+  const server = createServer((_, res) => {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end("<!doctype html><title>another site</title><h1>Another site</h1>");
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://${host}:${server.address().port}/`,
+    close: () => {
+      server.closeAllConnections(); // the browser keeps its connections alive
+      return new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/* ------------------------------------------------------------------ tests */
+
+/**
+ * Gives the signed-in account a second passkey (a second authenticator, named "Laptop"; the
+ * first renamed "Phone") and a second session (an iPhone through an e-mail link), where the
+ * Worker serves those routes.
+ */
+async function furnishAccount(page) {
+  const email = await page.locator("#who-email").textContent();
+  if (PASSKEYS) {
+    const first = page.locator("[data-testid=passkey]").first();
+    await first.locator("[data-action=rename]").click();
+    await first.locator("input[name=name]").fill("Phone");
+    await first.locator("[data-action=save]").click();
+    await page.waitForSelector("[data-testid=passkey-name]:text-is('Phone')");
+    await page.authenticator.remove();
+    page.authenticator = await addAuthenticator(page);
+    await page.fill("#passkey-name", "Laptop");
+    await page.click("#passkey-add");
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=passkey]").length === 2);
+  }
+  if (EMAIL_LINK) {
+    const phone = await openPage({ userAgent: IPHONE });
+    await phone.page.fill("#link-email", email);
+    await phone.page.click("#link-button");
+    await phone.page.waitForSelector("#link-sent:not([hidden])");
+    const tab = await phone.context.newPage();
+    await load(tab, "/" + new URL(await mailedLink(email)).hash);
+    await waitForScreen(tab, "signed-in");
+    await phone.context.close();
+  }
+  await load(page);
+}
+
+describe("the page", () => {
+  test("loads under its CSP with no console errors or CSP violations", TIMEOUT, async () => {
+    const { context, page } = await openPage({ path: null });
+    const response = await load(page);
+    assert.equal(response.status(), 200);
+    assert.equal(response.headers()["content-security-policy"], CSP);
+    for (const asset of ["/app.js", "/app.css"]) {
+      const r = await page.request.get(origin + asset);
+      assert.equal(r.status(), 200, asset);
+      assert.equal(r.headers()["content-security-policy"], CSP, asset);
+    }
+    assert.equal(await screen(page), "signed-out");
+    await expectNoError(page);
+
+    // Signed out, /v1/auth/me answers 401: Chromium logs that load as an error. Nothing else may.
+    const unexpected = page.problems.filter(
+      (p) => !(p.url === `${origin}/v1/auth/me` && /status of 401/.test(p.text)),
+    );
+    assert.deepEqual(unexpected, []);
+    assert.deepEqual(await page.evaluate(() => window.__cspViolations), []);
+
+    // Every form control has a label.
+    const unlabelled = await page.evaluate(() =>
+      [...document.querySelectorAll("input, textarea")].filter((e) => e.labels.length === 0).map((e) => e.id),
+    );
+    assert.deepEqual(unlabelled, []);
+
+    // The policy is enforced: an injected inline script does not run, and the page hears of it.
+    await page.evaluate(() => {
+      const s = document.createElement("script");
+      s.textContent = "window.__inlineRan = true";
+      document.head.append(s);
+    });
+    await page.waitForFunction(() => window.__cspViolations.length > 0);
+    assert.equal(await page.evaluate(() => window.__inlineRan), undefined);
+    assert.match((await page.evaluate(() => window.__cspViolations))[0], /^script-src/);
+    await context.close();
+  });
+
+  test("notes: create, validation error, edit, delete, pagination", TIMEOUT, async () => {
+    const { context, page } = await openPage();
+    await signUp(page);
+    assert.equal(await page.locator("#notes-empty").isVisible(), true);
+
+    // An invalid note: the API's structured error is shown.
+    await page.click("#note-add");
+    await page.waitForSelector("#error:not([hidden])");
+    assert.match(await shownError(page), /title/);
+
+    await addNote(page, { title: "First note", body: "Hello\nworld", tags: "e2e, demo" });
+    await expectNoError(page);
+    const note = page.locator("[data-testid=note]").first();
+    assert.equal(await note.locator("[data-testid=note-title]").textContent(), "First note");
+    assert.equal(await note.locator("[data-testid=note-body]").textContent(), "Hello\nworld");
+    assert.deepEqual(await note.locator(".tag").allTextContents(), ["e2e", "demo"]);
+
+    // Edit: the form opens on a fresh copy and saves with If-Match.
+    await note.locator("[data-action=edit]").click();
+    const title = note.locator("input[name=title]");
+    await title.waitFor();
+    assert.equal(await title.evaluate((e) => e === document.activeElement), true, "the title has focus");
+    await title.fill("First note, edited");
+    await note.locator("textarea[name=body]").fill("Changed <b>text</b>");
+    await note.locator("[data-action=save]").click();
+    await note.locator("[data-testid=note-title]").waitFor();
+    await expectNoError(page);
+    assert.equal(await note.locator("[data-testid=note-title]").textContent(), "First note, edited");
+    // Text stays text: no markup from user data.
+    assert.equal(await note.locator("[data-testid=note-body]").textContent(), "Changed <b>text</b>");
+    assert.equal(await note.locator("[data-testid=note-body] b").count(), 0);
+    assert.deepEqual(await apiNoteTitles(page), ["First note, edited"]);
+
+    // Delete asks once more.
+    const del = note.locator("[data-action=delete]");
+    await del.click();
+    assert.equal(await del.textContent(), "Confirm delete");
+    await del.click();
+    await page.waitForSelector("[data-testid=note]", { state: "detached" });
+    assert.deepEqual(await apiNoteTitles(page), []);
+    assert.equal(await page.locator("#notes-empty").isVisible(), true);
+
+    // More notes than a page: "Load more" follows next_cursor.
+    await page.evaluate(async () => {
+      for (let i = 1; i <= 12; i++) {
+        const r = await fetch("/v1/notes", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ title: `Note ${i}` }),
+        });
+        if (r.status !== 201) throw new Error(`create: ${r.status}`);
+      }
+    });
+    await load(page);
+    assert.equal(await page.locator("[data-testid=note]").count(), 10);
+    assert.equal((await noteTitles(page))[0], "Note 12");
+    await page.click("#notes-more");
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=note]").length === 12);
+    assert.equal(await page.locator("#notes-more").isVisible(), false);
+    assert.deepEqual(page.problems.filter((p) => !/status of 4\d\d/.test(p.text)), []);
+    await context.close();
+  });
+
+  test("the session cookie is HttpOnly, Secure, SameSite=Lax, host-only; sign-out clears it", TIMEOUT, async () => {
+    const { context, page } = await openPage();
+    const email = await signUp(page);
+    assert.equal(await page.locator("#who-email").textContent(), email);
+
+    assert.equal((await page.evaluate(() => document.cookie)).includes(COOKIE), false);
+    const cookies = await context.cookies(origin);
+    const session = cookies.find((c) => c.name === COOKIE);
+    assert.ok(session, `a ${COOKIE} cookie among ${cookies.map((c) => c.name)}`);
+    assert.equal(session.httpOnly, true);
+    assert.equal(session.secure, true);
+    assert.equal(session.sameSite, "Lax");
+    assert.equal(session.path, "/");
+    assert.equal(session.domain, "localhost"); // host-only: no Domain attribute
+
+    await page.click("#signout");
+    await waitForScreen(page, "signed-out");
+    assert.equal((await context.cookies(origin)).some((c) => c.name === COOKIE), false);
+    await load(page);
+    assert.equal(await screen(page), "signed-out");
+    await context.close();
+  });
+
+  test("sessions: both browsers listed, the other one revoked", TIMEOUT, async () => {
+    const first = await openPage();
+    const email = await signUpWithPassword(first.page);
+    const second = await openPage();
+    await second.page.locator("#password-panel summary").click();
+    await second.page.fill("#password-email", email);
+    await second.page.fill("#password", PASSWORD);
+    await second.page.click("#password-signin");
+    await waitForScreen(second.page, "signed-in");
+
+    await load(first.page);
+    const sessions = first.page.locator("[data-testid=session]");
+    assert.equal(await sessions.count(), 2);
+    assert.equal(await first.page.locator("[data-testid=session][data-current=true] .badge").textContent(), "This browser");
+    await first.page.locator("[data-testid=session][data-current=false] [data-action=revoke]").click();
+    await first.page.waitForFunction(() => document.querySelectorAll("[data-testid=session]").length === 1);
+
+    await load(second.page);
+    assert.equal(await screen(second.page), "signed-out");
+    await first.context.close();
+    await second.context.close();
+  });
+
+  test("other origins can neither read the API nor write with the cookie (CORS, SameSite, CSRF)", TIMEOUT, async () => {
+    const { context, page } = await openPage();
+    await signUp(page);
+    await addNote(page, { title: "Mine" });
+    const before = await apiNoteTitles(page);
+
+    // 127.0.0.1 is another site than localhost (SameSite keeps the cookie home); localhost on
+    // another port is the same site but another origin (the cookie goes along, the API's
+    // Origin check refuses the write).
+    for (const host of ["127.0.0.1", "localhost"]) {
+      const other = await otherOrigin(host);
+      const evil = await context.newPage();
+      evil.setDefaultTimeout(10_000);
+      await evil.goto(other.url);
+      // What reached the API, as the browser saw it answered.
+      const answered = [];
+      const onResponse = (response) => {
+        const request = response.request();
+        if (request.url().startsWith(origin) && request.method() === "POST") answered.push(response.status());
+      };
+      context.on("response", onResponse);
+
+      const result = await evil.evaluate(async (base) => {
+        const attempt = async (request) => {
+          try {
+            const r = await request();
+            return { status: r.status, type: r.type };
+          } catch (e) {
+            return { error: e.name };
+          }
+        };
+        const note = JSON.stringify({ title: "forged" });
+        return {
+          read: await attempt(() => fetch(`${base}/v1/auth/me`, { credentials: "include" })),
+          jsonPost: await attempt(() =>
+            fetch(`${base}/v1/notes`, {
+              method: "POST",
+              credentials: "include",
+              headers: { "content-type": "application/json" },
+              body: note,
+            }),
+          ),
+          simplePost: await attempt(() =>
+            fetch(`${base}/v1/notes`, {
+              method: "POST",
+              credentials: "include",
+              mode: "no-cors",
+              headers: { "content-type": "text/plain" },
+              body: note,
+            }),
+          ),
+        };
+      }, origin);
+      assert.deepEqual(result.read, { error: "TypeError" }, `${host}: reading /me must fail (CORS)`);
+      assert.deepEqual(result.jsonPost, { error: "TypeError" }, `${host}: a JSON POST must fail its preflight`);
+      assert.equal(result.simplePost.type, "opaque", `${host}: a no-cors POST gets nothing back`);
+
+      // A form POST (text/plain smuggling JSON), the classic CSRF.
+      const formAnswer = evil.waitForResponse((r) => r.url() === `${origin}/v1/notes`);
+      await evil.evaluate((action) => {
+        const form = document.createElement("form");
+        form.method = "POST";
+        form.action = action;
+        form.enctype = "text/plain";
+        const input = document.createElement("input");
+        input.name = '{"title":"forged by a form","x":"';
+        input.value = '"}';
+        form.append(input);
+        document.body.append(form);
+        form.submit();
+      }, `${origin}/v1/notes`);
+      const formStatus = (await formAnswer).status();
+      await evil.waitForURL(`${origin}/v1/notes`);
+      const formBody = JSON.parse(await evil.evaluate(() => document.body.innerText));
+      assert.notEqual(formStatus, 201, `${host}: the form POST must not create a note`);
+      context.off("response", onResponse);
+
+      // Cross-site, the cookie stays home (SameSite=Lax): every write is unauthenticated.
+      // Same-site, the cookie goes along, and the API refuses the foreign Origin (CSRF check).
+      // A JSON POST never gets past its preflight, so two POSTs reach the API.
+      const [status, code] = host === "127.0.0.1" ? [401, "UNAUTHENTICATED"] : [403, "CSRF_REJECTED"];
+      assert.deepEqual(answered, [status, status], `${host}: the POSTs that reached the API`);
+      assert.equal(formStatus, status);
+      assert.equal(formBody.error.code, code);
+      await evil.close();
+      await other.close();
+    }
+
+    // Through the real page: nothing was added.
+    await load(page);
+    assert.deepEqual(await noteTitles(page), before);
+    assert.deepEqual(await apiNoteTitles(page), before);
+    await context.close();
+  });
+
+  test("passkeys: sign up, sign out, sign in (discoverable), add, rename, delete", needs(PASSKEYS, "passkey"), async () => {
+    const { context, page } = await openPage();
+    const phone = await addAuthenticator(page);
+    const email = await signUpWithPasskey(page);
+    await expectNoError(page);
+    assert.equal(await page.locator("#who-email").textContent(), email);
+    assert.equal(await page.locator("[data-testid=passkey]").count(), 1);
+    const [stored] = await phone.credentials();
+    assert.equal(stored.isResidentCredential, true, "a discoverable credential");
+
+    await page.click("#signout");
+    await waitForScreen(page, "signed-out");
+
+    // Discoverable: no e-mail given, the authenticator offers the account.
+    await page.click("#signin-button");
+    await waitForScreen(page, "signed-in");
+    await expectNoError(page);
+    assert.equal(await page.locator("#who-email").textContent(), email);
+    assert.notEqual((await page.locator("[data-testid=passkey]").first().locator(".meta").textContent()).match(/last used/), null);
+
+    // A second device: the first one is taken away, a new authenticator registers.
+    await phone.remove();
+    const laptop = await addAuthenticator(page);
+    await page.fill("#passkey-name", "Laptop");
+    await page.click("#passkey-add");
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=passkey]").length === 2);
+    await expectNoError(page);
+    assert.equal((await laptop.credentials()).length, 1);
+    assert.ok((await page.locator("[data-testid=passkey-name]").allTextContents()).includes("Laptop"));
+
+    // Rename the new one.
+    const laptopId = await page.locator("[data-testid=passkey]", { hasText: "Laptop" }).getAttribute("data-id");
+    const laptopItem = page.locator(`[data-testid=passkey][data-id="${laptopId}"]`);
+    await laptopItem.locator("[data-action=rename]").click();
+    await laptopItem.locator("input[name=name]").fill("Work laptop");
+    await laptopItem.locator("[data-action=save]").click();
+    await page.waitForSelector("[data-testid=passkey-name]:text-is('Work laptop')");
+    await expectNoError(page);
+
+    // Delete the first (the phone is gone).
+    const phoneItem = page.locator("[data-testid=passkey]", { hasNotText: "Work laptop" });
+    await phoneItem.locator("[data-action=delete]").click();
+    await phoneItem.locator("[data-action=delete]").click();
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=passkey]").length === 1);
+    await expectNoError(page);
+
+    // The last way in cannot be deleted: the API says why (409), the page shows it.
+    const last = page.locator("[data-testid=passkey]");
+    await last.locator("[data-action=delete]").click();
+    await last.locator("[data-action=delete]").click();
+    await page.waitForSelector("#error:not([hidden])");
+    assert.equal(await page.locator("[data-testid=passkey]").count(), 1);
+
+    // The remaining passkey signs in.
+    await page.click("#signout");
+    await waitForScreen(page, "signed-out");
+    await page.fill("#signin-email", email);
+    await page.click("#signin-button");
+    await waitForScreen(page, "signed-in");
+    assert.equal(await page.locator("#who-email").textContent(), email);
+    await context.close();
+  });
+
+  test("e-mail link: request, open the mailed link, signed in; the link works once", needs(EMAIL_LINK, "e-mail link"), async () => {
+    // The link is the way back into an existing account (a lost passkey, a new device).
+    const { context, page } = await openPage();
+    const email = await signUp(page);
+    await page.click("#signout");
+    await waitForScreen(page, "signed-out");
+
+    await page.fill("#link-email", email);
+    await page.click("#link-button");
+    await page.waitForSelector("#link-sent:not([hidden])");
+    await expectNoError(page);
+
+    const link = await mailedLink(email);
+    const token = new URL(link).hash.match(/^#token=([A-Za-z0-9_-]+)$/)?.[1];
+    assert.ok(token, `a token in ${link}`);
+    // Opened from the mail: a new tab of the same browser.
+    const tab = await context.newPage();
+    await load(tab, `/#token=${token}`);
+    assert.equal(await screen(tab), "signed-in");
+    assert.equal(await tab.locator("#who-email").textContent(), email);
+    assert.equal(await tab.evaluate(() => location.href), `${origin}/`, "the token is cleared from the address");
+    await context.close();
+
+    // Used once: another browser opening it again stays signed out and is told why.
+    const again = await openPage({ path: `/#token=${token}` });
+    assert.equal(await screen(again.page), "signed-out");
+    assert.ok(await shownError(again.page));
+    await again.context.close();
+  });
+
+  test("screenshots of the main screens (target/screenshots)", TIMEOUT, async () => {
+    for (const colorScheme of ["light", "dark"]) {
+      const { context, page } = await openPage({ colorScheme });
+      const suffix = colorScheme === "dark" ? "-dark" : "";
+      await page.screenshot({ path: join(screenshots, `signed-out${suffix}.png`), fullPage: true });
+      await signUp(page);
+      await addNote(page, { title: "Groceries", body: "Oat milk, apples, coffee beans", tags: "home, errands" });
+      await addNote(page, { title: "Release checklist", body: "Run make test\nTag the release\nDeploy", tags: "work" });
+      await addNote(page, { title: "Ideas", body: "A passkey-only sign-in page." });
+      await page.evaluate(() => document.activeElement?.blur());
+      await page.screenshot({ path: join(screenshots, `notes${suffix}.png`), fullPage: true });
+      if (colorScheme === "light") {
+        await furnishAccount(page);
+        // The account's part of the screen: notes set aside.
+        await page.evaluate(() => {
+          document.getElementById("notes").hidden = true;
+          document.activeElement?.blur();
+        });
+        await page.screenshot({ path: join(screenshots, "account.png"), fullPage: true });
+      }
+      await context.close();
+    }
+  });
+});
