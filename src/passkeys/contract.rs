@@ -69,7 +69,8 @@ const OFF: &str = "NOT_FOUND: passkeys are not configured (production without `W
 
 /// Every passkey operation.
 pub fn operations() -> Vec<Op> {
-    let email_only = json!({"email": schema::email()});
+    // Optional: absent or `null` means none.
+    let email_only = json!({"email": {"anyOf": [schema::email(), {"type": "null"}]}});
     let mut registration = credential(
         json!({"clientDataJSON": base64url(), "attestationObject": base64url(),
                "transports": {"type": "array", "items": {"type": "string"}}}),
