@@ -606,9 +606,9 @@ function wire() {
     try {
       await action(email, password);
     } catch (err) {
-      if (!passwordsOff(err)) throw err;
-      $("password-panel").hidden = true;
-      throw new Error("Password sign-in is turned off on this server. Use a passkey or an e-mail link.");
+      // The server's message says so; the form steps aside.
+      if (passwordsOff(err)) $("password-panel").hidden = true;
+      throw err;
     }
   });
   passwordForm.addEventListener("submit", (event) => {
@@ -652,7 +652,7 @@ function wire() {
 /** An e-mail link opens the page at #token=…: the token is posted (a GET never signs in). */
 function takeLinkToken() {
   if (!location.hash.startsWith("#token=")) return null;
-  const token = decodeURIComponent(location.hash.slice("#token=".length));
+  const token = location.hash.slice("#token=".length);
   // Out of the address bar and the history at once, whatever happens next.
   history.replaceState(null, "", location.pathname + location.search);
   return token;

@@ -49,9 +49,10 @@ const IPHONE =
   "Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) " +
   "Version/18.5 Mobile/15E148 Safari/604.1";
 
-rmSync(workDir, { recursive: true, force: true });
-mkdirSync(workDir, { recursive: true });
-mkdirSync(screenshots, { recursive: true });
+for (const dir of [workDir, screenshots]) {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+}
 
 /* ------------------------------------------------------------------ the Worker and the browser */
 
@@ -64,18 +65,23 @@ async function freePort() {
   return port;
 }
 
-/** Starts tests/support/serve.mjs in the test environment; resolves when it prints its URL. */
-async function startWorker(port, origin) {
-  const vars = {
+/**
+ * Starts tests/support/serve.mjs in the test environment on `port`, the page's origin being
+ * http://localhost:<port>; resolves when it prints its URL.
+ */
+async function startWorker(port, { vars = {}, log = workerLog } = {}) {
+  const origin = `http://localhost:${port}`;
+  const allVars = {
     // The page calls the API from its own origin: the CSRF check and CORS must accept it.
     ALLOWED_ORIGINS: origin,
     WEBAUTHN_RP_ID: "localhost",
     WEBAUTHN_ORIGINS: origin,
+    ...vars,
   };
   const child = spawn(
     process.execPath,
-    ["tests/support/serve.mjs", "--env", "test", "--port", String(port), "--log", workerLog, "--quiet",
-      "--vars", JSON.stringify(vars)],
+    ["tests/support/serve.mjs", "--env", "test", "--port", String(port), "--log", log, "--quiet",
+      "--vars", JSON.stringify(allVars)],
     { cwd: root, stdio: ["pipe", "pipe", "inherit"] },
   );
   const line = await new Promise((resolve, reject) => {
@@ -92,7 +98,7 @@ async function startWorker(port, origin) {
 
 const port = await freePort();
 const origin = `http://localhost:${port}`;
-const worker = await startWorker(port, origin);
+const worker = await startWorker(port);
 process.on("exit", () => worker.stdin.end());
 
 /** True when the Worker serves `POST path` (anything but 404). */
@@ -129,7 +135,7 @@ const newEmail = (tag) => `e2e-${tag}-${Date.now().toString(36)}-${++emails}@exa
  * A fresh browser context (own cookies) and page, recording console errors, uncaught page
  * errors and CSP violations in `page.problems`.
  */
-async function openPage({ colorScheme = "light", path = "/", userAgent } = {}) {
+async function openPage({ colorScheme = "light", path = "/", userAgent, base = origin } = {}) {
   const context = await browser.newContext({ colorScheme, userAgent, viewport: { width: 1100, height: 800 } });
   await context.addInitScript(() => {
     window.__cspViolations = [];
@@ -144,13 +150,13 @@ async function openPage({ colorScheme = "light", path = "/", userAgent } = {}) {
     if (msg.type() === "error") page.problems.push({ text: msg.text(), url: msg.location().url });
   });
   page.on("pageerror", (err) => page.problems.push({ text: `uncaught: ${err.message}` }));
-  if (path !== null) await load(page, path);
+  if (path !== null) await load(page, path, base);
   return { context, page };
 }
 
 /** Opens `path` of the page and waits until it has decided which screen to show. */
-async function load(page, path = "/") {
-  const response = await page.goto(origin + path);
+async function load(page, path = "/", base = origin) {
+  const response = await page.goto(base + path);
   await page.waitForSelector("html[data-state=signed-in], html[data-state=signed-out]");
   return response;
 }
@@ -545,6 +551,33 @@ describe("the page", () => {
     assert.deepEqual(await noteTitles(page), before);
     assert.deepEqual(await apiNoteTitles(page), before);
     await context.close();
+  });
+
+  test("with passwords turned off, the password form shows the API's answer and steps aside", TIMEOUT, async () => {
+    const otherPort = await freePort();
+    const server = await startWorker(otherPort, {
+      vars: { PASSWORD_LOGIN: "false" },
+      log: join(workDir, "worker-no-passwords.log"),
+    });
+    try {
+      const base = `http://localhost:${otherPort}`;
+      const { context, page } = await openPage({ base });
+      const email = newEmail("nopw");
+      const answer = await page.request.post(`${base}/v1/auth/login`, { data: { email, password: PASSWORD } });
+      assert.equal(answer.status(), 404);
+      await page.locator("#password-panel summary").click();
+      await page.fill("#password-email", email);
+      await page.fill("#password", PASSWORD);
+      await page.click("#password-signin");
+      await page.waitForSelector("#error:not([hidden])");
+      // The page shows the structured error's own message.
+      assert.equal(await shownError(page), (await answer.json()).error.message);
+      assert.equal(await page.locator("#password-panel").isVisible(), false);
+      assert.equal(await screen(page), "signed-out");
+      await context.close();
+    } finally {
+      server.stdin.end();
+    }
   });
 
   test("passkeys: sign up, sign out, sign in (discoverable), add, rename, delete", needs(PASSKEYS, "passkey"), async () => {
