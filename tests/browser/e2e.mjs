@@ -117,7 +117,7 @@ const PASSKEYS = await serves("/v1/auth/passkeys/login/options", {});
 const EMAIL_LINK = await serves("/v1/auth/email-link/verify", { token: "probe" });
 // Every test gives up after a minute rather than hang the stage.
 const TIMEOUT = { timeout: 60_000 };
-const needs = (available, name) => (available ? TIMEOUT : { ...TIMEOUT, skip: `${name} endpoints not served yet (404)` });
+const needs = (available, name) => (available ? TIMEOUT : { ...TIMEOUT, skip: `${name} endpoints not served by this Worker (404)` });
 
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 
