@@ -8,7 +8,8 @@ async fn unknown_path_is_404() {
     let app = app();
     for path in [
         "/v1/nope",
-        "/",
+        "/index.html",
+        "/app.jsx",
         "/v2/health",
         "/v1/health/",
         "/v1/health/ready/x",
@@ -17,6 +18,52 @@ async fn unknown_path_is_404() {
         assert_security_headers(resp.headers());
         assert_error(resp, 404, "NOT_FOUND").await;
     }
+}
+
+#[tokio::test]
+async fn the_page_is_served_with_its_own_strict_policy() {
+    let app = app();
+    for (path, media_type, marker) in [
+        ("/", "text/html; charset=utf-8", "<!doctype html>"),
+        (
+            "/app.js",
+            "text/javascript; charset=utf-8",
+            "navigator.credentials",
+        ),
+        (
+            "/app.css",
+            "text/css; charset=utf-8",
+            "prefers-color-scheme",
+        ),
+    ] {
+        let resp = app.client().get(app.at(path)).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        let headers = resp.headers().clone();
+        assert_eq!(header(&headers, "content-type"), Some(media_type));
+        let csp = header(&headers, "content-security-policy").unwrap();
+        assert!(
+            csp.starts_with("default-src 'none'; script-src 'self'"),
+            "{csp}"
+        );
+        assert!(!csp.contains("unsafe"), "no inline code, no eval: {csp}");
+        assert_eq!(headers.get_all("content-security-policy").iter().count(), 1);
+        assert_eq!(header(&headers, "x-frame-options"), Some("DENY"));
+        assert_eq!(header(&headers, "cache-control"), Some("no-cache"));
+        let body = resp.text().await.unwrap();
+        assert!(body.to_lowercase().contains(marker), "{path}");
+        for external in ["src=\"http", "href=\"http", "url(http", "import(\"http"] {
+            assert!(!body.contains(external), "nothing from elsewhere: {path}");
+        }
+    }
+    let resp = app.client().post(app.at("/")).send().await.unwrap();
+    let resp = assert_error(resp, 405, "METHOD_NOT_ALLOWED").await;
+    assert!(resp["error"]["message"].is_string());
+    // API answers keep the API's policy.
+    let resp = app.client().get(app.at("/v1/health")).send().await.unwrap();
+    assert_eq!(
+        header(resp.headers(), "content-security-policy"),
+        Some("default-src 'none'; frame-ancestors 'none'")
+    );
 }
 
 #[tokio::test]
