@@ -36,7 +36,7 @@ const setups = [
 ];
 
 async function serve(vars) {
-  const child = spawn(process.execPath, ["tests/support/serve.mjs", "--quiet", "--vars", JSON.stringify(vars)], {
+  const child = spawn(process.execPath, ["tests/support/serve.mjs", "--quiet", "--no-assets", "--vars", JSON.stringify(vars)], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   const line = await new Promise((resolve) => createInterface({ input: child.stdout }).once("line", resolve));

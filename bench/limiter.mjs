@@ -13,7 +13,7 @@ const N = Number(process.argv[2] ?? 500);
 const ROUNDS = Number(process.argv[3] ?? 6);
 
 const vars = JSON.stringify({ RATE_LIMITS: "ip=1000000000/60" });
-const server = spawn(process.execPath, ["tests/support/serve.mjs", "--quiet", "--vars", vars], {
+const server = spawn(process.execPath, ["tests/support/serve.mjs", "--quiet", "--no-assets", "--vars", vars], {
   stdio: ["pipe", "pipe", "inherit"],
 });
 const { url } = JSON.parse(

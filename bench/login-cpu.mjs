@@ -17,7 +17,7 @@ const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32);
 // PROFILE=0 measures without the inspector's sampling (which itself costs CPU).
 const PROFILE = process.env.PROFILE !== "0";
 const INSPECTOR = "9231";
-const server = spawn(process.execPath, ["tests/support/serve.mjs", "--quiet", "--inspector-port", INSPECTOR], {
+const server = spawn(process.execPath, ["tests/support/serve.mjs", "--quiet", "--no-assets", "--inspector-port", INSPECTOR], {
   stdio: ["pipe", "pipe", "inherit"],
 });
 const { url } = JSON.parse(await new Promise((resolve) => {

@@ -32,7 +32,7 @@ const VARS = JSON.stringify({
 
 const server = spawn(
   process.execPath,
-  ["tests/support/serve.mjs", "--quiet", "--vars", VARS, "--inspector-port", opts.port],
+  ["tests/support/serve.mjs", "--quiet", "--no-assets", "--vars", VARS, "--inspector-port", opts.port],
   { cwd: root, stdio: ["pipe", "pipe", "inherit"] },
 );
 process.on("exit", () => server.stdin.end());

@@ -85,7 +85,8 @@ const isWorkerd = (pid) => {
 
 async function start(name, script, drop = []) {
   const t0 = performance.now();
-  const args = ["tests/support/serve.mjs", "--quiet", "--script", script, "--vars", VARS];
+  // The Worker alone: Cloudflare serves static assets before a Worker runs.
+  const args = ["tests/support/serve.mjs", "--quiet", "--no-assets", "--script", script, "--vars", VARS];
   for (const d of drop) args.push("--drop-binding", d);
   const child = spawn(process.execPath, args, { cwd: root, stdio: ["pipe", "pipe", "inherit"] });
   children.push(child);

@@ -125,14 +125,14 @@ fn layers_name_only_what_they_may() {
     };
     for forbidden in [
         "http", "db", "pipeline", "context", "routes", "platform", "accounts", "notes", "passkeys",
-        "page", "mail",
+        "mail",
     ] {
         assert!(
             !names("domain").contains(forbidden),
             "domain names {forbidden}"
         );
     }
-    for feature in ["accounts", "notes", "health", "testing", "passkeys", "page"] {
+    for feature in ["accounts", "notes", "health", "testing", "passkeys"] {
         for forbidden in ["pipeline", "routes"] {
             assert!(
                 !names(feature).contains(forbidden),

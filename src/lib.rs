@@ -21,7 +21,6 @@ pub mod mail;
 pub mod notes;
 pub mod openapi;
 pub mod outbound;
-pub mod page;
 pub mod passkeys;
 pub mod pipeline;
 pub mod platform;

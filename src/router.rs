@@ -39,8 +39,6 @@ pub struct Route<H> {
     pub body_limit: Option<usize>,
     /// Exists only when `TEST_ROUTES` is on (never in production).
     pub test_only: bool,
-    /// Serves the browser page, not the API: left out of the API document.
-    pub page: bool,
     /// Deprecated: answers carry `Deprecation` and `Sunset`, the document says so.
     pub deprecation: Option<Deprecation>,
 }
@@ -65,7 +63,6 @@ pub const fn route<H>(method: Method, path: &'static str, handler: H) -> Route<H
         cache_control: None,
         body_limit: None,
         test_only: false,
-        page: false,
         deprecation: None,
     }
 }
@@ -145,13 +142,6 @@ impl<H> Route<H> {
     #[must_use]
     pub const fn test_only(mut self) -> Self {
         self.test_only = true;
-        self
-    }
-
-    /// Serves part of the browser page (HTML, script, style), not the API.
-    #[must_use]
-    pub const fn page(mut self) -> Self {
-        self.page = true;
         self
     }
 

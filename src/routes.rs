@@ -4,7 +4,7 @@
 
 use crate::context::{handler, Handler};
 use crate::router::{delete, get, patch, post, Route};
-use crate::{accounts, health, notes, openapi, page, passkeys, testing};
+use crate::{accounts, health, notes, openapi, passkeys, testing};
 
 /// Rate-limit policies by name (defined in [`crate::ratelimit::DEFAULT_POLICIES`]). Every
 /// route has the per-IP policy; authenticated routes add the per-user one; login and signup
@@ -29,10 +29,6 @@ const PRIVATE: &str = "private, no-cache";
 /// The route table.
 #[rustfmt::skip]
 pub static ROUTES: &[Route<Handler>] = &[
-    get("/",                          handler!(page::index)).page(),
-    get("/app.js",                    handler!(page::script)).page(),
-    get("/app.css",                   handler!(page::style)).page(),
-
     get("/v1/health",                 handler!(health::live)),
     get("/v1/health/ready",           handler!(health::ready)),
     get("/v1/openapi.json",           handler!(openapi::serve)).cache("public, max-age=300"),

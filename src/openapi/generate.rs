@@ -23,7 +23,7 @@ pub fn operations() -> Vec<Op> {
 /// `ops`. Panics naming a route without a declaration (the unit tests call it).
 pub fn document(routes: &[Route<Handler>], ops: &[Op]) -> Value {
     let mut paths = Map::new();
-    for route in routes.iter().filter(|r| !r.test_only && !r.page) {
+    for route in routes.iter().filter(|r| !r.test_only) {
         let op = ops
             .iter()
             .find(|o| o.method == route.method && o.path == route.path)

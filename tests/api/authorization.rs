@@ -58,9 +58,6 @@ async fn public_routes_are_only_the_intended_ones() {
     assert_eq!(
         public,
         [
-            "GET /",
-            "GET /app.css",
-            "GET /app.js",
             "GET /v1/health",
             "GET /v1/health/ready",
             "GET /v1/openapi.json",

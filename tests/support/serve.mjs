@@ -5,6 +5,7 @@
 // Usage: node tests/support/serve.mjs [--env test] [--port 0] [--vars '{"K":"V"}']
 //                                     [--drop-binding DB] [--log FILE] [--persist DIR]
 //                                     [--script build/index.js] [--inspector-port 9230]
+//                                     [--instances N] [--no-assets]
 // Prints one line {"url": "..."} on stdout when ready, and stops when stdin closes (so it
 // never outlives the test process that started it) or on SIGTERM/SIGINT.
 //
@@ -36,6 +37,9 @@ const { values: args } = parseArgs({
     // Runs this many instances of the Worker, each in its own isolate, sharing the bindings
     // and one Durable Object namespace (the first instance's); prints every instance's URL.
     instances: { type: "string", default: "1" },
+    // Leaves out the static assets (the page): benchmarks measure the Worker alone, as
+    // Cloudflare serves assets before a Worker runs.
+    "no-assets": { type: "boolean", default: false },
   },
 });
 
@@ -72,6 +76,15 @@ const worker = {
   d1Databases,
   durableObjects,
 };
+// Static assets (`[assets]` in wrangler.toml: the page and its `_headers`) are served before
+// the Worker, which answers every path that is not an asset.
+const assets = args["no-assets"] ? undefined : (envConf.assets ?? toml.assets);
+if (assets) {
+  worker.assets = {
+    directory: resolve(root, assets.directory),
+    routerConfig: { has_user_worker: true },
+  };
+}
 const shared = {
   host: "127.0.0.1",
   port: Number(args.port),
