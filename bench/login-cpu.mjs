@@ -7,10 +7,10 @@
 // Usage: node bench/login-cpu.mjs [N]   (after `make build`; PROFILE=1 to profile the isolate)
 
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { WebSocket } from "ws";
 import { SoftPasskey } from "./soft-authenticator.mjs";
+import { TICK_MS, cpuTicks, inspector, workerdBelow } from "./workerd.mjs";
 
 const N = Number(process.argv[2] ?? 100);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32);
@@ -28,21 +28,8 @@ const { url } = JSON.parse(await new Promise((resolve) => {
 
 // The Worker's isolate through workerd's inspector: its busy time is what Workers bill as
 // CPU. The workerd process also runs Miniflare's local KV and D1, which production does not
-// charge to the Worker, so both figures are reported.
-const targets = await (await fetch(`http://127.0.0.1:${INSPECTOR}/json/list`)).json();
-const ws = new WebSocket(targets[0].webSocketDebuggerUrl);
-await new Promise((ok, fail) => ws.once("open", ok).once("error", fail));
-let nextId = 1;
-const pending = new Map();
-ws.on("message", (data) => {
-  const msg = JSON.parse(data);
-  if (msg.id && pending.has(msg.id)) pending.get(msg.id)(msg), pending.delete(msg.id);
-});
-const send = (method, params = {}) => new Promise((ok) => {
-  const id = nextId++;
-  pending.set(id, ok);
-  ws.send(JSON.stringify({ id, method, params }));
-});
+// charge to the Worker.
+const send = await inspector(INSPECTOR);
 await send("Profiler.enable");
 await send("Profiler.setSamplingInterval", { interval: 100 });
 // Busy microseconds in a profile, leaving out idle time and console output (far costlier
@@ -58,36 +45,8 @@ function busyUs(profile) {
   return busy;
 }
 
-// workerd is a descendant of the server process (other workerd processes on the machine,
-// such as a test run's, are not counted).
-function descendants(pid) {
-  const parents = new Map();
-  for (const p of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
-      parents.set(p, stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    } catch {}
-  }
-  const out = [];
-  const walk = (parent) => {
-    for (const [p, pp] of parents) if (pp === String(parent)) { out.push(p); walk(p); }
-  };
-  walk(pid);
-  return out;
-}
-const workerdPids = descendants(server.pid).filter((p) => {
-  try {
-    return readFileSync(`/proc/${p}/cmdline`, "utf8").includes("workerd");
-  } catch {
-    return false;
-  }
-});
-const ticks = () =>
-  workerdPids.reduce((sum, pid) => {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return sum + Number(fields[11]) + Number(fields[12]); // utime + stime
-  }, 0);
-const TICK_MS = 10; // USER_HZ = 100 on Linux
+const pids = workerdBelow(server.pid);
+const ticks = () => cpuTicks(pids);
 
 const post = (path, body) =>
   fetch(url + path, {
@@ -188,5 +147,5 @@ mkdirSync("target/profile", { recursive: true });
   profiles[i] && writeFileSync(`target/profile/${name}.cpuprofile`, JSON.stringify(profiles[i])));
 mkdirSync("bench/results", { recursive: true });
 writeFileSync("bench/results/login.json", JSON.stringify(result, null, 2) + "\n");
-ws.close();
+send.close();
 server.stdin.end();

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import WebSocket from "ws";
+import { inspector } from "./workerd.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const { values: opts } = parseArgs({
@@ -53,24 +53,7 @@ const workloads = {
 };
 
 // The inspector: one DevTools session on the Worker.
-const targets = await (await fetch(`http://127.0.0.1:${opts.port}/json/list`)).json();
-const ws = new WebSocket(targets[0].webSocketDebuggerUrl);
-await new Promise((ok, fail) => ws.once("open", ok).once("error", fail));
-let nextId = 1;
-const pending = new Map();
-ws.on("message", (data) => {
-  const msg = JSON.parse(data);
-  if (msg.id && pending.has(msg.id)) {
-    pending.get(msg.id)(msg);
-    pending.delete(msg.id);
-  }
-});
-const send = (method, params = {}) =>
-  new Promise((ok) => {
-    const id = nextId++;
-    pending.set(id, ok);
-    ws.send(JSON.stringify({ id, method, params }));
-  });
+const send = await inspector(opts.port);
 
 function wrk(w, seconds) {
   const script = join(tmpdir(), `profile-${process.pid}.lua`);
@@ -128,6 +111,6 @@ for (const name of chosen) {
   [...hot.entries()].filter(([k]) => !k.startsWith("console")).sort((a, b) => b[1] - a[1]).slice(0, 15)
     .forEach(([k, us]) => console.log(`    ${pct(us)}%  ${k}`));
 }
-ws.close();
+send.close();
 server.stdin.end();
 process.exit(0);

@@ -16,12 +16,13 @@
 // reports after/before ratios: the way to show a change's effect from one run.
 
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
+import { TICK_MS, cpuTicks, workerdBelow } from "./workerd.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const { values: opts } = parseArgs({
@@ -56,32 +57,8 @@ const VARS = JSON.stringify({
 
 // ---- processes ------------------------------------------------------------------------------
 
-const TICK_MS = 10; // USER_HZ
 const children = [];
 process.on("exit", () => children.forEach((c) => c.stdin.end()));
-
-function descendants(pid) {
-  const parents = new Map();
-  for (const p of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
-      parents.set(p, stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    } catch {}
-  }
-  const out = [];
-  const walk = (parent) => {
-    for (const [p, pp] of parents) if (pp === String(parent)) { out.push(p); walk(p); }
-  };
-  walk(pid);
-  return out;
-}
-const isWorkerd = (pid) => {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd");
-  } catch {
-    return false;
-  }
-};
 
 async function start(name, script, drop = []) {
   const t0 = performance.now();
@@ -94,18 +71,14 @@ async function start(name, script, drop = []) {
   const { url } = JSON.parse(line);
   await fetch(`${url}/v1/health`).then((r) => r.arrayBuffer());
   const firstResponseMs = performance.now() - t0;
-  const pids = descendants(child.pid).filter(isWorkerd);
-  const cpuTicks = () =>
-    pids.reduce((sum, pid) => {
-      const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-      return sum + Number(f[11]) + Number(f[12]);
-    }, 0);
+  const pids = workerdBelow(child.pid);
+  const ticks = () => cpuTicks(pids);
   const rssBytes = () =>
     pids.reduce((sum, pid) => {
       const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
       return sum + (m ? Number(m[1]) * 1024 : 0);
     }, 0);
-  return { name, url, cpuTicks, rssBytes, firstResponseMs };
+  return { name, url, cpuTicks: ticks, rssBytes, firstResponseMs };
 }
 
 // ---- seeding --------------------------------------------------------------------------------

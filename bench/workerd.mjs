@@ -1,0 +1,69 @@
+// What the benchmarks need of a running workerd: its processes (descendants of the harness
+// that started it, so other workerd processes on the machine are never counted), their CPU
+// time, and a DevTools session on the Worker's isolate through the inspector.
+
+import { readdirSync, readFileSync } from "node:fs";
+import { WebSocket } from "ws";
+
+/** Clock ticks per second of /proc CPU times (USER_HZ on Linux), as milliseconds per tick. */
+export const TICK_MS = 10;
+
+/** The process ids below `pid`, at any depth. */
+export function descendants(pid) {
+  const parents = new Map();
+  for (const p of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      parents.set(p, stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    } catch {}
+  }
+  const out = [];
+  const walk = (parent) => {
+    for (const [p, pp] of parents) if (pp === String(parent)) { out.push(p); walk(p); }
+  };
+  walk(pid);
+  return out;
+}
+
+/** The workerd processes started by the harness process `pid`. */
+export function workerdBelow(pid) {
+  return descendants(pid).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, "utf8").includes("workerd");
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** User + system clock ticks spent so far by `pids`. */
+export function cpuTicks(pids) {
+  return pids.reduce((sum, pid) => {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return sum + Number(f[11]) + Number(f[12]);
+  }, 0);
+}
+
+/** Opens a DevTools session on the first inspector target; resolves to `send(method, params)`. */
+export async function inspector(port) {
+  const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+  const ws = new WebSocket(targets[0].webSocketDebuggerUrl);
+  await new Promise((ok, fail) => ws.once("open", ok).once("error", fail));
+  let nextId = 1;
+  const pending = new Map();
+  ws.on("message", (data) => {
+    const msg = JSON.parse(data);
+    if (msg.id && pending.has(msg.id)) {
+      pending.get(msg.id)(msg);
+      pending.delete(msg.id);
+    }
+  });
+  const send = (method, params = {}) =>
+    new Promise((ok) => {
+      const id = nextId++;
+      pending.set(id, ok);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  send.close = () => ws.close();
+  return send;
+}
