@@ -115,23 +115,34 @@ struct Reader {
 }
 
 impl Reader {
+    /// A required member of the kind `pick` accepts; records `required` or `invalid_type`.
+    fn member<'a, T: ?Sized>(
+        &mut self,
+        parent: &'a Map<String, Value>,
+        path: &'static str,
+        name: &str,
+        pick: fn(&'a Value) -> Option<&'a T>,
+    ) -> Option<&'a T> {
+        let found = parent.get(name);
+        let picked = found.and_then(pick);
+        if picked.is_none() {
+            let issue = if found.is_some() {
+                "invalid_type"
+            } else {
+                "required"
+            };
+            self.issues.push(FieldIssue::new(path, issue));
+        }
+        picked
+    }
+
     fn object<'a>(
         &mut self,
         parent: &'a Map<String, Value>,
         path: &'static str,
         name: &str,
     ) -> Option<&'a Map<String, Value>> {
-        match parent.get(name) {
-            Some(Value::Object(map)) => Some(map),
-            Some(_) => {
-                self.issues.push(FieldIssue::new(path, "invalid_type"));
-                None
-            }
-            None => {
-                self.issues.push(FieldIssue::new(path, "required"));
-                None
-            }
-        }
+        self.member(parent, path, name, Value::as_object)
     }
 
     fn text<'a>(
@@ -140,17 +151,7 @@ impl Reader {
         path: &'static str,
         name: &str,
     ) -> Option<&'a str> {
-        match parent.get(name) {
-            Some(Value::String(s)) => Some(s),
-            Some(_) => {
-                self.issues.push(FieldIssue::new(path, "invalid_type"));
-                None
-            }
-            None => {
-                self.issues.push(FieldIssue::new(path, "required"));
-                None
-            }
-        }
+        self.member(parent, path, name, Value::as_str)
     }
 
     /// A required base64url member of at most `max` decoded bytes.
