@@ -31,7 +31,7 @@ const { url } = JSON.parse(await new Promise((resolve) => {
 // charge to the Worker.
 const send = await inspector(INSPECTOR);
 await send("Profiler.enable");
-await send("Profiler.setSamplingInterval", { interval: 100 });
+await send("Profiler.setSamplingInterval", { interval: Number(process.env.SAMPLE_US ?? 1000) });
 // Busy microseconds in a profile, leaving out idle time and console output (far costlier
 // with an inspector attached than without).
 function busyUs(profile) {
