@@ -337,28 +337,25 @@ proptest! {
         let _ = forms::registration(&value);
         let _ = forms::authentication(&value);
         // Honest responses with one member replaced by anything, or by base64url of anything.
-        let auth = SoftAuthenticator::es256(3);
+        let honest = honest_responses();
         let rp = relying_party();
-        let created = Claims::new("webauthn.create", CHALLENGE, "app.example", "https://app.example");
-        let got = Claims::new("webauthn.get", CHALLENGE, "app.example", "https://app.example");
-        for mut body in [auth.registration(&created), auth.authentication(&got, None)] {
+        for mut body in [honest.registration.clone(), honest.authentication.clone()] {
             body[field] = replacement.clone();
             let _ = forms::registration(&body);
             let _ = forms::authentication(&body);
-            let mut body = auth.registration(&created);
+            let mut body = honest.registration.clone();
             body["response"][inner] = Value::String(B64URL.encode(&bytes));
             if let Ok(response) = forms::registration(&body) {
                 let verified = rp.verify_registration(&response, CHALLENGE).now_or_never().unwrap();
                 prop_assert!(verified.is_err() || inner == "transports" || inner == "signature"
                     || inner == "authenticatorData" || inner == "userHandle");
             }
-            let mut body = auth.authentication(&got, None);
+            let mut body = honest.authentication.clone();
             body["response"][inner] = Value::String(B64URL.encode(&bytes));
             if let Ok(response) = forms::authentication(&body) {
-                let key = auth.cose_key();
                 let stored = StoredCredential {
-                    credential_id: &auth.credential_id,
-                    public_key_cose: &key,
+                    credential_id: &honest.credential_id,
+                    public_key_cose: &honest.cose_key,
                     sign_count: 0,
                     backup_eligible: true,
                     user_handle: b"h",
@@ -372,6 +369,36 @@ proptest! {
             }
         }
     }
+}
+
+/// An honest registration and assertion, made once (signing is the slow part).
+struct Honest {
+    registration: Value,
+    authentication: Value,
+    cose_key: Vec<u8>,
+    credential_id: Vec<u8>,
+}
+
+fn honest_responses() -> &'static Honest {
+    static HONEST: std::sync::OnceLock<Honest> = std::sync::OnceLock::new();
+    HONEST.get_or_init(|| {
+        let auth = SoftAuthenticator::es256(3);
+        let origin = "https://app.example";
+        Honest {
+            registration: auth.registration(&Claims::new(
+                "webauthn.create",
+                CHALLENGE,
+                "app.example",
+                origin,
+            )),
+            authentication: auth.authentication(
+                &Claims::new("webauthn.get", CHALLENGE, "app.example", origin),
+                None,
+            ),
+            cose_key: auth.cose_key(),
+            credential_id: auth.credential_id.clone(),
+        }
+    })
 }
 
 const CHALLENGE: &[u8] = b"fuzzing challenge, 32 bytes long";
