@@ -302,6 +302,23 @@ impl Ctx {
         )
     }
 
+    /// Runs `work` after the answer has gone, so the answer neither waits for it nor reveals
+    /// by its timing whether it ran. A failure is logged as the warning `event`.
+    pub fn after_answer(
+        &self,
+        event: &'static str,
+        work: impl std::future::Future<Output = Result<(), AppError>> + 'static,
+    ) {
+        let request_id = self.request_id.clone();
+        self.bindings.wait_until(async move {
+            if let Err(err) = work.await {
+                let warning = Warning::new(event)
+                    .with("cause", err.cause().unwrap_or(err.message()).to_owned());
+                crate::platform::warn(&warning.to_line(&request_id));
+            }
+        });
+    }
+
     /// Returns the session store.
     pub fn sessions(&self) -> Result<KvSessions, AppError> {
         self.bindings.sessions()

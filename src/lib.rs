@@ -41,6 +41,6 @@ use worker::{event, web_sys, Context, Env, Result};
 /// Takes the runtime's own request and answers its own response: the pipeline's edge reads
 /// only what it needs (see [`platform::RawRequest`]).
 #[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys::Response> {
-    Ok(pipeline::edge::serve(req, env).await)
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
+    Ok(pipeline::edge::serve(req, env, ctx).await)
 }

@@ -102,14 +102,21 @@ impl RawRequest {
     }
 }
 
-/// The Worker's bindings and variables.
+/// The Worker's bindings and variables, and the request's execution context (for work that
+/// finishes after the answer).
 #[derive(Clone)]
-pub struct Bindings(worker::Env);
+pub struct Bindings(worker::Env, std::rc::Rc<worker::Context>);
 
 impl Bindings {
-    /// Wraps the runtime's environment.
-    pub fn new(env: worker::Env) -> Self {
-        Self(env)
+    /// Wraps the runtime's environment and the request's context.
+    pub fn new(env: worker::Env, ctx: worker::Context) -> Self {
+        Self(env, std::rc::Rc::new(ctx))
+    }
+
+    /// Runs `work` after the answer has gone (`ctx.waitUntil`); the runtime keeps the request
+    /// alive until it ends.
+    pub fn wait_until(&self, work: impl std::future::Future<Output = ()> + 'static) {
+        self.1.wait_until(work);
     }
 
     /// Returns a variable or secret by name.

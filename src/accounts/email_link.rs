@@ -1,7 +1,9 @@
 //! Signing in with a link sent by e-mail: the fallback for a lost passkey. The link carries a
 //! one-time token (32 random bytes; only its hash is stored, for 15 minutes) in its fragment,
 //! so it never reaches a server log; the page posts it. A bare `GET` of the link never signs
-//! in, so mail scanners that follow links cannot spend it.
+//! in, so mail scanners that follow links cannot spend it. The answer is the same, and comes
+//! as fast, whether or not an account has the address: the token is stored and the mail sent
+//! after the answer.
 
 use super::repo::Users;
 use super::signin;
@@ -53,6 +55,8 @@ pub async fn request(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let email = email.ok_or_else(|| AppError::internal("validated field missing"))?;
     cx.limit(KeyKind::Email, &digest_hex(email.as_str().as_bytes()))
         .await?;
+    // Both answers take the same path up to here; storing the token and sending the mail
+    // happen after the answer, so its timing does not tell whether the account exists.
     if let Some(user) = Users::new(&*cx.db()?).by_email(&email).await? {
         let token = one_time::secret()?;
         let record = Record {
@@ -60,9 +64,6 @@ pub async fn request(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
             expires_at: cx.now() + LIFETIME_MS,
         };
         let value = serde_json::to_string(&record).map_err(AppError::internal)?;
-        cx.sessions()?
-            .put(&one_time::key(KIND, &token), &value, LIFETIME_MS / 1000)
-            .await?;
         let base = cx
             .config()
             .app_url
@@ -84,7 +85,12 @@ pub async fn request(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
             ),
             link,
         };
-        mail::send(&mailer, &mail).await?;
+        let store = cx.sessions()?;
+        let key = one_time::key(KIND, &token);
+        cx.after_answer("email_link_not_sent", async move {
+            store.put(&key, &value, LIFETIME_MS / 1000).await?;
+            mail::send(&mailer, &mail).await
+        });
     }
     ApiResponse::json(
         202,

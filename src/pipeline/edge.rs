@@ -10,8 +10,12 @@ use std::rc::Rc;
 use worker::web_sys;
 
 /// Serves one request: adapts it, runs the pipeline, hands the answer back to the runtime.
-pub async fn serve(req: web_sys::Request, env: worker::Env) -> web_sys::Response {
-    let resp = super::handle(adapt(req), Bindings::new(env)).await;
+pub async fn serve(
+    req: web_sys::Request,
+    env: worker::Env,
+    ctx: worker::Context,
+) -> web_sys::Response {
+    let resp = super::handle(adapt(req), Bindings::new(env, ctx)).await;
     into_runtime_response(resp)
 }
 

@@ -152,3 +152,22 @@ async fn production_without_a_mailer_has_no_e_mail_links() {
     let body = assert_error(resp, 404, "NOT_FOUND").await;
     assert_eq!(body["error"]["message"], "Passkeys are not configured.");
 }
+
+#[tokio::test]
+async fn a_mail_api_that_fails_changes_nothing_the_caller_sees() {
+    // Nothing listens on port 9: the mail API cannot be reached.
+    let app = spawn(Spawn::with_vars(&[
+        ("MAIL_API_URL", "http://127.0.0.1:9/emails"),
+        ("MAIL_API_TOKEN", "test-token"),
+        ("MAIL_FROM", "login@example.test"),
+    ]));
+    let email = unique_email("unmailable");
+    assert_eq!(app.signup(&email, PASSWORD).await.status(), 201);
+    let resp = request_link(&app, &email).await;
+    assert_eq!(resp.status(), 202, "the same answer as for any address");
+    let warned = app.log_lines_with("email_link_not_sent").await;
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(warned[0].contains("mail API"), "{}", warned[0]);
+    // The HTTP mailer never writes the message, or its link, to the log.
+    assert!(!app.log_text().contains("#token="));
+}
