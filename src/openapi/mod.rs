@@ -15,8 +15,8 @@ use crate::context::Ctx;
 use crate::error::AppError;
 use crate::http::ApiResponse;
 
-/// The committed document.
-pub const DOCUMENT: &[u8] = include_bytes!("../../openapi.json");
+/// The committed document, its indentation dropped by `build.rs`.
+pub const DOCUMENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
 /// `GET /v1/openapi.json`: the document.
 pub async fn serve(_cx: &mut Ctx) -> Result<ApiResponse, AppError> {
