@@ -321,7 +321,7 @@ impl Ctx {
 
     /// Returns the session store.
     pub fn sessions(&self) -> Result<KvSessions, AppError> {
-        self.bindings.sessions()
+        self.bindings.sessions(self.config.session.cache_ms)
     }
 
     /// Returns the rate limiter's counters.

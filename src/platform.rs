@@ -129,8 +129,8 @@ impl Bindings {
     }
 
     /// Opens the session store (KV).
-    pub fn sessions(&self) -> Result<KvSessions, AppError> {
-        KvSessions::new(&self.0, KV_BINDING)
+    pub fn sessions(&self, cache_ms: u64) -> Result<KvSessions, AppError> {
+        KvSessions::new(&self.0, KV_BINDING, cache_ms)
     }
 
     /// Opens a D1 session anchored at `constraint` (a bookmark or `first-primary`).

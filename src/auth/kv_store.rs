@@ -6,6 +6,7 @@
 //! with the session (`expirationTtl`), so abandoned sessions vanish on their own.
 
 use super::session::{IndexEntry, Session, SessionStore, SessionSummary};
+use super::session_cache;
 use crate::domain::{SessionId, UserId};
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
@@ -19,18 +20,21 @@ struct IndexMeta {
     summary: SessionSummary,
 }
 
-/// Sessions in a KV namespace.
+/// Sessions in a KV namespace, with the isolate's short-lived copy in front of reads
+/// ([`super::session_cache`]).
 pub struct KvSessions {
     kv: KvStore,
+    /// How long a record read or written here is served from the isolate's copy (0: never).
+    cache_ms: u64,
 }
 
 impl KvSessions {
     /// Wraps the namespace bound as `binding`.
-    pub fn new(env: &worker::Env, binding: &str) -> Result<Self, AppError> {
+    pub fn new(env: &worker::Env, binding: &str, cache_ms: u64) -> Result<Self, AppError> {
         let kv = env
             .kv(binding)
             .map_err(|e| AppError::internal(format!("KV binding {binding}: {e}")))?;
-        Ok(Self { kv })
+        Ok(Self { kv, cache_ms })
     }
 }
 
@@ -56,6 +60,10 @@ fn kv_error(op: &str, err: impl std::fmt::Display) -> AppError {
 
 impl SessionStore for KvSessions {
     async fn load(&self, key: &str) -> Result<Option<Session>, AppError> {
+        let now = crate::ids::now_ms();
+        if let Some(copy) = session_cache::with(|c| c.get(key, now, self.cache_ms)) {
+            return Ok(Some(copy));
+        }
         let text = self
             .kv
             .get(key)
@@ -63,10 +71,18 @@ impl SessionStore for KvSessions {
             .await
             .map_err(|e| kv_error("get", e))?;
         // A record that does not decode is treated as absent: it was not written by this code.
-        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+        let found: Option<Session> = text.and_then(|t| serde_json::from_str(&t).ok());
+        if let (Some(session), true) = (&found, self.cache_ms > 0) {
+            session_cache::with(|c| c.put(key, session, now, self.cache_ms));
+        }
+        Ok(found)
     }
 
     async fn save(&self, key: &str, session: &Session, now: u64) -> Result<(), AppError> {
+        if self.cache_ms > 0 {
+            let at = crate::ids::now_ms();
+            session_cache::with(|c| c.put(key, session, at, self.cache_ms));
+        }
         let ttl = session.ttl_secs(now);
         let record = serde_json::to_string(session).map_err(AppError::internal)?;
         self.kv
@@ -97,6 +113,7 @@ impl SessionStore for KvSessions {
         user_id: &UserId,
         session_id: &SessionId,
     ) -> Result<(), AppError> {
+        session_cache::with(|c| c.remove(key));
         let index_key = format!("{}{session_id}", index_prefix(user_id));
         let (a, b) = futures_util::join!(self.kv.delete(key), self.kv.delete(&index_key));
         a.and(b).map_err(|e| kv_error("delete", e))

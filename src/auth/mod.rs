@@ -12,6 +12,7 @@ pub mod one_time;
 pub mod password;
 pub mod service_token;
 pub mod session;
+pub mod session_cache;
 pub mod token;
 pub mod webauthn;
 
@@ -94,6 +95,7 @@ mod tests {
             idle_ms: 1,
             absolute_ms: 1,
             touch_ms: 1,
+            cache_ms: 0,
         };
         Principal::Session {
             storage_key: "k".into(),

@@ -23,6 +23,8 @@ pub struct SessionPolicy {
     /// `last_seen_at` is rewritten at most this often (KV writes are rate-limited per key and
     /// billed).
     pub touch_ms: u64,
+    /// How long an isolate serves a record from its own copy (0: always read KV).
+    pub cache_ms: u64,
 }
 
 /// One session as stored.
@@ -269,6 +271,7 @@ mod tests {
         idle_ms: 30 * MIN,
         absolute_ms: 120 * MIN,
         touch_ms: 5 * MIN,
+        cache_ms: 0,
     };
 
     fn run<F: std::future::Future>(f: F) -> F::Output {

@@ -37,7 +37,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// `TEST_ROUTES`: exposes routes that exist only for tests (never in production).
     pub test_routes: bool,
-    /// `SESSION_IDLE_SECS`, `SESSION_ABSOLUTE_SECS`, `SESSION_TOUCH_SECS`.
+    /// `SESSION_IDLE_SECS`, `SESSION_ABSOLUTE_SECS`, `SESSION_TOUCH_SECS`,
+    /// `SESSION_CACHE_SECS`.
     pub session: SessionPolicy,
     /// Service-token verification settings.
     pub jwt: JwtConfig,
@@ -153,6 +154,7 @@ impl Config {
             idle_ms: secs("SESSION_IDLE_SECS", 7 * DAY)? * 1000,
             absolute_ms: secs("SESSION_ABSOLUTE_SECS", 30 * DAY)? * 1000,
             touch_ms: secs("SESSION_TOUCH_SECS", 300)? * 1000,
+            cache_ms: number(&lookup, "SESSION_CACHE_SECS", 5, 0..=60)? * 1000,
         };
 
         let ed25519_keys = lookup("JWT_ED25519_PUBLIC_KEYS")

@@ -338,3 +338,26 @@ fn mail_goes_through_the_api_when_configured() {
     ];
     assert_eq!(parse(&no_url).unwrap_err().var, "APP_URL");
 }
+
+#[test]
+fn the_session_copy_lives_seconds_at_most() {
+    assert_eq!(parse(&[]).unwrap().session.cache_ms, 5_000);
+    assert_eq!(
+        parse(&[("SESSION_CACHE_SECS", "0")])
+            .unwrap()
+            .session
+            .cache_ms,
+        0
+    );
+    assert_eq!(
+        parse(&[("SESSION_CACHE_SECS", "60")])
+            .unwrap()
+            .session
+            .cache_ms,
+        60_000
+    );
+    assert_eq!(
+        parse(&[("SESSION_CACHE_SECS", "61")]).unwrap_err().var,
+        "SESSION_CACHE_SECS"
+    );
+}
