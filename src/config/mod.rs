@@ -7,10 +7,11 @@
 use crate::auth::service_token::JwtConfig;
 use crate::auth::session::SessionPolicy;
 use crate::auth::webauthn::RelyingParty;
-use crate::cache::{CacheConfig, UpstashConfig};
+use crate::cache::CacheConfig;
 use crate::ratelimit::{Policy, DEFAULT_POLICIES};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
+pub use sign_in::MailerConfig;
 use std::fmt;
 
 /// Binding names, as declared in `wrangler.toml`.
@@ -61,21 +62,6 @@ pub struct Config {
     /// `APP_URL`: where the page lives, for links in mail. `None` in development and tests:
     /// the origin the request reached.
     pub app_url: Option<String>,
-}
-
-/// How mail leaves the Worker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MailerConfig {
-    /// Development and tests: each message is a JSON log line (never in production, where
-    /// logs would carry live sign-in links).
-    Log,
-    /// An HTTP mail API taking `{"from","to","subject","text"}` with a bearer token (Resend's
-    /// format): `MAIL_API_URL`, `MAIL_API_TOKEN` (secret), `MAIL_FROM`.
-    Http {
-        url: String,
-        token: String,
-        from: String,
-    },
 }
 
 /// The database backend, from `DB_BACKEND`.
@@ -215,12 +201,7 @@ impl Config {
 
         let mut rate_limits = parse_rate_limits(lookup("RATE_LIMITS").as_deref().unwrap_or(""))
             .map_err(|r| err("RATE_LIMITS", &r))?;
-        let leases = match lookup("RATE_LIMIT_LEASES").filter(|v| !v.trim().is_empty()) {
-            None => true,
-            raw => {
-                parse_bool(raw).ok_or_else(|| err("RATE_LIMIT_LEASES", "expected true or false"))?
-            }
-        };
+        let leases = flag(&lookup, "RATE_LIMIT_LEASES", true)?;
         for policy in &mut rate_limits {
             policy.lease = leases && Policy::leasable(policy.quota);
         }
@@ -239,27 +220,13 @@ impl Config {
             Some(_) => return Err(err("DB_BACKEND", "expected d1 or turso")),
         };
 
-        let cache = parse_cache(&lookup)?;
-        let production = environment == Environment::Production;
-        let webauthn = parse_webauthn(&lookup, production)?;
-        let password_login = match lookup("PASSWORD_LOGIN").filter(|v| !v.trim().is_empty()) {
-            None => true,
-            raw => {
-                parse_bool(raw).ok_or_else(|| err("PASSWORD_LOGIN", "expected true or false"))?
-            }
-        };
-        let mailer = parse_mailer(&lookup, production)?;
-        let app_url = match lookup("APP_URL").filter(|v| !v.trim().is_empty()) {
-            Some(url) => Some(parse_origin(url.trim()).map_err(|r| err("APP_URL", &r))?),
-            None if production => webauthn.as_ref().and_then(|rp| rp.origins.first().cloned()),
-            None => None,
-        };
-        if production && mailer.is_some() && app_url.is_none() {
-            return Err(err(
-                "APP_URL",
-                "required in production when mail is configured",
-            ));
-        }
+        let cache = cache::parse(&lookup)?;
+        let sign_in::SignIn {
+            webauthn,
+            password_login,
+            mailer,
+            app_url,
+        } = sign_in::parse(&lookup, environment == Environment::Production)?;
 
         Ok(Self {
             environment,
@@ -286,7 +253,11 @@ impl Config {
 }
 
 /// Reads an absolute URL whose scheme is one of `schemes` and which names a host.
-fn parse_url(var: &'static str, raw: &str, schemes: &[&str]) -> Result<String, ConfigError> {
+fn parse_url(
+    var: &'static str,
+    raw: &str,
+    schemes: &[&str],
+) -> Result<String, ConfigError> {
     let url = raw.trim();
     let ok = schemes
         .iter()
@@ -325,38 +296,6 @@ fn number(
                 ),
             }),
     }
-}
-
-/// The cache settings. L1 is on by default; L2 is on when an Upstash URL is set, and then
-/// needs its token.
-fn parse_cache(lookup: &impl Fn(&str) -> Option<String>) -> Result<CacheConfig, ConfigError> {
-    let upstash = match lookup("UPSTASH_REDIS_REST_URL").map(|u| u.trim().to_owned()) {
-        None => None,
-        Some(url) if url.is_empty() => None,
-        Some(url) => {
-            let url = parse_url("UPSTASH_REDIS_REST_URL", &url, &["https://", "http://"])?;
-            let token = lookup("UPSTASH_REDIS_REST_TOKEN")
-                .map(|t| t.trim().to_owned())
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| ConfigError {
-                    var: "UPSTASH_REDIS_REST_TOKEN",
-                    reason: "required when UPSTASH_REDIS_REST_URL is set (wrangler secret put)"
-                        .into(),
-                })?;
-            Some(UpstashConfig {
-                url,
-                token,
-                timeout_ms: number(lookup, "CACHE_TIMEOUT_MS", 50, 1..=5_000)?,
-            })
-        }
-    };
-    Ok(CacheConfig {
-        ttl_ms: number(lookup, "CACHE_TTL_SECS", 60, 1..=DAY)? * 1000,
-        stale_ms: number(lookup, "CACHE_STALE_SECS", 300, 0..=DAY)? * 1000,
-        l1_max_entries: number(lookup, "CACHE_L1_MAX_ENTRIES", 1000, 0..=100_000)? as usize,
-        l1_max_bytes: number(lookup, "CACHE_L1_MAX_BYTES", 8 << 20, 1024..=64 << 20)? as usize,
-        upstash,
-    })
 }
 
 /// Applies `name=limit/seconds` overrides (comma-separated) to the default policies.
@@ -405,99 +344,19 @@ fn parse_origin(origin: &str) -> Result<String, String> {
     Ok(origin.to_owned())
 }
 
-/// Passkey settings. Development and tests default the RP ID to `localhost` and accept any
-/// `http://localhost:<port>` origin, so `make dev PORT=…` works; production needs the RP ID
-/// and the exact origins, or passkeys stay off.
-fn parse_webauthn(
+/// Reads a `true`/`false` variable that defaults to `default` when unset or empty.
+fn flag(
     lookup: &impl Fn(&str) -> Option<String>,
-    production: bool,
-) -> Result<Option<RelyingParty>, ConfigError> {
-    let err = |var, reason: &str| ConfigError {
-        var,
-        reason: reason.to_owned(),
-    };
-    let id = match lookup("WEBAUTHN_RP_ID").map(|v| v.trim().to_ascii_lowercase()) {
-        Some(id) if !id.is_empty() => id,
-        _ if production => return Ok(None),
-        _ => "localhost".to_owned(),
-    };
-    let valid = id.len() <= 253
-        && id.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
-        && !id.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-    if !valid {
-        return Err(err(
-            "WEBAUTHN_RP_ID",
-            "expected a domain name such as example.com",
-        ));
+    var: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match lookup(var).filter(|v| !v.trim().is_empty()) {
+        None => Ok(default),
+        raw => parse_bool(raw).ok_or_else(|| ConfigError {
+            var,
+            reason: "expected true or false".into(),
+        }),
     }
-    let origins = lookup("WEBAUTHN_ORIGINS")
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|origin| parse_origin(origin).map_err(|r| err("WEBAUTHN_ORIGINS", &r)))
-        .collect::<Result<Vec<_>, _>>()?;
-    if production && origins.is_empty() {
-        return Err(err(
-            "WEBAUTHN_ORIGINS",
-            "required in production with WEBAUTHN_RP_ID",
-        ));
-    }
-    let require_user_verification = match lookup("WEBAUTHN_USER_VERIFICATION")
-        .as_deref()
-        .map(str::trim)
-    {
-        None | Some("") | Some("required") => true,
-        Some("preferred") => false,
-        Some(_) => {
-            return Err(err(
-                "WEBAUTHN_USER_VERIFICATION",
-                "expected required or preferred",
-            ))
-        }
-    };
-    Ok(Some(RelyingParty {
-        id,
-        name: lookup("WEBAUTHN_RP_NAME")
-            .map(|n| n.trim().to_owned())
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| "edge-api".to_owned()),
-        origins,
-        any_localhost: !production,
-        require_user_verification,
-    }))
-}
-
-/// The mailer: the HTTP API when `MAIL_API_URL` is set, else the log in development and
-/// tests, else none.
-fn parse_mailer(
-    lookup: &impl Fn(&str) -> Option<String>,
-    production: bool,
-) -> Result<Option<MailerConfig>, ConfigError> {
-    let Some(url) = lookup("MAIL_API_URL").filter(|u| !u.trim().is_empty()) else {
-        return Ok((!production).then_some(MailerConfig::Log));
-    };
-    let url = parse_url("MAIL_API_URL", &url, &["https://", "http://"])?;
-    let token = lookup("MAIL_API_TOKEN")
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| ConfigError {
-            var: "MAIL_API_TOKEN",
-            reason: "required with MAIL_API_URL".into(),
-        })?;
-    let from = lookup("MAIL_FROM")
-        .map(|f| f.trim().to_owned())
-        .filter(|f| f.contains('@'))
-        .ok_or_else(|| ConfigError {
-            var: "MAIL_FROM",
-            reason: "required with MAIL_API_URL (an address such as login@example.com)".into(),
-        })?;
-    Ok(Some(MailerConfig::Http { url, token, from }))
 }
 
 fn parse_bool(value: Option<String>) -> Option<bool> {
@@ -507,6 +366,9 @@ fn parse_bool(value: Option<String>) -> Option<bool> {
         Some(_) => None,
     }
 }
+
+mod cache;
+mod sign_in;
 
 #[cfg(test)]
 mod tests;
