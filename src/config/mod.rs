@@ -253,11 +253,7 @@ impl Config {
 }
 
 /// Reads an absolute URL whose scheme is one of `schemes` and which names a host.
-fn parse_url(
-    var: &'static str,
-    raw: &str,
-    schemes: &[&str],
-) -> Result<String, ConfigError> {
+fn parse_url(var: &'static str, raw: &str, schemes: &[&str]) -> Result<String, ConfigError> {
     let url = raw.trim();
     let ok = schemes
         .iter()

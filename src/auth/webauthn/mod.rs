@@ -19,7 +19,7 @@ pub mod soft;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
 #[cfg(all(test, not(target_arch = "wasm32")))]
-pub mod vectors;
+mod vector_tests;
 
 use authdata::AuthenticatorData;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
