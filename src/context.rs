@@ -49,6 +49,8 @@ pub struct Incoming {
     /// routes.
     pub method_token: String,
     pub method: Option<Method>,
+    /// The origin the request reached, `scheme://host[:port]`.
+    pub origin: String,
     /// The path, without the query.
     pub path: String,
     /// The query string, without `?` (empty when there is none).
@@ -146,8 +148,8 @@ impl Ctx {
     }
 
     /// Returns the origin the request reached, e.g. `https://api.example.com`.
-    pub fn own_origin(&self) -> String {
-        self.incoming.raw.origin()
+    pub fn own_origin(&self) -> &str {
+        &self.incoming.origin
     }
 
     /// Returns the method, if the API routes it.

@@ -34,17 +34,17 @@ impl RawRequest {
         self.req.method()
     }
 
-    /// Returns the path and the query string (without `?`), from one read of the URL.
-    pub fn path_and_query(&self) -> (String, String) {
+    /// Returns the origin (`scheme://host[:port]`), the path and the query string (without
+    /// `?`), from one read of the URL.
+    pub fn origin_path_and_query(&self) -> (String, String, String) {
         let url = self.req.url();
         let (path, query) = query::split_url(&url);
         let path = if path.is_empty() { "/" } else { path };
-        (path.to_owned(), query.to_owned())
-    }
-
-    /// Returns the origin the request reached (`scheme://host[:port]` of its URL).
-    pub fn origin(&self) -> String {
-        query::origin(&self.req.url()).to_owned()
+        (
+            query::origin(&url).to_owned(),
+            path.to_owned(),
+            query.to_owned(),
+        )
     }
 
     /// Returns a header's value (several values joined by `, `, as the runtime does).

@@ -68,7 +68,7 @@ pub async fn request(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
             .config()
             .app_url
             .clone()
-            .unwrap_or_else(|| cx.own_origin());
+            .unwrap_or_else(|| cx.own_origin().to_owned());
         let link = link(&base, &token);
         let site = cx
             .config()

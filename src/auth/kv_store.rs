@@ -60,7 +60,11 @@ fn kv_error(op: &str, err: impl std::fmt::Display) -> AppError {
 
 impl SessionStore for KvSessions {
     async fn load(&self, key: &str) -> Result<Option<Session>, AppError> {
-        let now = crate::ids::now_ms();
+        let now = if self.cache_ms > 0 {
+            crate::ids::now_ms()
+        } else {
+            0
+        };
         if let Some(copy) = session_cache::with(|c| c.get(key, now, self.cache_ms)) {
             return Ok(Some(copy));
         }

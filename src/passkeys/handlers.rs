@@ -37,10 +37,13 @@ fn options(public_key: Value) -> Result<ApiResponse, AppError> {
     ApiResponse::json(200, &json!({ "publicKey": public_key }))
 }
 
-fn descriptors(passkeys: &[Passkey]) -> Vec<(Vec<u8>, &[String])> {
+fn descriptors(passkeys: &[Passkey]) -> Vec<Descriptor<'_>> {
     passkeys
         .iter()
-        .filter_map(|p| Some((b64(&p.credential_id).ok()?, p.transports.as_slice())))
+        .map(|p| Descriptor {
+            id: &p.credential_id,
+            transports: &p.transports,
+        })
         .collect()
 }
 
@@ -86,13 +89,12 @@ pub async fn register_options(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
         }
     };
     let challenge = ceremony::begin(&cx.sessions()?, purpose, cx.now()).await?;
-    let ids = descriptors(&exclude);
-    let exclude: Vec<_> = ids
-        .iter()
-        .map(|(id, transports)| Descriptor { id, transports })
-        .collect();
     options(forms::creation_options(
-        &rp, &challenge, &handle, &name, &exclude,
+        &rp,
+        &challenge,
+        &handle,
+        &name,
+        &descriptors(&exclude),
     ))
 }
 
@@ -212,12 +214,12 @@ pub async fn register_verify(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
 
 /// A stand-in credential id for an e-mail with no account, so the answer does not say
 /// whether one exists: the same for the same address, unguessable without the secret.
-fn decoy_credential(cx: &Ctx, email: &Email) -> Vec<u8> {
+fn decoy_credential(cx: &Ctx, email: &Email) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(&cx.config().cursor_secret)
         .expect("HMAC takes any key length");
     mac.update(b"passkey-decoy:");
     mac.update(email.as_str().as_bytes());
-    mac.finalize().into_bytes().to_vec()
+    b64_encode(&mac.finalize().into_bytes())
 }
 
 /// `POST /v1/auth/passkeys/login/options` with `{}` (the browser offers the passkeys it has
@@ -227,14 +229,15 @@ pub async fn login_options(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let mut input = cx.input(&["email"]).await?;
     let email = input.optional("email", Email::parse);
     input.finish()?;
-    let (purpose, allow) = match email {
-        None => (
-            Purpose::SignIn {
+    // The account's passkeys, or for an e-mail without one a stand-in credential id.
+    let (purpose, passkeys, decoy) = match email {
+        None => {
+            let purpose = Purpose::SignIn {
                 user_id: None,
                 named: false,
-            },
-            Vec::new(),
-        ),
+            };
+            (purpose, Vec::new(), None)
+        }
         Some(email) => {
             cx.limit(KeyKind::Email, &digest_hex(email.as_str().as_bytes()))
                 .await?;
@@ -242,31 +245,28 @@ pub async fn login_options(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
             match Users::new(&db).by_email(&email).await? {
                 Some(user) => {
                     let passkeys = Passkeys::new(&db).of_user(&user.id).await?;
-                    let allow = descriptors(&passkeys)
-                        .into_iter()
-                        .map(|(id, t)| (id, t.to_vec()))
-                        .collect();
                     let purpose = Purpose::SignIn {
                         user_id: Some(user.id),
                         named: true,
                     };
-                    (purpose, allow)
+                    (purpose, passkeys, None)
                 }
-                None => (
-                    Purpose::SignIn {
+                None => {
+                    let purpose = Purpose::SignIn {
                         user_id: None,
                         named: true,
-                    },
-                    vec![(decoy_credential(cx, &email), Vec::new())],
-                ),
+                    };
+                    (purpose, Vec::new(), Some(decoy_credential(cx, &email)))
+                }
             }
         }
     };
     let challenge = ceremony::begin(&cx.sessions()?, purpose, cx.now()).await?;
-    let allow: Vec<_> = allow
-        .iter()
-        .map(|(id, transports)| Descriptor { id, transports })
-        .collect();
+    let mut allow = descriptors(&passkeys);
+    allow.extend(decoy.as_deref().map(|id| Descriptor {
+        id,
+        transports: &[],
+    }));
     options(forms::request_options(&rp, &challenge, &allow))
 }
 

@@ -36,7 +36,7 @@ pub async fn authenticate(
             cx.header("origin").as_deref(),
             cx.header("sec-fetch-site").as_deref(),
             &config.allowed_origins,
-            &cx.own_origin(),
+            cx.own_origin(),
         )?;
     }
     let store = cx.sessions()?;

@@ -19,14 +19,15 @@ pub async fn serve(
     into_runtime_response(resp)
 }
 
-/// Adapts the runtime's request: the method token, path and query now (two reads), headers
-/// and body on demand.
+/// Adapts the runtime's request: the method token, origin, path and query now (two reads),
+/// headers and body on demand.
 pub fn adapt(req: web_sys::Request) -> Incoming {
     let raw = RawRequest::new(req);
     let method_token = raw.method();
-    let (path, query) = raw.path_and_query();
+    let (origin, path, query) = raw.origin_path_and_query();
     Incoming {
         method: Method::parse(&method_token),
+        origin,
         path,
         query,
         raw,

@@ -20,14 +20,15 @@ const MAX_CLIENT_DATA: usize = 4096;
 
 /// A credential the options name (`excludeCredentials`, `allowCredentials`).
 pub struct Descriptor<'a> {
-    pub id: &'a [u8],
+    /// The credential id, base64url (as stored and as sent).
+    pub id: &'a str,
     pub transports: &'a [String],
 }
 
 fn descriptors(list: &[Descriptor<'_>]) -> Vec<Value> {
     list.iter()
         .map(|d| {
-            let mut entry = json!({"type": "public-key", "id": b64_encode(d.id)});
+            let mut entry = json!({"type": "public-key", "id": d.id});
             if !d.transports.is_empty() {
                 entry["transports"] = json!(d.transports);
             }

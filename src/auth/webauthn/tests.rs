@@ -462,7 +462,7 @@ fn malformed_json_forms_name_the_field() {
 #[test]
 fn options_are_the_level_3_json_forms() {
     let exclude = [forms::Descriptor {
-        id: b"cred",
+        id: "Y3JlZA",
         transports: &["internal".to_string()],
     }];
     let options = forms::creation_options(&rp(), CHALLENGE, HANDLE, "a@app.example", &exclude);
