@@ -6,16 +6,15 @@
 //! goes to the log line as the error's cause.
 
 use super::ceremony::{self, Purpose};
-use super::repo::{self, Deleted, Passkeys};
+use super::repo::{Deleted, Passkeys};
 use super::{parse_name, Passkey, DEFAULT_NAME};
-use crate::accounts::repo::{email_taken, insert_error, Users};
+use crate::accounts::repo::{email_taken, Users};
 use crate::accounts::signin;
 use crate::accounts::User;
 use crate::auth::token::digest_hex;
 use crate::auth::webauthn::forms::{self, Descriptor};
 use crate::auth::webauthn::{self, b64, b64_encode, Rejection, RelyingParty, StoredCredential};
 use crate::context::Ctx;
-use crate::db::{Database, DbError};
 use crate::domain::{Email, PasskeyId, UserId};
 use crate::error::{AppError, ErrorCode, FieldIssue};
 use crate::http::log::Warning;
@@ -169,33 +168,9 @@ pub async fn register_verify(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
         Purpose::SignUp { user_id, email } => {
             let email = Email::parse(&email)
                 .map_err(|_| AppError::internal("ceremony e-mail does not parse"))?;
-            let passkey_id = PasskeyId::generate(now);
-            let results = db
-                .batch(vec![
-                    Users::insert_statement(&user_id, &email, "", now),
-                    Passkeys::insert_statement(&passkey_id, &user_id, &credential, &name, now),
-                ])
-                .await;
-            let mut results = match results {
-                Ok(results) => results.into_iter(),
-                // The e-mail was taken since the options (or the credential is known).
-                Err(DbError::UniqueViolation(cause)) if cause.contains("passkeys") => {
-                    return Err(repo::duplicate(DbError::UniqueViolation(cause)));
-                }
-                Err(err) => return Err(insert_error(err)),
-            };
-            let user = results
-                .next()
-                .map(|r| crate::accounts::repo::one(r.rows))
-                .transpose()?
-                .flatten()
-                .ok_or_else(|| AppError::internal("INSERT returned no user"))?;
-            let passkey = results
-                .next()
-                .map(|r| Passkeys::decode(r.rows))
-                .transpose()?
-                .flatten()
-                .ok_or_else(|| AppError::internal("INSERT returned no passkey"))?;
+            let (user, passkey) = Passkeys::new(&db)
+                .sign_up(&user_id, &email, &credential, &name, now)
+                .await?;
             let (session, cookie) = signin::fresh_session(cx, &user).await?;
             Ok(ApiResponse::json(
                 201,

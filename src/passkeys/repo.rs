@@ -6,7 +6,7 @@ use crate::accounts::repo::Users;
 use crate::accounts::User;
 use crate::auth::webauthn::{aaguid_string, b64, b64_encode, NewCredential};
 use crate::db::{stmt, Database, Db, DbError, Row, Statement, Value};
-use crate::domain::{PasskeyId, UserId};
+use crate::domain::{Email, PasskeyId, UserId};
 use crate::error::{AppError, ErrorCode};
 
 /// The passkey columns, for `concat!` into static SQL.
@@ -123,9 +123,40 @@ impl<'a> Passkeys<'a> {
         first(rows)?.ok_or_else(|| AppError::internal("INSERT returned no row"))
     }
 
-    /// Decodes the passkey row an insert returned.
-    pub fn decode(rows: Vec<Row>) -> Result<Option<Passkey>, AppError> {
-        first(rows)
+    /// Creates the account `user_id` (no password) with its first passkey, in one
+    /// transaction: 409 when the e-mail was taken since the ceremony began, or the
+    /// credential is already registered.
+    pub async fn sign_up(
+        &self,
+        user_id: &UserId,
+        email: &Email,
+        cred: &NewCredential,
+        name: &str,
+        now: u64,
+    ) -> Result<(User, Passkey), AppError> {
+        let passkey_id = PasskeyId::generate(now);
+        let results = self
+            .db
+            .batch(vec![
+                Users::insert_statement(user_id, email, "", now),
+                Self::insert_statement(&passkey_id, user_id, cred, name, now),
+            ])
+            .await
+            .map_err(|err| match err {
+                DbError::UniqueViolation(cause) if cause.contains("passkeys") => {
+                    duplicate(DbError::UniqueViolation(cause))
+                }
+                err => crate::accounts::repo::insert_error(err),
+            })?;
+        let mut results = results.into_iter();
+        let user = results
+            .next()
+            .map(|r| crate::accounts::repo::one(r.rows))
+            .transpose()?
+            .flatten();
+        let passkey = results.next().map(|r| first(r.rows)).transpose()?.flatten();
+        user.zip(passkey)
+            .ok_or_else(|| AppError::internal("INSERT returned no row"))
     }
 
     /// The account's passkeys, oldest first.
