@@ -3,7 +3,10 @@
 // Rust code (Wasm functions), the wasm-bindgen glue in build/index.js, the runtime's natives
 // (KV, Durable Object storage, fetch, streams, console), V8 itself and GC.
 //
-// Usage: node bench/profile.mjs [--seconds 8] [--connections 8] [--workload health|read|all]
+// Usage: node bench/profile.mjs [--seconds 8] [--connections 8] [--workload pipeline|health|read|all]
+//                               [--script build/index.js]
+// `--script build/bench/hono/index.js` profiles the Hono peer (built by `make bench`) the same
+// way, for a side-by-side reading.
 // Writes target/profile/<workload>.cpuprofile (open it in Chrome DevTools) and prints the
 // shares and the hottest functions. The per-request log line goes to console.log, which is
 // far costlier with an inspector attached; its share is shown apart and left out of the rest.
@@ -23,6 +26,7 @@ const { values: opts } = parseArgs({
     connections: { type: "string", default: "8" },
     workload: { type: "string", default: "all" },
     port: { type: "string", default: "9230" },
+    script: { type: "string", default: "build/index.js" },
   },
 });
 const VARS = JSON.stringify({
@@ -32,7 +36,8 @@ const VARS = JSON.stringify({
 
 const server = spawn(
   process.execPath,
-  ["tests/support/serve.mjs", "--quiet", "--no-assets", "--vars", VARS, "--inspector-port", opts.port],
+  ["tests/support/serve.mjs", "--quiet", "--no-assets", "--script", opts.script, "--vars", VARS,
+   "--inspector-port", opts.port],
   { cwd: root, stdio: ["pipe", "pipe", "inherit"] },
 );
 process.on("exit", () => server.stdin.end());
@@ -48,6 +53,7 @@ const cookie = (await post("/v1/auth/login", { email, password })).headers.get("
 const note = await (await post("/v1/notes", { title: "profiled" }, { cookie, origin: "https://app.example.test" })).json();
 
 const workloads = {
+  pipeline: { path: "/v1/_test/unlimited", headers: {} },
   health: { path: "/v1/health", headers: {} },
   read: { path: `/v1/notes/${note.id}`, headers: { cookie } },
 };

@@ -15,9 +15,10 @@ SQLD_SHA256="6adc70b5ad2c742b1e868d5cde014295720691f9cde85d837925b259d4942bfe"
 REDIS_UPSTREAM="7.0.15"
 # A real browser for the page's end-to-end tests (tests/browser/), from Debian bookworm's
 # security archive, driven by npm's playwright-core (package.json) through executablePath:
-# playwright never downloads a browser here. Pinned to the upstream release, Debian's
-# revisions of it accepted, like redis-server.
-CHROMIUM_UPSTREAM="156.0.8078.79"
+# playwright never downloads a browser here. Pinned to the major release: the security
+# archive keeps only its newest build of a release (156.0.8078.79 was replaced by .114
+# within weeks), so an exact pin would break every fresh machine at the next security fix.
+CHROMIUM_MAJOR="156"
 # wasm-bindgen-cli must match the wasm-bindgen library in Cargo.lock exactly.
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/"/, "", $3); print $3}' Cargo.lock)"
 
@@ -121,13 +122,13 @@ fi
 chromium_version() {
   dpkg-query -W -f='${Status} ${Version}' chromium 2>/dev/null | sed -n 's/^install ok installed //p'
 }
-if [[ "$(chromium_version)" != "$CHROMIUM_UPSTREAM-"* ]]; then
-  say "installing chromium $CHROMIUM_UPSTREAM (Debian)"
+if [[ "$(chromium_version)" != "$CHROMIUM_MAJOR."* ]]; then
+  say "installing chromium $CHROMIUM_MAJOR (Debian)"
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  candidate="$(apt-cache madison chromium | awk -v v="$CHROMIUM_UPSTREAM-" 'index($3, v) == 1 {print $3; exit}')"
-  [ -n "$candidate" ] || { echo "chromium $CHROMIUM_UPSTREAM is not in the apt sources" >&2; exit 1; }
+  candidate="$(apt-cache madison chromium | awk -v v="$CHROMIUM_MAJOR." 'index($3, v) == 1 {print $3; exit}')"
+  [ -n "$candidate" ] || { echo "chromium $CHROMIUM_MAJOR is not in the apt sources" >&2; exit 1; }
   # chromium-common is named too so apt cannot pair the browser with another revision of it.
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     --allow-downgrades "chromium=$candidate" "chromium-common=$candidate" >/dev/null
