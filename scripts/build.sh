@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The release build: worker-build (cargo, wasm-bindgen, wasm-opt -Oz, esbuild), then the
-# Wasm names section is stripped. worker-build keeps it so panic traces name functions; it is
-# about a sixth of the module, and panic messages are logged either way.
+# The release build: worker-build (cargo, wasm-bindgen, wasm-opt -Oz, esbuild), the entry
+# exported as an object rather than a class constructed per request (scripts/entry.mjs), then
+# the Wasm names section is stripped. worker-build keeps it so panic traces name functions; it
+# is about a sixth of the module, and panic messages are logged either way.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-worker-build --release
+NO_MINIFY=1 worker-build --release
+node scripts/entry.mjs build/index.js
 # The same feature set worker-build gives wasm-opt: what workerd supports, nothing newer.
 wasm-opt build/index_bg.wasm --strip-debug \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \

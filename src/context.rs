@@ -327,7 +327,7 @@ impl Ctx {
     }
 
     /// Returns the rate limiter's counters.
-    pub fn limiter(&self) -> Result<DurableLimiter, AppError> {
+    pub fn limiter(&self) -> DurableLimiter {
         self.bindings.limiter(&self.traceparent)
     }
 
@@ -341,23 +341,31 @@ impl Ctx {
     /// Checks the route's policies of one kind without recording the outcome, so the
     /// pipeline can run it beside authentication.
     pub async fn check_limits(&self, kind: KeyKind, key: &str) -> Verdict {
+        self.check_limits_by(kind, || key.to_owned()).await
+    }
+
+    /// Checks the route's per-IP policies, keyed by the client's address; the address is
+    /// read only when the route has such a policy.
+    pub async fn check_ip_limits(&self) -> Verdict {
+        self.check_limits_by(KeyKind::Ip, || {
+            ratelimit::client_key(self.header("cf-connecting-ip").as_deref())
+        })
+        .await
+    }
+
+    async fn check_limits_by(&self, kind: KeyKind, key: impl FnOnce() -> String) -> Verdict {
         let names = self.route.map_or(&[][..], |r| r.rate_limits);
-        let checks: Vec<_> = names
+        let policies: Vec<_> = names
             .iter()
             .filter_map(|name| self.config.policy(name))
             .filter(|p| p.key == kind)
-            .map(|p| (p, key.to_owned()))
             .collect();
-        if checks.is_empty() {
+        if policies.is_empty() {
             return Verdict::default();
         }
-        match self.limiter() {
-            Ok(limiter) => ratelimit::enforce(&limiter, &checks, self.now).await,
-            Err(err) => {
-                let cause = err.cause().unwrap_or("limiter unavailable").to_owned();
-                ratelimit::enforce(&ratelimit::Unreachable(cause), &checks, self.now).await
-            }
-        }
+        let key = key();
+        let checks: Vec<_> = policies.into_iter().map(|p| (p, key.clone())).collect();
+        ratelimit::enforce(&self.limiter(), &checks, self.now).await
     }
 
     /// Adds a warning line to the request's log output.

@@ -68,7 +68,7 @@ async fn check_database(cx: &Ctx) -> Result<(), String> {
 }
 
 async fn check_durable_object(cx: &Ctx) -> Result<(), String> {
-    cx.limiter().map_err(|e| e.to_string())?.probe().await
+    cx.limiter().probe().await
 }
 
 /// The health routes as the OpenAPI document describes them.

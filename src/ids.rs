@@ -4,7 +4,17 @@
 //! the same code runs in both places. UUIDv7 (RFC 9562 §5.7) sorts by creation time, which
 //! keeps ids useful as database keys and in logs.
 
+use std::cell::RefCell;
 use uuid::Uuid;
+
+/// How many identifier bytes an isolate draws from the CSPRNG at a time.
+const ID_POOL_LEN: usize = 256;
+
+thread_local! {
+    /// Identifier bytes drawn ahead, and how many of them are used.
+    static ID_POOL: RefCell<([u8; ID_POOL_LEN], usize)> =
+        const { RefCell::new(([0; ID_POOL_LEN], ID_POOL_LEN)) };
+}
 
 /// Fills an array with bytes from the platform CSPRNG.
 ///
@@ -17,9 +27,33 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     buf
 }
 
+/// Fills an array with bytes for identifiers (request, trace, span and row ids): unique and
+/// unguessable, not secret. They come from the same CSPRNG as [`random_bytes`], drawn
+/// 256 bytes at a time per isolate and never handed out twice, so a request's ids cost at
+/// most one call into the runtime, usually none. Secrets (tokens, salts, challenges) use
+/// [`random_bytes`], so no secret waits in memory before it is needed.
+pub fn id_bytes<const N: usize>() -> [u8; N] {
+    if N > ID_POOL_LEN {
+        return random_bytes();
+    }
+    ID_POOL.with(|pool| {
+        let (bytes, used) = &mut *pool.borrow_mut();
+        if ID_POOL_LEN - *used < N {
+            *bytes = random_bytes();
+            *used = 0;
+        }
+        let mut out = [0u8; N];
+        out.copy_from_slice(&bytes[*used..*used + N]);
+        // Spent bytes are cleared, so what is left in the pool is only what is yet to come.
+        bytes[*used..*used + N].fill(0);
+        *used += N;
+        out
+    })
+}
+
 /// Builds a UUIDv7 for the given Unix time in milliseconds with fresh random bits.
 pub fn uuid_v7(unix_ms: u64) -> Uuid {
-    uuid_v7_with(unix_ms, random_bytes::<10>())
+    uuid_v7_with(unix_ms, id_bytes::<10>())
 }
 
 /// Builds a UUIDv7 from explicit parts, for deterministic tests.
@@ -70,6 +104,17 @@ mod tests {
         let a = uuid_v7(1_000).to_string();
         let b = uuid_v7(2_000).to_string();
         assert!(a < b);
+    }
+
+    #[test]
+    fn id_bytes_are_never_handed_out_twice() {
+        // Across several refills of the pool, every draw is new.
+        let draws: Vec<[u8; 24]> = (0..100).map(|_| id_bytes()).collect();
+        let distinct: std::collections::HashSet<_> = draws.iter().collect();
+        assert_eq!(distinct.len(), draws.len());
+        assert!(draws.iter().all(|d| d.iter().any(|b| *b != 0)));
+        // A draw larger than the pool still works.
+        assert_ne!(id_bytes::<300>(), [0u8; 300]);
     }
 
     #[test]

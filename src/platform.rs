@@ -12,36 +12,104 @@ use crate::error::{AppError, ErrorCode};
 use crate::http::{json, query};
 use crate::ratelimit::client::DurableLimiter;
 use futures_util::StreamExt;
+use std::cell::OnceCell;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
 use worker::web_sys;
 
-/// The incoming request as the runtime holds it. Headers and the body are read from it on
+#[wasm_bindgen(inline_js = r#"
+export function requestHead(req, names) {
+  const headers = req.headers;
+  let head = req.method + "\n" + req.url;
+  for (const name of names) {
+    const value = headers.get(name);
+    head += "\n" + (value === null ? "\0" : value);
+  }
+  return head;
+}
+export function respond(status, head, body) {
+  const headers = new Headers();
+  const parts = head.split("\n");
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    try { headers.append(parts[i], parts[i + 1]); } catch {}
+  }
+  return new Response(body.length === 0 ? null : body.slice(), { status, headers });
+}
+"#)]
+extern "C" {
+    /// The method, the URL and the named headers, in one crossing: `method\nurl\nvalue…`, a
+    /// missing header as `\0` (neither can occur in a method, a URL the runtime serialised or
+    /// a header value).
+    #[wasm_bindgen(js_name = requestHead)]
+    fn request_head(req: &web_sys::Request, names: &JsValue) -> String;
+    /// A `Response` built in one crossing from the status, the headers as `name\nvalue\n…`
+    /// (one the runtime refuses is dropped) and the body bytes (copied; none when empty).
+    #[wasm_bindgen(catch)]
+    pub(crate) fn respond(
+        status: u16,
+        head: &str,
+        body: &[u8],
+    ) -> Result<web_sys::Response, JsValue>;
+}
+
+/// Headers every request's pipeline reads (request id, trace, CORS and CSRF origin, D1
+/// bookmark), fetched with the method and URL in one crossing.
+const READ_WITH_REQUEST: [&str; 4] = ["x-request-id", "traceparent", "origin", "x-d1-bookmark"];
+
+thread_local! {
+    /// [`READ_WITH_REQUEST`] as a JavaScript array, made once per isolate.
+    static READ_NAMES: JsValue = READ_WITH_REQUEST
+        .iter()
+        .map(|n| JsValue::from_str(n))
+        .collect::<js_sys::Array>()
+        .into();
+}
+
+/// The incoming request as the runtime holds it. The method, the URL and the headers every
+/// request needs are read at once ([`RawRequest::new`]); other headers and the body on
 /// demand, one crossing each; nothing else is converted (in particular not `request.cf`,
 /// which `worker::Request` reads eagerly and this API never uses).
 pub struct RawRequest {
     req: web_sys::Request,
-    headers: web_sys::Headers,
+    method: String,
+    url: String,
+    /// The values of [`READ_WITH_REQUEST`], in order.
+    read: [Option<String>; READ_WITH_REQUEST.len()],
+    headers: OnceCell<web_sys::Headers>,
 }
 
 impl RawRequest {
-    /// Wraps the runtime's request.
+    /// Wraps the runtime's request, reading its method, URL and common headers.
     pub fn new(req: web_sys::Request) -> Self {
-        let headers = req.headers();
-        Self { req, headers }
+        let head = READ_NAMES.with(|names| request_head(&req, names));
+        let mut parts = head.split('\n');
+        let method = parts.next().unwrap_or_default().to_owned();
+        let url = parts.next().unwrap_or_default().to_owned();
+        let read = std::array::from_fn(|_| match parts.next() {
+            None | Some("\0") => None,
+            Some(value) => Some(value.to_owned()),
+        });
+        Self {
+            req,
+            method,
+            url,
+            read,
+            headers: OnceCell::new(),
+        }
     }
 
     /// Returns the method token as sent.
     pub fn method(&self) -> String {
-        self.req.method()
+        self.method.clone()
     }
 
     /// Returns the origin (`scheme://host[:port]`), the path and the query string (without
-    /// `?`), from one read of the URL.
+    /// `?`).
     pub fn origin_path_and_query(&self) -> (String, String, String) {
-        let url = self.req.url();
-        let (path, query) = query::split_url(&url);
+        let (path, query) = query::split_url(&self.url);
         let path = if path.is_empty() { "/" } else { path };
         (
-            query::origin(&url).to_owned(),
+            query::origin(&self.url).to_owned(),
             path.to_owned(),
             query.to_owned(),
         )
@@ -49,7 +117,14 @@ impl RawRequest {
 
     /// Returns a header's value (several values joined by `, `, as the runtime does).
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).ok().flatten()
+        if let Some(i) = READ_WITH_REQUEST.iter().position(|n| *n == name) {
+            return self.read[i].clone();
+        }
+        self.headers
+            .get_or_init(|| self.req.headers())
+            .get(name)
+            .ok()
+            .flatten()
     }
 
     /// Reads at most `limit` bytes of body, stopping as soon as the limit is passed so an
@@ -138,13 +213,10 @@ impl Bindings {
         D1::new(&self.0, D1_BINDING, constraint)
     }
 
-    /// Opens the limiter's Durable Object namespace; `traceparent` goes with every call.
-    pub fn limiter(&self, traceparent: &str) -> Result<DurableLimiter, AppError> {
-        let namespace = self
-            .0
-            .durable_object(LIMITER_BINDING)
-            .map_err(|e| AppError::internal(format!("binding {LIMITER_BINDING}: {e}")))?;
-        Ok(DurableLimiter::new(namespace, traceparent))
+    /// Opens the limiter's Durable Object namespace (looked up on first use); `traceparent`
+    /// goes with every call.
+    pub fn limiter(&self, traceparent: &str) -> DurableLimiter {
+        DurableLimiter::new(self.0.clone(), LIMITER_BINDING, traceparent)
     }
 }
 

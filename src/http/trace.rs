@@ -23,8 +23,8 @@ impl TraceContext {
     pub fn continue_or_start(inbound: Option<&str>) -> Self {
         Self::from_parts(
             inbound,
-            crate::ids::random_bytes::<16>(),
-            crate::ids::random_bytes::<8>(),
+            crate::ids::id_bytes::<16>(),
+            crate::ids::id_bytes::<8>(),
         )
     }
 

@@ -7,7 +7,7 @@ use crate::auth::authorize;
 use crate::context::Ctx;
 use crate::error::{AppError, ErrorCode};
 use crate::http::{cors, ApiResponse, Method};
-use crate::ratelimit::{client_key, KeyKind, Verdict};
+use crate::ratelimit::{KeyKind, Verdict};
 use crate::router::{self, Access, Match};
 use crate::routes::ROUTES;
 
@@ -32,7 +32,6 @@ pub async fn dispatch(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     cx.enter(route, params);
 
     // Per-IP limits and authentication run concurrently; per-user limits need the caller.
-    let ip = client_key(cx.header("cf-connecting-ip").as_deref());
     let (verdict, principal) = {
         let cx: &Ctx = cx;
         let authenticated = async {
@@ -46,7 +45,7 @@ pub async fn dispatch(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
                 },
             }
         };
-        futures_util::join!(cx.check_limits(KeyKind::Ip, &ip), authenticated)
+        futures_util::join!(cx.check_ip_limits(), authenticated)
     };
     cx.record(verdict)?;
     if let Some(principal) = principal? {

@@ -4,7 +4,7 @@
 use crate::config::{Config, ConfigError};
 use crate::context::Incoming;
 use crate::http::{ApiResponse, Method};
-use crate::platform::{Bindings, RawRequest};
+use crate::platform::{respond, Bindings, RawRequest};
 use std::cell::OnceCell;
 use std::rc::Rc;
 use worker::web_sys;
@@ -19,8 +19,8 @@ pub async fn serve(
     into_runtime_response(resp)
 }
 
-/// Adapts the runtime's request: the method token, origin, path and query now (two reads),
-/// headers and body on demand.
+/// Adapts the runtime's request: the method token, origin, path, query and the headers every
+/// request reads now (one crossing), other headers and the body on demand.
 pub fn adapt(req: web_sys::Request) -> Incoming {
     let raw = RawRequest::new(req);
     let method_token = raw.method();
@@ -48,31 +48,24 @@ pub fn config(bindings: &Bindings) -> Result<Rc<Config>, ConfigError> {
     })
 }
 
-/// Hands the response to the runtime. Statuses that forbid a body get a null body.
+/// Hands the response to the runtime, in one crossing. Statuses that forbid a body get a
+/// null body.
 pub fn into_runtime_response(resp: ApiResponse) -> web_sys::Response {
-    let headers = web_sys::Headers::new().unwrap_or_else(|_| unreachable_headers());
+    let mut head = String::with_capacity(512);
     for (name, value) in &resp.headers {
-        // Header values are built by this crate from validated parts; a rejected one is
-        // dropped rather than failing the whole response.
-        let _ = headers.append(name, value);
+        // Header values are built by this crate from validated parts; one the runtime would
+        // refuse (a line break) is dropped rather than failing the whole response.
+        if value.contains(['\n', '\r']) {
+            continue;
+        }
+        head.push_str(name);
+        head.push('\n');
+        head.push_str(value);
+        head.push('\n');
     }
-    let init = web_sys::ResponseInit::new();
-    init.set_status(resp.status);
-    init.set_headers(&headers);
-    let built = if resp.body.is_empty() {
-        web_sys::Response::new_with_opt_str_and_init(None, &init)
-    } else {
-        let body = js_sys::Uint8Array::from(resp.body.as_slice());
-        web_sys::Response::new_with_opt_buffer_source_and_init(Some(&body), &init)
-    };
     // Only an invalid status can fail here, and every status comes from this crate.
-    built.unwrap_or_else(|_| {
+    respond(resp.status, &head, &resp.body).unwrap_or_else(|_| {
         web_sys::Response::new_with_opt_str_and_init(None, &web_sys::ResponseInit::new())
             .expect("a 200 with no body is always a valid response")
     })
-}
-
-/// `new Headers()` cannot fail; this keeps the signature total.
-fn unreachable_headers() -> web_sys::Headers {
-    panic!("the runtime refused to create an empty Headers object")
 }

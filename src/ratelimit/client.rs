@@ -3,28 +3,50 @@
 
 use super::enforce::Limiter;
 use super::gcra::{Grant, Quota};
-use worker::{Method, ObjectNamespace, Request, RequestInit};
+use std::cell::OnceCell;
+use worker::{Env, Method, ObjectNamespace, Request, RequestInit};
 
-/// The limiter's Durable Object namespace, for one request.
+/// The limiter's Durable Object namespace, for one request. The binding is looked up on the
+/// first call that needs an object (a lookup is several crossings), so a request served from
+/// a lease or the blocked-key cache never makes it.
 pub struct DurableLimiter {
-    namespace: ObjectNamespace,
+    env: Env,
+    binding: &'static str,
+    namespace: OnceCell<Result<ObjectNamespace, String>>,
     /// The request's `traceparent`, sent with every call so the objects join its trace.
     traceparent: String,
 }
 
 impl DurableLimiter {
-    /// Uses `namespace`, tagging calls with `traceparent`.
-    pub fn new(namespace: ObjectNamespace, traceparent: &str) -> Self {
+    /// Uses the namespace bound as `binding`, tagging calls with `traceparent`.
+    pub fn new(env: Env, binding: &'static str, traceparent: &str) -> Self {
         Self {
-            namespace,
+            env,
+            binding,
+            namespace: OnceCell::new(),
             traceparent: traceparent.to_owned(),
         }
+    }
+
+    fn namespace(&self) -> worker::Result<&ObjectNamespace> {
+        let binding = self.binding;
+        self.namespace
+            .get_or_init(|| {
+                self.env
+                    .durable_object(binding)
+                    .map_err(|e| format!("binding {binding}: {e}"))
+            })
+            .as_ref()
+            .map_err(|e| worker::Error::RustError(e.clone()))
     }
 
     /// Asks one object to answer `GET /ping` (readiness).
     pub async fn probe(&self) -> Result<(), String> {
         let ping = async {
-            let stub = self.namespace.id_from_name("readiness-probe")?.get_stub()?;
+            let stub = self
+                .namespace()?
+                .id_from_name("readiness-probe")?
+                .get_stub()?;
             stub.fetch_with_str("https://rate-limiter/ping").await
         };
         match ping.await {
@@ -37,7 +59,7 @@ impl DurableLimiter {
     /// `GET /check/<limit>/<window_ms>/<want>`: the quota travels in the path, so neither
     /// side streams a body; the answer is read in one call.
     async fn call(&self, id: &str, quota: Quota, want: u32) -> worker::Result<Grant> {
-        let stub = self.namespace.id_from_name(id)?.get_stub()?;
+        let stub = self.namespace()?.id_from_name(id)?.get_stub()?;
         let headers = worker::Headers::new();
         headers.set("traceparent", &self.traceparent)?;
         let mut init = RequestInit::new();
