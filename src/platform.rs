@@ -53,8 +53,15 @@ extern "C" {
 }
 
 /// Headers every request's pipeline reads (request id, trace, CORS and CSRF origin, D1
-/// bookmark), fetched with the method and URL in one crossing.
-const READ_WITH_REQUEST: [&str; 4] = ["x-request-id", "traceparent", "origin", "x-d1-bookmark"];
+/// bookmark, and the test clock when test routes are on), fetched with the method and URL in
+/// one crossing.
+const READ_WITH_REQUEST: [&str; 5] = [
+    "x-request-id",
+    "traceparent",
+    "origin",
+    "x-d1-bookmark",
+    crate::http::CLOCK_ADVANCE_HEADER,
+];
 
 thread_local! {
     /// [`READ_WITH_REQUEST`] as a JavaScript array, made once per isolate.

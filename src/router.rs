@@ -233,6 +233,13 @@ fn allow_header(methods: &[Method]) -> String {
 
 /// Matches one pattern; `{name}` takes exactly one non-empty segment.
 fn match_path(pattern: &'static str, path: &str) -> Option<Params> {
+    // Most patterns have no parameter, and most that do share no prefix with the path: both
+    // are settled without splitting either into segments.
+    match pattern.find('{') {
+        None => return (pattern == path).then(Params::new),
+        Some(i) if !path.starts_with(&pattern[..i]) => return None,
+        Some(_) => {}
+    }
     let mut params = Params::new();
     let mut pat = pattern.split('/');
     let mut segs = path.split('/');

@@ -35,19 +35,18 @@ impl SessionToken {
 
     /// Returns the storage key: `session:` and the hex SHA-256 of the token bytes.
     pub fn storage_key(&self) -> String {
-        format!("session:{}", digest_hex(&self.0))
+        let mut key = String::with_capacity(8 + 64);
+        key.push_str("session:");
+        crate::ids::push_hex(&mut key, &Sha256::digest(self.0));
+        key
     }
 }
 
 /// Returns the lowercase hex SHA-256 of `bytes`.
 pub fn digest_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    Sha256::digest(bytes)
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    let mut hex = String::with_capacity(64);
+    crate::ids::push_hex(&mut hex, &Sha256::digest(bytes));
+    hex
 }
 
 impl std::fmt::Debug for SessionToken {

@@ -96,12 +96,26 @@ pub fn rfc3339_ms(unix_ms: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    if !(0..=9999).contains(&y) {
+        return format!("{y:04}-{m:02}-{d:02}T00:00:00.000Z");
+    }
+    // Digits written directly (no formatter): this runs for every request's log line.
+    let mut out = String::with_capacity(24);
+    for (n, width, then) in [
+        (y as u64, 4, '-'),
+        (u64::from(m), 2, '-'),
+        (u64::from(d), 2, 'T'),
+        (rem / 3600, 2, ':'),
+        ((rem % 3600) / 60, 2, ':'),
+        (rem % 60, 2, '.'),
+        (ms, 3, 'Z'),
+    ] {
+        for i in (0..width).rev() {
+            out.push(char::from(b'0' + ((n / 10u64.pow(i)) % 10) as u8));
+        }
+        out.push(then);
+    }
+    out
 }
 
 /// Converts days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's

@@ -21,6 +21,11 @@ pub mod trace;
 
 use serde::Serialize;
 
+/// Test environments may move the request's clock forward by this many milliseconds, so
+/// expiry rules are tested without waiting. Ignored unless `TEST_ROUTES` is on (which
+/// configuration refuses in production).
+pub const CLOCK_ADVANCE_HEADER: &str = "x-test-clock-advance-ms";
+
 /// Response headers as (name, value) pairs. Names are static: the API only sends headers it
 /// knows about.
 pub type Headers = Vec<(&'static str, String)>;

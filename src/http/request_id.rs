@@ -20,7 +20,7 @@ pub fn accept(inbound: Option<&str>) -> Option<&str> {
 pub fn resolve(inbound: Option<&str>, now_ms: u64) -> String {
     match accept(inbound) {
         Some(id) => id.to_owned(),
-        None => crate::ids::uuid_v7(now_ms).to_string(),
+        None => crate::ids::uuid_string(crate::ids::uuid_v7(now_ms)),
     }
 }
 

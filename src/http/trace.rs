@@ -4,8 +4,6 @@
 //! keeps the caller's trace id, takes a new span id of its own and echoes the resulting
 //! `traceparent` so downstream calls and the client can correlate.
 
-use std::fmt::Write;
-
 /// A parsed or freshly started trace context.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceContext {
@@ -47,7 +45,14 @@ impl TraceContext {
 
     /// Renders the outgoing `traceparent` header value.
     pub fn header_value(&self) -> String {
-        format!("00-{}-{}-{:02x}", self.trace_id, self.span_id, self.flags)
+        let mut value = String::with_capacity(55);
+        value.push_str("00-");
+        value.push_str(&self.trace_id);
+        value.push('-');
+        value.push_str(&self.span_id);
+        value.push('-');
+        crate::ids::push_hex(&mut value, &[self.flags]);
+        value
     }
 }
 
@@ -75,9 +80,7 @@ fn parse(value: &str) -> Option<(&str, u8)> {
 /// Hex-encodes random bytes, forcing a non-zero value as the spec requires.
 fn nonzero_hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
+    crate::ids::push_hex(&mut out, bytes);
     if bytes.iter().all(|&b| b == 0) {
         out.replace_range(out.len() - 1.., "1");
     }

@@ -20,15 +20,10 @@ pub mod finish;
 use crate::context::{bad_header, Ctx, Facts, Incoming, Trail};
 use crate::error::AppError;
 use crate::http::trace::TraceContext;
-use crate::http::{request_id, ApiResponse};
+use crate::http::{request_id, ApiResponse, CLOCK_ADVANCE_HEADER};
 use crate::ids::now_ms;
 use crate::platform::{self, Bindings};
 use finish::Finish;
-
-/// Test environments may move the request's clock forward by this many milliseconds, so
-/// expiry rules are tested without waiting. Ignored unless `TEST_ROUTES` is on (which
-/// configuration refuses in production).
-pub const CLOCK_ADVANCE_HEADER: &str = "x-test-clock-advance-ms";
 
 /// Runs one request through the whole pipeline. Never fails: every error becomes a
 /// structured response.
