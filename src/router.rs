@@ -181,16 +181,23 @@ pub fn find<'r, H>(
     } else {
         method
     };
-    let mut allowed: Vec<Method> = Vec::new();
-    for route in routes.iter().filter(|r| test_routes || !r.test_only) {
-        let Some(params) = match_path(route.path, path) else {
-            continue;
-        };
-        if route.method == lookup {
-            return Match::Found(route, params);
-        }
-        allowed.push(route.method);
+    let visible = |r: &&Route<H>| test_routes || !r.test_only;
+    // The method is compared first, so only routes of the request's method match paths; the
+    // other methods are looked at only to answer 405 or 404.
+    let found = routes
+        .iter()
+        .filter(visible)
+        .filter(|r| r.method == lookup)
+        .find_map(|r| match_path(r.path, path).map(|params| (r, params)));
+    if let Some((route, params)) = found {
+        return Match::Found(route, params);
     }
+    let allowed: Vec<Method> = routes
+        .iter()
+        .filter(visible)
+        .filter(|r| match_path(r.path, path).is_some())
+        .map(|r| r.method)
+        .collect();
     if allowed.is_empty() {
         Match::NotFound
     } else {
