@@ -4,7 +4,10 @@
 use super::enforce::Limiter;
 use super::gcra::{Grant, Quota};
 use std::cell::OnceCell;
-use worker::{Env, Method, ObjectNamespace, Request, RequestInit};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::{Env, ObjectNamespace};
 
 /// The limiter's Durable Object namespace, for one request. The binding is looked up on the
 /// first call that needs an object (a lookup is several crossings), so a request served from
@@ -57,30 +60,52 @@ impl DurableLimiter {
     }
 
     /// `GET /check/<limit>/<window_ms>/<want>`: the quota travels in the path, so neither
-    /// side streams a body; the answer is read in one call.
+    /// side streams a body; the call and the reading of its answer are one crossing.
     async fn call(&self, id: &str, quota: Quota, want: u32) -> worker::Result<Grant> {
-        let stub = self.namespace()?.id_from_name(id)?.get_stub()?;
-        let headers = worker::Headers::new();
-        headers.set("traceparent", &self.traceparent)?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Get).with_headers(headers);
         let url = format!(
             "https://rate-limiter/check/{}/{}/{want}",
             quota.limit, quota.window_ms
         );
-        let req = Request::new_with_init(&url, &init)?;
-        let resp = stub.fetch_with_request(req).await?;
-        if resp.status_code() != 200 {
-            return Err(worker::Error::RustError(format!(
-                "limiter answered {}",
-                resp.status_code()
-            )));
-        }
-        let text = crate::outbound::text(&resp).await?;
+        let namespace: &JsValue = self.namespace()?.as_ref();
+        let answer = limiter_call(namespace, id, &url, &self.traceparent).map_err(js_error)?;
+        let text = JsFuture::from(answer)
+            .await
+            .map_err(js_error)?
+            .as_string()
+            .ok_or_else(|| worker::Error::RustError("body is not text".into()))?;
         // The object is another program: decode its answer strictly.
         serde_json::from_str(&text)
             .map_err(|e| worker::Error::RustError(format!("bad answer: {e}")))
     }
+}
+
+#[wasm_bindgen(inline_js = r#"
+export function limiterCall(namespace, name, url, traceparent) {
+  return namespace
+    .get(namespace.idFromName(name))
+    .fetch(url, { headers: { traceparent } })
+    .then((r) => (r.status === 200 ? r.text() : Promise.reject(new Error(`limiter answered ${r.status}`))));
+}
+"#)]
+extern "C" {
+    /// Asks the object named `name` for `url` with the request's `traceparent`; resolves to
+    /// its answer's text, rejects on any status but 200.
+    #[wasm_bindgen(js_name = limiterCall, catch)]
+    fn limiter_call(
+        namespace: &JsValue,
+        name: &str,
+        url: &str,
+        traceparent: &str,
+    ) -> Result<js_sys::Promise, JsValue>;
+}
+
+/// The message of a JavaScript error (or its debug form).
+fn js_error(e: JsValue) -> worker::Error {
+    let message = e
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .unwrap_or_else(|| format!("{e:?}"));
+    worker::Error::RustError(message)
 }
 
 impl Limiter for DurableLimiter {
