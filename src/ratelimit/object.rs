@@ -19,8 +19,13 @@
 
 use super::gcra::{self, Quota};
 use std::cell::Cell;
-use worker::worker_sys::DurableObjectStorage;
-use worker::{durable_object, wasm_bindgen, DurableObject, Env, Request, Response, Result, State};
+use std::future::Future;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use worker::worker_sys::{DurableObjectState, DurableObjectStorage};
+use worker::{web_sys, Env, Result};
 
 const TAT_KEY: &str = "tat";
 
@@ -28,15 +33,32 @@ const TAT_KEY: &str = "tat";
 const REST_GRACE_MS: f64 = 1000.0;
 
 /// The Durable Object holding one key's limiter state.
-#[durable_object]
+///
+/// Written as a plain `wasm_bindgen` class rather than with `#[durable_object]`: its `fetch`
+/// reads only the URL (no `worker::Request`, which converts `request.cf`), answers in one
+/// crossing, and, like the Worker's own `fetch` export, answers from the call itself when
+/// nothing waits, which is every check once the TAT is in memory.
+#[wasm_bindgen]
 pub struct RateLimiter {
-    state: State,
-    /// The storage binding itself, for writes issued without awaiting.
-    raw: Option<DurableObjectStorage>,
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    storage: DurableObjectStorage,
     /// `None` until loaded from storage; `Some(None)` for a fresh key.
     tat: Cell<Option<Option<f64>>>,
     /// An alarm is known to be pending (set by this instance, not yet fired).
     alarm_pending: Cell<bool>,
+}
+
+#[wasm_bindgen(inline_js = r#"
+export function answer(status, body) {
+  return new Response(body, { status });
+}
+"#)]
+extern "C" {
+    /// A plain-text `Response` in one crossing.
+    fn answer(status: u16, body: &str) -> web_sys::Response;
 }
 
 /// The most requests one answer admits.
@@ -57,12 +79,30 @@ fn quota_from_path(path: &str) -> Option<(Quota, u32)> {
     ok.then_some((quota, want))
 }
 
-impl RateLimiter {
+/// Runs `work` up to its first wait: its answer now if it never waits, else a `Promise`.
+fn at_once<F>(work: F) -> JsValue
+where
+    F: Future<Output = std::result::Result<JsValue, JsValue>> + 'static,
+{
+    let mut work = Box::pin(work);
+    match work.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(Ok(value)) => value,
+        Poll::Ready(Err(error)) => js_sys::Promise::reject(&error).into(),
+        Poll::Pending => wasm_bindgen_futures::future_to_promise(work).into(),
+    }
+}
+
+fn js_error(e: worker::Error) -> JsValue {
+    JsValue::from(js_sys::Error::new(&e.to_string()))
+}
+
+impl Inner {
     async fn tat(&self) -> Result<Option<f64>> {
         if let Some(tat) = self.tat.get() {
             return Ok(tat);
         }
-        let stored = self.state.storage().get::<f64>(TAT_KEY).await?;
+        let stored = wasm_bindgen_futures::JsFuture::from(self.storage.get(TAT_KEY)?).await?;
+        let stored = stored.as_f64();
         self.tat.set(Some(stored));
         Ok(stored)
     }
@@ -70,76 +110,100 @@ impl RateLimiter {
     /// Persists the TAT and, when none is pending, sets the alarm, without waiting for
     /// either (the output gate holds the answer until both are durable).
     fn persist(&self, tat: f64, alarm_at: f64) -> Result<()> {
-        let Some(raw) = &self.raw else {
-            return Err(worker::Error::RustError("no storage".into()));
-        };
-        let _ = raw.put(TAT_KEY, wasm_bindgen::JsValue::from_f64(tat))?;
+        let _ = self.storage.put(TAT_KEY, JsValue::from_f64(tat))?;
         if !self.alarm_pending.get() {
-            let at = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(alarm_at));
-            let _ = raw.set_alarm(at, wasm_bindgen::JsValue::NULL.into())?;
+            let at = js_sys::Date::new(&JsValue::from_f64(alarm_at));
+            let _ = self.storage.set_alarm(at, JsValue::NULL.into())?;
             self.alarm_pending.set(true);
         }
         Ok(())
     }
 
-    async fn check(&self, path: &str) -> Result<Response> {
+    async fn check(&self, path: &str) -> Result<web_sys::Response> {
         let Some((quota, want)) = quota_from_path(path) else {
-            return Response::error("bad quota", 400);
+            return Ok(answer(400, "bad quota"));
         };
-        let now = worker::Date::now().as_millis();
+        let now = js_sys::Date::now() as u64;
         let (grant, tat) = gcra::grant(quota, self.tat().await?, now, want);
         if grant.allowed {
             self.tat.set(Some(Some(tat)));
             self.persist(tat, tat + REST_GRACE_MS)?;
         }
-        let body = serde_json::to_string(&grant)?;
-        Response::ok(body)
-    }
-}
-
-impl DurableObject for RateLimiter {
-    fn new(state: State, _env: Env) -> Self {
-        let inner = state._inner();
-        let raw = inner.storage().ok();
-        Self {
-            state: State::from(inner),
-            raw,
-            tat: Cell::new(None),
-            alarm_pending: Cell::new(false),
-        }
+        Ok(answer(200, &serde_json::to_string(&grant)?))
     }
 
-    async fn fetch(&self, req: Request) -> Result<Response> {
-        let path = req.path();
+    async fn fetch(&self, path: &str) -> Result<web_sys::Response> {
         if path == "/ping" {
-            return Response::ok("pong");
+            return Ok(answer(200, "pong"));
         }
         if path.starts_with("/check/") {
-            return self.check(&path).await;
+            return self.check(path).await;
         }
-        Response::error("not found", 404)
+        Ok(answer(404, "not found"))
     }
 
-    async fn alarm(&self) -> Result<Response> {
+    async fn alarm(&self) -> Result<()> {
         self.alarm_pending.set(false);
-        let now = worker::Date::now().as_millis() as f64;
+        let now = js_sys::Date::now();
         match self.tat().await? {
             Some(tat) if tat > now => {
                 // The key kept calling: look again once it can have rested.
-                let storage = self.state.storage();
-                storage
-                    .set_alarm(std::time::Duration::from_millis(
-                        (tat - now + REST_GRACE_MS).ceil() as u64,
-                    ))
-                    .await?;
+                let at = js_sys::Date::new(&JsValue::from_f64(tat + REST_GRACE_MS));
+                wasm_bindgen_futures::JsFuture::from(
+                    self.storage.set_alarm(at, JsValue::NULL.into())?,
+                )
+                .await?;
                 self.alarm_pending.set(true);
             }
             _ => {
-                self.state.storage().delete_all().await?;
+                wasm_bindgen_futures::JsFuture::from(self.storage.delete_all()?).await?;
                 self.tat.set(Some(None));
             }
         }
-        Response::ok("ok")
+        Ok(())
+    }
+}
+
+#[wasm_bindgen]
+impl RateLimiter {
+    /// Called by the runtime once per object instance.
+    #[wasm_bindgen(constructor)]
+    pub fn new(state: DurableObjectState, _env: Env) -> std::result::Result<RateLimiter, JsValue> {
+        let storage = state.storage()?;
+        Ok(Self {
+            inner: Rc::new(Inner {
+                storage,
+                tat: Cell::new(None),
+                alarm_pending: Cell::new(false),
+            }),
+        })
+    }
+
+    /// Answers `GET /check/…` and `GET /ping` (see the module's protocol).
+    pub fn fetch(&self, req: web_sys::Request) -> JsValue {
+        let url = req.url();
+        let (path, _) = crate::http::query::split_url(&url);
+        let path = path.to_owned();
+        let inner = Rc::clone(&self.inner);
+        at_once(async move {
+            inner
+                .fetch(&path)
+                .await
+                .map(JsValue::from)
+                .map_err(js_error)
+        })
+    }
+
+    /// Deletes the state once the key has rested, else re-arms for the current TAT.
+    pub fn alarm(&self) -> JsValue {
+        let inner = Rc::clone(&self.inner);
+        at_once(async move {
+            inner
+                .alarm()
+                .await
+                .map(|()| JsValue::UNDEFINED)
+                .map_err(js_error)
+        })
     }
 }
 
