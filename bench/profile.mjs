@@ -83,7 +83,8 @@ function categorize(profile) {
     if (fn === "(garbage collector)") cat = "gc";
     else if (fn === "(program)" || fn === "(root)") cat = "v8 program";
     else if (src.startsWith("wasm://") || /^\$?(func|wasm-function)/.test(fn) || fn.startsWith("$")) cat = "wasm";
-    else if (src === "" && /^(log|warn|error|info)$/.test(fn)) cat = "console";
+    // console.log itself, or wasm-bindgen's import that calls it (V8 charges the call there).
+    else if ((src === "" && /^(log|warn|error|info)$/.test(fn)) || /^__wbg_(log|warn)_/.test(fn)) cat = "console";
     else if (src === "") cat = "natives";
     else cat = "glue";
     shares[cat] += us;
