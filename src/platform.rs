@@ -72,6 +72,19 @@ thread_local! {
         .into();
 }
 
+/// Splits what `requestHead` returned into the method, the URL and the values of
+/// [`READ_WITH_REQUEST`]; a value missing from the string counts as absent.
+fn parse_head(head: &str) -> (String, String, [Option<String>; READ_WITH_REQUEST.len()]) {
+    let mut parts = head.split('\n');
+    let method = parts.next().unwrap_or_default().to_owned();
+    let url = parts.next().unwrap_or_default().to_owned();
+    let read = std::array::from_fn(|_| match parts.next() {
+        None | Some("\0") => None,
+        Some(value) => Some(value.to_owned()),
+    });
+    (method, url, read)
+}
+
 /// The incoming request as the runtime holds it. The method, the URL and the headers every
 /// request needs are read at once ([`RawRequest::new`]); other headers and the body on
 /// demand, one crossing each; nothing else is converted (in particular not `request.cf`,
@@ -89,13 +102,7 @@ impl RawRequest {
     /// Wraps the runtime's request, reading its method, URL and common headers.
     pub fn new(req: web_sys::Request) -> Self {
         let head = READ_NAMES.with(|names| request_head(&req, names));
-        let mut parts = head.split('\n');
-        let method = parts.next().unwrap_or_default().to_owned();
-        let url = parts.next().unwrap_or_default().to_owned();
-        let read = std::array::from_fn(|_| match parts.next() {
-            None | Some("\0") => None,
-            Some(value) => Some(value.to_owned()),
-        });
+        let (method, url, read) = parse_head(&head);
         Self {
             req,
             method,
@@ -265,5 +272,33 @@ pub fn wasm_memory_bytes() -> u32 {
     #[cfg(not(target_arch = "wasm32"))]
     {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_head_splits_into_method_url_and_headers() {
+        let (method, url, read) =
+            parse_head("PATCH\nhttps://api.example/v1/notes/1?x=1\nabc\n\0\n\nb-1\n\0");
+        assert_eq!(method, "PATCH");
+        assert_eq!(url, "https://api.example/v1/notes/1?x=1");
+        // Present, absent, present but empty, present, absent: in READ_WITH_REQUEST's order.
+        assert_eq!(
+            read,
+            [
+                Some("abc".to_owned()),
+                None,
+                Some(String::new()),
+                Some("b-1".to_owned()),
+                None
+            ]
+        );
+        // A short answer leaves the rest absent rather than failing.
+        let (method, url, read) = parse_head("GET");
+        assert_eq!((method.as_str(), url.as_str()), ("GET", ""));
+        assert!(read.iter().all(Option::is_none));
     }
 }

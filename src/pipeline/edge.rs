@@ -3,7 +3,7 @@
 
 use crate::config::{Config, ConfigError};
 use crate::context::Incoming;
-use crate::http::{ApiResponse, Method};
+use crate::http::{ApiResponse, Headers, Method};
 use crate::platform::{respond, Bindings, RawRequest};
 use std::cell::OnceCell;
 use std::rc::Rc;
@@ -51,10 +51,20 @@ pub fn config(bindings: &Bindings) -> Result<Rc<Config>, ConfigError> {
 /// Hands the response to the runtime, in one crossing. Statuses that forbid a body get a
 /// null body.
 pub fn into_runtime_response(resp: ApiResponse) -> web_sys::Response {
+    let head = response_head(&resp.headers);
+    // Only an invalid status can fail here, and every status comes from this crate.
+    respond(resp.status, &head, &resp.body).unwrap_or_else(|_| {
+        web_sys::Response::new_with_opt_str_and_init(None, &web_sys::ResponseInit::new())
+            .expect("a 200 with no body is always a valid response")
+    })
+}
+
+/// The response's headers as `respond` takes them: `name\nvalue\n` each. Header values are
+/// built by this crate from validated parts; one the runtime would refuse (a line break) is
+/// dropped rather than failing the whole response.
+fn response_head(headers: &Headers) -> String {
     let mut head = String::with_capacity(512);
-    for (name, value) in &resp.headers {
-        // Header values are built by this crate from validated parts; one the runtime would
-        // refuse (a line break) is dropped rather than failing the whole response.
+    for (name, value) in headers {
         if value.contains(['\n', '\r']) {
             continue;
         }
@@ -63,9 +73,25 @@ pub fn into_runtime_response(resp: ApiResponse) -> web_sys::Response {
         head.push_str(value);
         head.push('\n');
     }
-    // Only an invalid status can fail here, and every status comes from this crate.
-    respond(resp.status, &head, &resp.body).unwrap_or_else(|_| {
-        web_sys::Response::new_with_opt_str_and_init(None, &web_sys::ResponseInit::new())
-            .expect("a 200 with no body is always a valid response")
-    })
+    head
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_headers_travel_as_one_string_and_line_breaks_are_dropped() {
+        let headers: Headers = vec![
+            ("Content-Type", "application/json".into()),
+            ("Set-Cookie", "a=1; Path=/".into()),
+            ("X-Bad", "one\r\nInjected: two".into()),
+            ("Set-Cookie", "b=2".into()),
+        ];
+        assert_eq!(
+            response_head(&headers),
+            "Content-Type\napplication/json\nSet-Cookie\na=1; Path=/\nSet-Cookie\nb=2\n"
+        );
+        assert_eq!(response_head(&Headers::new()), "");
+    }
 }
