@@ -18,10 +18,9 @@
 //! answers `pong` (readiness). The quota travels in the path, so neither side reads a body.
 
 use super::gcra::{self, Quota};
+use crate::answer::at_once;
 use std::cell::Cell;
-use std::future::Future;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 use worker::worker_sys::{DurableObjectState, DurableObjectStorage};
@@ -77,19 +76,6 @@ fn quota_from_path(path: &str) -> Option<(Quota, u32)> {
         && quota.window_ms > 0
         && (1..=MAX_WANT).contains(&want);
     ok.then_some((quota, want))
-}
-
-/// Runs `work` up to its first wait: its answer now if it never waits, else a `Promise`.
-fn at_once<F>(work: F) -> JsValue
-where
-    F: Future<Output = std::result::Result<JsValue, JsValue>> + 'static,
-{
-    let mut work = Box::pin(work);
-    match work.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(Ok(value)) => value,
-        Poll::Ready(Err(error)) => js_sys::Promise::reject(&error).into(),
-        Poll::Pending => wasm_bindgen_futures::future_to_promise(work).into(),
-    }
 }
 
 fn js_error(e: worker::Error) -> JsValue {
