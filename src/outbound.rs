@@ -37,7 +37,7 @@ impl fmt::Display for OutboundError {
 /// Reads a response's whole body as text in one call (`Response.text()` on the same stream),
 /// where `worker`'s own `text()` reads the stream chunk by chunk from Rust, locking and
 /// releasing a reader each time.
-pub async fn text(response: &worker::Response) -> worker::Result<String> {
+async fn text(response: &worker::Response) -> worker::Result<String> {
     let promise = worker::web_sys::Response::from(response).text()?;
     let value = wasm_bindgen_futures::JsFuture::from(promise).await?;
     value

@@ -14,6 +14,8 @@ use crate::ratelimit;
 pub struct Finish<'a> {
     pub request_id: &'a str,
     pub trace: &'a TraceContext,
+    /// The outgoing `traceparent` (rendered once per request).
+    pub traceparent: &'a str,
     pub method_token: &'a str,
     pub method: Option<Method>,
     pub origin: Option<&'a str>,
@@ -65,7 +67,7 @@ pub fn finish(
     resp.headers
         .push(("X-Request-Id", facts.request_id.to_owned()));
     resp.headers
-        .push(("traceparent", facts.trace.header_value()));
+        .push(("traceparent", facts.traceparent.to_owned()));
     if facts.method == Some(Method::Head) {
         resp.body.clear();
     }
@@ -109,10 +111,16 @@ mod tests {
     use crate::ratelimit::Checked;
     use serde_json::Value;
 
-    fn facts<'a>(trace: &'a TraceContext, allowed: &'a [String], method: Method) -> Finish<'a> {
+    fn facts<'a>(
+        trace: &'a TraceContext,
+        traceparent: &'a str,
+        allowed: &'a [String],
+        method: Method,
+    ) -> Finish<'a> {
         Finish {
             request_id: "req-1",
             trace,
+            traceparent,
             method_token: method.as_str(),
             method: Some(method),
             origin: Some("https://app.example"),
@@ -162,7 +170,7 @@ mod tests {
             ..Trail::default()
         };
         let done = finish(
-            &facts(&trace, &allowed, Method::Get),
+            &facts(&trace, &trace.header_value(), &allowed, Method::Get),
             trail,
             ApiResponse::json(200, &serde_json::json!({"ok": true})),
         );
@@ -200,7 +208,7 @@ mod tests {
     fn an_error_is_rendered_logged_with_its_cause_and_head_has_no_body() {
         let trace = TraceContext::continue_or_start(None);
         let done = finish(
-            &facts(&trace, &[], Method::Head),
+            &facts(&trace, &trace.header_value(), &[], Method::Head),
             Trail::default(),
             Err(AppError::internal("D1_ERROR: boom")),
         );
@@ -226,7 +234,7 @@ mod tests {
             ..Trail::default()
         };
         let done = finish(
-            &facts(&trace, &allowed, Method::Options),
+            &facts(&trace, &trace.header_value(), &allowed, Method::Options),
             trail,
             Ok(ApiResponse::empty(204)),
         );

@@ -32,6 +32,7 @@ pub async fn handle(incoming: Incoming, bindings: Bindings) -> ApiResponse {
     let header = |name: &str| incoming.raw.header(name);
     let request_id = request_id::resolve(header("x-request-id").as_deref(), started);
     let trace = TraceContext::continue_or_start(header("traceparent").as_deref());
+    let traceparent = trace.header_value();
     let origin = header("origin");
     let bookmark = header("x-d1-bookmark");
     let (method_token, method) = (incoming.method_token.clone(), incoming.method);
@@ -46,7 +47,7 @@ pub async fn handle(incoming: Incoming, bindings: Bindings) -> ApiResponse {
                 .flatten();
             let facts = Facts {
                 request_id: request_id.clone(),
-                traceparent: trace.header_value(),
+                traceparent: traceparent.clone(),
                 now: started + clock_advance(config.test_routes, advance.as_deref()),
                 bookmark: bookmark.clone(),
             };
@@ -63,6 +64,7 @@ pub async fn handle(incoming: Incoming, bindings: Bindings) -> ApiResponse {
         &Finish {
             request_id: &request_id,
             trace: &trace,
+            traceparent: &traceparent,
             method_token: &method_token,
             method,
             origin: origin.as_deref(),
