@@ -2,14 +2,20 @@
 // the runtime's ceiling (bench/peers/bare), each served by workerd through Miniflare
 // (tests/support/serve.mjs, no wrangler proxy), with the same bindings and quotas.
 //
-// For every workload and round the targets run back to back (A, B, A, B, …) so machine drift
-// cancels out. Load comes from wrk at fixed concurrency after a warm-up. Reported per
+// For every round and workload the targets run back to back (A, B, then the next workload;
+// the next round starts with B), so a target's figure is taken seconds from its rival's and
+// machine drift cancels out. On two or more cores every workerd runs on the last core, wrk and
+// Miniflare on the first (`taskset`; --no-pin to turn it off), so load generator and server
+// never take turns on one core. Before the first round every target serves every workload for
+// a few seconds untimed, so V8 has compiled the hot code (Wasm and JavaScript alike) before
+// any figure is taken. Load comes from wrk at fixed concurrency after a warm-up. Reported per
 // workload: requests/s, p50/p99 latency, ratios to Hono and to the ceiling, and CPU ms per
 // request (workerd process CPU ÷ requests). Also: workerd memory before and after 100k
 // requests, deployed size (gzip), Wasm compile time and time to first response. Budgets
 // (size ≤ 400 KiB gzip, memory growth ≤ 8 MiB) fail the run.
 //
 // Usage: node bench/run.mjs [--rounds 3] [--seconds 5] [--connections 16] [--baseline DIR]
+//                           [--only NAME,…] [--no-memory] [--no-pin] [--vars JSON]
 //
 // --baseline DIR adds another build of this template (DIR holds its index.js and
 // index_bg.wasm, e.g. from `make build` on an earlier commit) to the same rotation, and
@@ -22,7 +28,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
-import { TICK_MS, cpuTicks, workerdBelow } from "./workerd.mjs";
+import { TICK_MS, cpuTicks, placement, workerdBelow } from "./workerd.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const { values: opts } = parseArgs({
@@ -37,8 +43,10 @@ const { values: opts } = parseArgs({
     "no-memory": { type: "boolean", default: false },
     // More vars for the Rust Workers, e.g. '{"RATE_LIMIT_LEASES":"false"}'.
     vars: { type: "string", default: "{}" },
+    "no-pin": { type: "boolean", default: false },
   },
 });
+const place = placement(!opts["no-pin"]);
 const ONLY = opts.only ? opts.only.split(",").map((s) => s.trim()).filter(Boolean) : null;
 const selected = (w) => !ONLY || ONLY.some((s) => w.name.includes(s));
 const ROUNDS = Number(opts.rounds);
@@ -65,13 +73,14 @@ async function start(name, script, drop = []) {
   // The Worker alone: Cloudflare serves static assets before a Worker runs.
   const args = ["tests/support/serve.mjs", "--quiet", "--no-assets", "--script", script, "--vars", VARS];
   for (const d of drop) args.push("--drop-binding", d);
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(...place.wrap(process.execPath, args), { cwd: root, stdio: ["pipe", "pipe", "inherit"] });
   children.push(child);
   const line = await new Promise((r) => createInterface({ input: child.stdout }).once("line", r));
   const { url } = JSON.parse(line);
   await fetch(`${url}/v1/health`).then((r) => r.arrayBuffer());
   const firstResponseMs = performance.now() - t0;
   const pids = workerdBelow(child.pid);
+  place.settle(pids);
   const ticks = () => cpuTicks(pids);
   const rssBytes = () =>
     pids.reduce((sum, pid) => {
@@ -152,8 +161,7 @@ function script(w) {
 const toMs = (v, unit) => Number(v) * ({ us: 0.001, ms: 1, s: 1000 }[unit] ?? 1);
 function wrk(url, w, seconds, connections) {
   const out = execFileSync(
-    "wrk",
-    ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", "-s", script(w), url + w.path],
+    ...place.wrap("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", "-s", script(w), url + w.path]),
     { encoding: "utf8" },
   );
   const num = (re) => Number((out.match(re) ?? [])[1] ?? NaN);
@@ -190,6 +198,7 @@ execFileSync(
   { cwd: root, stdio: "inherit" },
 );
 
+console.error(`placement: ${place.describe}`);
 const rust = await start("rust", "build/index.js");
 const hono = await start("hono", "build/bench/hono/index.js");
 const bare = await start("bare", "bench/peers/bare/index.js", ["DB", "SESSIONS", "RATE_LIMITER"]);
@@ -197,6 +206,14 @@ const baseline = opts.baseline ? await start("baseline", resolve(opts.baseline, 
 const seeds = { rust: await seed(rust), hono: await seed(hono) };
 if (baseline) seeds.baseline = await seed(baseline);
 const measured = baseline ? [rust, hono, baseline] : [rust, hono];
+
+for (const target of measured) {
+  for (const w of workloads(seeds[target.name]).filter(selected)) {
+    await check(target, w);
+    wrk(target.url, w, 3, w.connections ?? CONNECTIONS);
+  }
+}
+wrk(bare.url, { path: "/v1/health" }, 3, CONNECTIONS);
 
 const results = {};
 const ceiling = [];
@@ -206,8 +223,10 @@ for (let round = 0; round < ROUNDS; round++) {
   ceiling.push(wrk(bare.url, w0, SECONDS, CONNECTIONS));
   // Each round starts with a different target, so no build always runs first.
   const order = measured.map((_, i) => measured[(i + round) % measured.length]);
-  for (const target of order) {
-    for (const w of workloads(seeds[target.name]).filter(selected)) {
+  const names = workloads(seeds.rust).filter(selected).map((w) => w.name);
+  for (const name of names) {
+    for (const target of order) {
+      const w = workloads(seeds[target.name]).find((x) => x.name === name);
       await check(target, w);
       const c = w.connections ?? CONNECTIONS;
       wrk(target.url, w, 1, c); // warm-up
@@ -329,7 +348,7 @@ if (memory.rust && memory.rust.wasm_memory_mib.growth > budgets.memory_growth_ma
 const latest = {
   date: new Date().toISOString(),
   machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
-  settings: { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, load_generator: "wrk -t1" },
+  settings: { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, load_generator: "wrk -t1", placement: place.describe },
   ceiling_rps: ceilingRps,
   workloads: rows,
   ...(beforeAfter ? { baseline: opts.baseline, before_after: beforeAfter } : {}),

@@ -2,7 +2,9 @@
 // that started it, so other workerd processes on the machine are never counted), their CPU
 // time, and a DevTools session on the Worker's isolate through the inspector.
 
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { WebSocket } from "ws";
 
 /** Clock ticks per second of /proc CPU times (USER_HZ on Linux), as milliseconds per tick. */
@@ -66,4 +68,31 @@ export async function inspector(port) {
     });
   send.close = () => ws.close();
   return send;
+}
+
+/**
+ * How the benchmarks place their processes on a machine with two or more cores: the Worker's
+ * workerd (every thread) alone on the last core; the load generator and the Miniflare
+ * process that started workerd (it reads workerd's log pipe) on the first. Load generator and
+ * server then never take turns on one core, and a target's CPU time is its own work.
+ * `wrap(cmd, args, role)` gives the command line for a `"load"` process, `settle(pids)` moves
+ * a started workerd to its core; without `taskset`, or on one core, nothing is placed.
+ */
+export function placement(enabled = true) {
+  const cores = cpus().length;
+  let taskset = false;
+  try {
+    execFileSync("taskset", ["-p", String(process.pid)], { stdio: "ignore" });
+    taskset = true;
+  } catch {}
+  const on = enabled && taskset && cores >= 2;
+  const server = String(cores - 1);
+  return {
+    on,
+    describe: on ? `workerd on core ${server}, wrk and Miniflare on core 0` : "unplaced",
+    wrap: (cmd, args) => (on ? ["taskset", ["-c", "0", cmd, ...args]] : [cmd, args]),
+    settle: (pids) => {
+      if (on) for (const pid of pids) execFileSync("taskset", ["-a", "-p", "-c", server, pid], { stdio: "ignore" });
+    },
+  };
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The release build: worker-build (cargo, wasm-bindgen, wasm-opt -Oz, esbuild), the entry
+# The release build: worker-build (cargo, wasm-bindgen, wasm-opt -Os, esbuild), the entry
 # exported as an object rather than a class constructed per request (scripts/entry.mjs), then
 # the Wasm names section is stripped. worker-build keeps it so panic traces name functions; it
 # is about a sixth of the module, and panic messages are logged either way.

@@ -28,12 +28,13 @@ export function requestHead(req, names) {
   return head;
 }
 export function respond(status, head, body) {
-  const headers = new Headers();
+  const response = new Response(body.length === 0 ? null : body.slice(), { status });
+  const headers = response.headers;
   const parts = head.split("\n");
   for (let i = 0; i + 1 < parts.length; i += 2) {
     try { headers.append(parts[i], parts[i + 1]); } catch {}
   }
-  return new Response(body.length === 0 ? null : body.slice(), { status, headers });
+  return response;
 }
 "#)]
 extern "C" {
@@ -43,7 +44,9 @@ extern "C" {
     #[wasm_bindgen(js_name = requestHead)]
     fn request_head(req: &web_sys::Request, names: &JsValue) -> String;
     /// A `Response` built in one crossing from the status, the headers as `name\nvalue\n…`
-    /// (one the runtime refuses is dropped) and the body bytes (copied; none when empty).
+    /// (one the runtime refuses is dropped) and the body bytes (copied; none when empty). The
+    /// headers are appended to the response's own `Headers`: a separate `Headers` object
+    /// passed to the constructor would be built and then copied.
     #[wasm_bindgen(catch)]
     pub(crate) fn respond(
         status: u16,
