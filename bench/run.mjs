@@ -10,8 +10,10 @@
 // a few seconds untimed, so V8 has compiled the hot code (Wasm and JavaScript alike) before
 // any figure is taken. Load comes from wrk at fixed concurrency after a warm-up. Reported per
 // workload: requests/s, p50/p99 latency, ratios to Hono and to the ceiling, and CPU ms per
-// request (workerd process CPU ÷ requests). Also: workerd memory before and after 100k
-// requests, deployed size (gzip), Wasm compile time and time to first response. Budgets
+// request (workerd process CPU ÷ requests); besides the ratio of the medians, the median of
+// the per-round ratios (each Rust figure over the Hono figure taken beside it). Also: workerd
+// memory before and after 100k requests, deployed size (gzip), Wasm compile time and time to
+// first response. Budgets
 // (size ≤ 400 KiB gzip, memory growth ≤ 8 MiB) fail the run.
 //
 // Usage: node bench/run.mjs [--rounds 3] [--seconds 5] [--connections 16] [--baseline DIR]
@@ -296,19 +298,26 @@ const ceilingRps = median(ceiling.map((r) => r.rps));
 const rows = Object.entries(results).map(([name, byTarget]) => {
   const r = agg(byTarget.rust);
   const h = agg(byTarget.hono);
-  return { workload: name, rust: r, hono: h, ratio_to_hono: r.rps / h.rps, ratio_to_ceiling: r.rps / ceilingRps };
+  // Each round's Rust figure over the Hono figure taken beside it, then the median: drift
+  // between rounds (this kind of machine has plenty) cancels within each pair.
+  const paired = (key) => median(byTarget.rust.map((x, i) => x[key] / byTarget.hono[i][key]));
+  return {
+    workload: name, rust: r, hono: h, ratio_to_hono: r.rps / h.rps, ratio_to_ceiling: r.rps / ceilingRps,
+    paired_rps_ratio: paired("rps"), paired_cpu_ratio: paired("cpuMsPerRequest"),
+  };
 });
 const f = (x, d = 2) => Number(x).toFixed(d);
-console.log(`\n| workload | Rust req/s | Hono req/s | Rust/Hono | Rust/ceiling | Rust p50 / p99 ms | Hono p50 / p99 ms | Rust CPU ms/req | Hono CPU ms/req |`);
-console.log(`| --- | --- | --- | --- | --- | --- | --- | --- | --- |`);
+console.log(`\n| workload | Rust req/s | Hono req/s | Rust/Hono | paired req/s, CPU | Rust/ceiling | Rust p50 / p99 ms | Hono p50 / p99 ms | Rust CPU ms/req | Hono CPU ms/req |`);
+console.log(`| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`);
 for (const row of rows) {
   console.log(
-    `| ${row.workload} | ${f(row.rust.rps, 0)} | ${f(row.hono.rps, 0)} | ${f(row.ratio_to_hono)}× | ${f(row.ratio_to_ceiling)}× | ` +
+    `| ${row.workload} | ${f(row.rust.rps, 0)} | ${f(row.hono.rps, 0)} | ${f(row.ratio_to_hono)}× | ` +
+      `${f(row.paired_rps_ratio)}×, ${f(row.paired_cpu_ratio)}× | ${f(row.ratio_to_ceiling)}× | ` +
       `${f(row.rust.p50_ms)} / ${f(row.rust.p99_ms)} | ${f(row.hono.p50_ms)} / ${f(row.hono.p99_ms)} | ` +
       `${f(row.rust.cpu_ms_per_request, 3)} | ${f(row.hono.cpu_ms_per_request, 3)} |`,
   );
 }
-console.log(`| ceiling (bare JS Worker) | ${f(ceilingRps, 0)} | | | 1.00× | | | | |`);
+console.log(`| ceiling (bare JS Worker) | ${f(ceilingRps, 0)} | | | | 1.00× | | | | |`);
 const beforeAfter = baseline
   ? Object.entries(results).map(([name, byTarget]) => {
       const after = agg(byTarget.rust);
