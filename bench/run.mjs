@@ -13,8 +13,7 @@
 // request (workerd process CPU ÷ requests); besides the ratio of the medians, the median of
 // the per-round ratios (each Rust figure over the Hono figure taken beside it). Also: workerd
 // memory before and after 100k requests, deployed size (gzip), Wasm compile time and time to
-// first response. Budgets
-// (size ≤ 400 KiB gzip, memory growth ≤ 8 MiB) fail the run.
+// first response. Budgets (size ≤ 400 KiB gzip, memory growth ≤ 8 MiB) fail the run.
 //
 // Usage: node bench/run.mjs [--rounds 3] [--seconds 5] [--connections 16] [--baseline DIR]
 //                           [--only NAME,…] [--no-memory] [--no-pin] [--vars JSON]
