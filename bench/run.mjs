@@ -15,7 +15,7 @@
 // memory before and after 100k requests, deployed size (gzip), Wasm compile time and time to
 // first response. Budgets (size ≤ 400 KiB gzip, memory growth ≤ 8 MiB) fail the run.
 //
-// Usage: node bench/run.mjs [--rounds 3] [--seconds 5] [--connections 16] [--baseline DIR]
+// Usage: node bench/run.mjs [--rounds 5] [--seconds 5] [--connections 16] [--baseline DIR]
 //                           [--only NAME,…] [--no-memory] [--no-pin] [--vars JSON]
 //
 // --baseline DIR adds another build of this template (DIR holds its index.js and
@@ -34,7 +34,7 @@ import { TICK_MS, cpuTicks, placement, workerdBelow } from "./workerd.mjs";
 const root = resolve(import.meta.dirname, "..");
 const { values: opts } = parseArgs({
   options: {
-    rounds: { type: "string", default: "3" },
+    rounds: { type: "string", default: "5" },
     seconds: { type: "string", default: "5" },
     connections: { type: "string", default: "16" },
     baseline: { type: "string" },
