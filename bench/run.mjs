@@ -294,12 +294,13 @@ const agg = (runs) => ({
   cpu_ms_per_request: median(runs.map((r) => r.cpuMsPerRequest)),
 });
 const ceilingRps = median(ceiling.map((r) => r.rps));
+const pairedRatio = (a, b, key) => median(a.map((x, i) => x[key] / b[i][key]));
 const rows = Object.entries(results).map(([name, byTarget]) => {
   const r = agg(byTarget.rust);
   const h = agg(byTarget.hono);
   // Each round's Rust figure over the Hono figure taken beside it, then the median: drift
   // between rounds (this kind of machine has plenty) cancels within each pair.
-  const paired = (key) => median(byTarget.rust.map((x, i) => x[key] / byTarget.hono[i][key]));
+  const paired = (key) => pairedRatio(byTarget.rust, byTarget.hono, key);
   return {
     workload: name, rust: r, hono: h, ratio_to_hono: r.rps / h.rps, ratio_to_ceiling: r.rps / ceilingRps,
     paired_rps_ratio: paired("rps"), paired_cpu_ratio: paired("cpuMsPerRequest"),
@@ -322,17 +323,19 @@ const beforeAfter = baseline
       const after = agg(byTarget.rust);
       const before = agg(byTarget.baseline);
       return { workload: name, before, after, rps_ratio: after.rps / before.rps,
-               cpu_ratio: after.cpu_ms_per_request / before.cpu_ms_per_request };
+               cpu_ratio: after.cpu_ms_per_request / before.cpu_ms_per_request,
+               paired_rps_ratio: pairedRatio(byTarget.rust, byTarget.baseline, "rps"),
+               paired_cpu_ratio: pairedRatio(byTarget.rust, byTarget.baseline, "cpuMsPerRequest") };
     })
   : null;
 if (beforeAfter) {
   console.log(`\nbefore (${opts.baseline}) and after (build/), same run:`);
-  console.log(`| workload | before req/s | after req/s | after/before | before CPU ms/req | after CPU ms/req | CPU after/before |`);
-  console.log(`| --- | --- | --- | --- | --- | --- | --- |`);
+  console.log(`| workload | before req/s | after req/s | after/before | paired req/s, CPU | before CPU ms/req | after CPU ms/req | CPU after/before |`);
+  console.log(`| --- | --- | --- | --- | --- | --- | --- | --- |`);
   for (const row of beforeAfter) {
     console.log(
       `| ${row.workload} | ${f(row.before.rps, 0)} | ${f(row.after.rps, 0)} | ${f(row.rps_ratio)}× | ` +
-        `${f(row.before.cpu_ms_per_request, 3)} | ${f(row.after.cpu_ms_per_request, 3)} | ${f(row.cpu_ratio)}× |`,
+        `${f(row.paired_rps_ratio)}×, ${f(row.paired_cpu_ratio)}× | ${f(row.before.cpu_ms_per_request, 3)} | ${f(row.after.cpu_ms_per_request, 3)} | ${f(row.cpu_ratio)}× |`,
     );
   }
 }
