@@ -97,7 +97,13 @@ pub fn rfc3339_ms(unix_ms: u64) -> String {
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
     if !(0..=9999).contains(&y) {
-        return format!("{y:04}-{m:02}-{d:02}T00:00:00.000Z");
+        // Beyond four-digit years (a clock far off): the formatter, time of day kept.
+        return format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+            rem / 3600,
+            (rem % 3600) / 60,
+            rem % 60
+        );
     }
     // Digits written directly (no formatter): this runs for every request's log line.
     let mut out = String::with_capacity(24);
@@ -156,6 +162,9 @@ mod tests {
         assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(rfc3339_ms(1_795_960_800_123), "2026-11-29T14:00:00.123Z");
+        // Year 10000 and later: still the whole instant.
+        assert_eq!(rfc3339_ms(253_402_300_800_001), "10000-01-01T00:00:00.001Z");
+        assert_eq!(rfc3339_ms(253_402_304_461_042), "10000-01-01T01:01:01.042Z");
     }
 
     #[test]
