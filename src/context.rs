@@ -102,6 +102,8 @@ pub struct Ctx {
     /// The caller as logged and as per-user limits key it (`Principal::log_id`).
     caller: Option<String>,
     db: OnceCell<Rc<Db>>,
+    /// One limiter client per request, so its namespace is looked up at most once.
+    limiter: OnceCell<DurableLimiter>,
     checked: Vec<Checked>,
     warnings: Vec<Warning>,
     cache_trail: RefCell<cache::Trail>,
@@ -133,6 +135,7 @@ impl Ctx {
             principal: None,
             caller: None,
             db: OnceCell::new(),
+            limiter: OnceCell::new(),
             checked: Vec::new(),
             warnings: Vec::new(),
             cache_trail: RefCell::default(),
@@ -327,8 +330,9 @@ impl Ctx {
     }
 
     /// Returns the rate limiter's counters.
-    pub fn limiter(&self) -> DurableLimiter {
-        self.bindings.limiter(&self.traceparent)
+    pub fn limiter(&self) -> &DurableLimiter {
+        self.limiter
+            .get_or_init(|| self.bindings.limiter(&self.traceparent))
     }
 
     /// Checks the route's policies that count by `kind` against `key` (e.g. the e-mail a
@@ -365,7 +369,7 @@ impl Ctx {
         }
         let key = key();
         let checks: Vec<_> = policies.into_iter().map(|p| (p, key.clone())).collect();
-        ratelimit::enforce(&self.limiter(), &checks, self.now).await
+        ratelimit::enforce(self.limiter(), &checks, self.now).await
     }
 
     /// Adds a warning line to the request's log output.

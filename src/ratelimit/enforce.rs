@@ -43,16 +43,6 @@ pub const LEASE_FRACTION: u32 = 20;
 /// And never more than this many requests (what one counter answer may admit).
 pub const MAX_LEASE: u32 = 1_000;
 
-/// A limiter that cannot be reached at all (its binding is missing): every check fails with
-/// the same cause, and each policy fails open or closed as it says.
-pub struct Unreachable(pub String);
-
-impl Limiter for Unreachable {
-    async fn acquire(&self, _id: &str, _quota: Quota, _want: u32) -> Result<Grant, String> {
-        Err(self.0.clone())
-    }
-}
-
 /// What checking a set of policies decided.
 #[derive(Debug, Default)]
 pub struct Verdict {

@@ -5,6 +5,16 @@ use super::*;
 use crate::ratelimit::{gcra, header_values, KeyKind};
 use std::cell::Cell;
 
+/// A limiter that cannot be reached at all: every check fails with the same cause, as every
+/// object call does when the binding is missing.
+struct Unreachable(String);
+
+impl Limiter for Unreachable {
+    async fn acquire(&self, _id: &str, _quota: Quota, _want: u32) -> Result<Grant, String> {
+        Err(self.0.clone())
+    }
+}
+
 /// Exact counters in memory, on a clock the test moves; ids listed in `down` fail.
 #[derive(Default)]
 struct MemoryLimiter {

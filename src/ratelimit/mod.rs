@@ -10,7 +10,7 @@ pub mod enforce;
 pub mod gcra;
 pub mod object;
 
-pub use enforce::{enforce, Limiter, Unreachable, Verdict};
+pub use enforce::{enforce, Limiter, Verdict};
 
 use gcra::{Decision, Quota};
 use std::fmt::Write;
