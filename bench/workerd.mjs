@@ -75,8 +75,10 @@ export async function inspector(port) {
  * workerd (every thread) alone on the last core; the load generator and the Miniflare
  * process that started workerd (it reads workerd's log pipe) on the first. Load generator and
  * server then never take turns on one core, and a target's CPU time is its own work.
- * `wrap(cmd, args, role)` gives the command line for a `"load"` process, `settle(pids)` moves
- * a started workerd to its core; without `taskset`, or on one core, nothing is placed.
+ * `wrap(cmd, args)` gives the command line that runs a process on the first core (wrk, and
+ * the Miniflare process, whose workerd children start there too); `settle(pids)` then moves
+ * each started workerd, every thread, to the last. Without `taskset`, or on one core, nothing
+ * is placed.
  */
 export function placement(enabled = true) {
   const cores = cpus().length;
