@@ -8,7 +8,8 @@ pub fn split_url(url: &str) -> (&str, &str) {
     let url = url.split('#').next().unwrap_or("");
     let after_scheme = url.find("://").map_or(0, |i| i + 3);
     let path_start = url[after_scheme..]
-        .find(['/', '?'])
+        .bytes()
+        .position(|b| b == b'/' || b == b'?')
         .map_or(url.len(), |i| after_scheme + i);
     let rest = &url[path_start..];
     match rest.split_once('?') {
@@ -23,7 +24,8 @@ pub fn origin(url: &str) -> &str {
         return "";
     };
     let end = url[after_scheme..]
-        .find(['/', '?', '#'])
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
         .map_or(url.len(), |i| after_scheme + i);
     &url[..end]
 }

@@ -65,7 +65,8 @@ pub fn into_runtime_response(resp: ApiResponse) -> web_sys::Response {
 fn response_head(headers: &Headers) -> String {
     let mut head = String::with_capacity(512);
     for (name, value) in headers {
-        if value.contains(['\n', '\r']) {
+        // Bytes, not chars: a char-set search decodes UTF-8 one code point at a time.
+        if value.bytes().any(|b| b == b'\n' || b == b'\r') {
             continue;
         }
         head.push_str(name);
