@@ -89,12 +89,21 @@ fn misbehaving_server_recording(
     std::thread::spawn(move || {
         let mut held = Vec::new();
         for mut stream in listener.incoming().flatten() {
+            // The head may arrive in more than one read: keep reading until it is complete
+            // (or the client goes quiet), so the recorded request is never a fragment.
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let mut request = Vec::new();
             let mut buf = [0u8; 4096];
-            let n = stream.read(&mut buf).unwrap_or(0);
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
             record
                 .lock()
                 .unwrap()
-                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                .push(String::from_utf8_lossy(&request).into_owned());
             if let Some(answer) = answer {
                 let _ = stream.write_all(answer.as_bytes());
             }
@@ -154,6 +163,11 @@ async fn database_calls_carry_the_request_trace() {
         .unwrap();
     assert_eq!(resp.status(), 503);
     let ours = resp.headers()["traceparent"].to_str().unwrap().to_owned();
+    // The listener records on its own thread, which may still be reading when the 503 is in.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while seen.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let requests = seen.lock().unwrap().join("\n").to_lowercase();
     assert!(requests.contains("post /v3/pipeline"), "{requests}");
     // Downstream sees the same trace with the Worker's span as parent.
