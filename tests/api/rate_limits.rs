@@ -304,6 +304,59 @@ async fn limiter_state_survives_a_restart_of_the_runtime() {
 }
 
 #[tokio::test]
+async fn a_restart_never_forgets_admissions_the_stored_reservation_covered() {
+    // 36,000 an hour: one request per 100 ms, so each write of the counter reserves 1 s, ten
+    // admissions, ahead. Most of the 200 admissions below are never written on their own;
+    // after a restart the counter must still count them (it comes back from the reservation,
+    // which is ahead of the true count, never behind), losing at most the reservation.
+    let dir = std::env::temp_dir().join(format!("limiter-reserve-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let opts = || Spawn {
+        persist: Some(dir.clone()),
+        ..Spawn::with_vars(&[
+            ("RATE_LIMITS", "test=36000/3600"),
+            ("RATE_LIMIT_LEASES", "false"),
+        ])
+    };
+    let remaining = |resp: &reqwest::Response| {
+        let value = header(resp.headers(), "ratelimit").unwrap();
+        let members = ratelimit_members(value);
+        members.into_iter().find(|m| m.0 == "test").unwrap().1 as f64
+    };
+    let (before, last_sent, last_answered) = {
+        let app = spawn(opts());
+        let client = app.client();
+        let mut last = None;
+        for _ in 0..200 {
+            let sent = std::time::Instant::now();
+            let resp = hit(&app, &client, "192.0.2.210").await;
+            assert_eq!(resp.status(), 200);
+            last = Some((remaining(&resp), sent, std::time::Instant::now()));
+        }
+        last.unwrap()
+    };
+    let app = spawn(opts());
+    let sent = std::time::Instant::now();
+    let resp = hit(&app, &app.client(), "192.0.2.210").await;
+    let answered = std::time::Instant::now();
+    assert_eq!(resp.status(), 200);
+    let after = remaining(&resp);
+    // Without a restart: one fewer than before, plus one back per 100 ms that passed.
+    let regained =
+        |from: std::time::Instant, to: std::time::Instant| (to - from).as_secs_f64() * 10.0;
+    let most = before - 1.0 + regained(last_sent, answered) + 1.0;
+    let least = before - 1.0 + regained(last_answered, sent) - 1.0 - 10.0;
+    assert!(after <= most, "{after} > {most}: admissions were forgotten");
+    assert!(
+        after >= least,
+        "{after} < {least}: lost more than the reservation"
+    );
+    assert!(before < 35_900.0, "{before}");
+    drop(app);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
 async fn two_isolates_with_leases_never_admit_more_than_the_quota_together() {
     // Two instances of the Worker, each its own isolate with its own leases, share one
     // counter per key. `ip` at 200 per hour is generous enough to be leased (at most 10 at a
