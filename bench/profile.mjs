@@ -4,7 +4,7 @@
 // (KV, Durable Object storage, fetch, streams, console), V8 itself and GC.
 //
 // Usage: node bench/profile.mjs [--seconds 8] [--connections 8] [--workload pipeline|health|read|all]
-//                               [--script build/index.js]
+//                               [--script build/index.js] [--vars '{"RATE_LIMIT_LEASES":"false"}']
 // `--script build/bench/hono/index.js` profiles the Hono peer (built by `make bench`) the same
 // way, for a side-by-side reading.
 // Writes target/profile/<workload>.cpuprofile (open it in Chrome DevTools) and prints the
@@ -27,11 +27,13 @@ const { values: opts } = parseArgs({
     workload: { type: "string", default: "all" },
     port: { type: "string", default: "9230" },
     script: { type: "string", default: "build/index.js" },
+    vars: { type: "string", default: "{}" },
   },
 });
 const VARS = JSON.stringify({
   RATE_LIMITS: "ip=1000000000/60,user=1000000000/60",
   CACHE_L1_MAX_ENTRIES: "0",
+  ...JSON.parse(opts.vars),
 });
 
 const server = spawn(
