@@ -51,8 +51,8 @@ impl Quota {
 /// Storing a TAT *ahead* of the true one is always safe: a counter that restarts from it
 /// behaves as if a few more requests had been admitted, so it can only admit fewer, never
 /// more. Decisions are made from the true TAT in memory, so while the counter lives nothing
-/// changes but the number of writes: one per `reserve / interval` admissions instead of one
-/// per admission (a busy key on 300 per minute: one write in five). The cost is on a restart
+/// changes but the number of writes: one per `reserve / interval + 1` admissions instead of one
+/// per admission (a busy key on 300 per minute: one write in six). The cost is on a restart
 /// while the key is busy: at most the reservation's worth of requests (`reserve / interval`,
 /// at most a tenth of the limit) refused that would have been admitted.
 pub fn to_store(quota: Quota, tat: f64, stored: Option<f64>) -> Option<f64> {

@@ -5,7 +5,7 @@
 //! holds new events while storage is read, so check-and-update is atomic without locks. The
 //! TAT is kept in memory and persisted (SQLite-backed storage, so it survives eviction) as a
 //! reservation slightly ahead of it, written again only once admissions pass it
-//! ([`gcra::to_store`]: a busy key on 300 per minute writes once in five admissions, a tight
+//! ([`gcra::to_store`]: a busy key on 300 per minute writes once in six admissions, a tight
 //! policy on every one); an alarm deletes the state once the key is fully rested, so storage
 //! never grows with keys that stopped calling.
 //!
