@@ -31,18 +31,16 @@ impl Quota {
     fn interval(&self) -> f64 {
         self.window_ms as f64 / f64::from(self.limit.max(1))
     }
-}
 
-/// How far the stored TAT may run ahead of the true one, at most: see [`to_store`].
-pub const MAX_RESERVE_MS: f64 = 1000.0;
-
-impl Quota {
     /// The reservation [`to_store`] writes ahead of the TAT: a tenth of the window, at most
     /// [`MAX_RESERVE_MS`].
     pub fn reserve_ms(&self) -> f64 {
         (self.window_ms as f64 / 10.0).min(MAX_RESERVE_MS)
     }
 }
+
+/// How far the stored TAT may run ahead of the true one, at most: see [`to_store`].
+pub const MAX_RESERVE_MS: f64 = 1000.0;
 
 /// What the counter must write after admissions moved its TAT to `tat`, given the TAT it last
 /// stored: nothing while the stored TAT is at or past `tat`, else `tat` plus the quota's
