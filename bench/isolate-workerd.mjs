@@ -10,11 +10,14 @@
 //          BUNDLE [BUNDLE…]
 //   e.g. node bench/isolate-workerd.mjs build/index.js build/bench/hono/index.js
 // A bundle is a built Worker module (build/index.js beside its index_bg.wasm, or a plain JS
-// module) exporting `default` and the `RateLimiter` class the served bindings name.
+// module such as bench/peers/bare/index.js) exporting `default`, and the `RateLimiter` class
+// if it uses the limiter's binding.
 //
 // Rounds rotate the order of the bundles; each round's figure is divided by the first
 // bundle's figure in the same round, and the median of those ratios is printed with its
-// quartiles. CPU time is read from /proc in 10 ms ticks, so a round should take well over a
+// quartiles. Each bundle runs in its own workerd process, and two processes serving the same
+// build have measured up to 5% apart: give the same bundle twice (an A/A pair) to see the
+// spread before reading a difference. CPU time is read from /proc in 10 ms ticks, so a round should take well over a
 // second (the default 5,000 calls do). Only routes that answer 200 without bindings' state
 // (the pipeline-only route, health) make sense here; the wrapper fails on any other status.
 
@@ -73,12 +76,15 @@ const pin = cores > 1 ? ["taskset", "-c", String(cores - 1)] : [];
 const targets = [];
 for (const bundle of bundles) {
   const dir = mkdtempSync(join(tmpdir(), "isolate-workerd-"));
-  writeFileSync(join(dir, "inner.mjs"), readFileSync(bundle));
+  const source = readFileSync(bundle, "utf8");
+  writeFileSync(join(dir, "inner.mjs"), source);
   const wasm = join(dirname(bundle), "index_bg.wasm");
   if (existsSync(wasm)) copyFileSync(wasm, join(dir, "index_bg.wasm"));
   writeFileSync(join(dir, "loop.js"), loop);
   const [cmd, ...args] = [...pin, process.execPath, "tests/support/serve.mjs", "--quiet",
-    "--no-assets", "--script", join(dir, "loop.js"), "--vars", JSON.stringify(vars)];
+    "--no-assets", "--script", join(dir, "loop.js"), "--vars", JSON.stringify(vars),
+    // A Worker with no limiter object (the bare and runtime-calls peers) runs without its binding.
+    ...(source.includes("RateLimiter") ? [] : ["--drop-binding", "RATE_LIMITER"])];
   const child = spawn(cmd, args, { cwd: root, stdio: ["pipe", "pipe", "inherit"] });
   const line = await new Promise((ok, fail) => {
     createInterface({ input: child.stdout }).once("line", ok);
