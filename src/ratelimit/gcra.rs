@@ -351,8 +351,9 @@ mod tests {
         for i in 0..5u64 {
             let (_, next) = grant(tight, tat, i, 1);
             tat = Some(next);
-            assert!(to_store(tight, next, stored).is_some());
-            stored = to_store(tight, next, stored);
+            let write = to_store(tight, next, stored);
+            assert!(write.is_some());
+            stored = write;
         }
     }
 }
