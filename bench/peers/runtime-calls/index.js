@@ -31,6 +31,7 @@ export default {
     Date.now();
     Date.now();
     console.log(line);
+    // The status depends on what was read, so no engine can drop the reads as unused.
     const response = new Response(body.slice(), { status: read.length > 0 ? 200 : 500 });
     const parts = head.split("\n");
     for (let i = 0; i + 1 < parts.length; i += 2) response.headers.append(parts[i], parts[i + 1]);
