@@ -37,10 +37,18 @@ pub fn parse(bytes: &[u8]) -> Result<Value, AppError> {
     serde_json::from_slice::<Strict>(bytes)
         .map(|s| s.0)
         .map_err(|e| {
+            // serde_json names its two limits only in the message: a number too large for
+            // a float and nesting deeper than 127 levels are valid JSON syntax, so they are
+            // told apart from a syntax error.
+            let message = e.to_string();
             let what = match e.classify() {
                 serde_json::error::Category::Eof => "ends unexpectedly",
                 // The only data error a plain value can raise is the repeated key.
                 serde_json::error::Category::Data => "repeats a key",
+                _ if message.starts_with("number out of range") => "holds a number out of range",
+                _ if message.starts_with("recursion limit exceeded") => {
+                    "nests more than 127 levels deep"
+                }
                 _ => "is not valid JSON",
             };
             AppError::new(ErrorCode::BadRequest).with_message(format!(
@@ -282,6 +290,33 @@ mod tests {
             let err = check_content_type(ct).unwrap_err();
             assert_eq!(err.status(), 415, "{ct:?}");
         }
+    }
+
+    #[test]
+    fn numbers_out_of_range_and_deep_nesting_are_named() {
+        for (body, what, column) in [
+            (
+                br#"{"n":1e999}"#.to_vec(),
+                "holds a number out of range",
+                10,
+            ),
+            (br#"[-1e400]"#.to_vec(), "holds a number out of range", 7),
+            (
+                [&b"{\"a\":"[..], &[b'['; 200], &[b']'; 200], b"}"].concat(),
+                "nests more than 127 levels deep",
+                132,
+            ),
+        ] {
+            let err = parse(&body).unwrap_err();
+            assert_eq!(err.status(), 400);
+            assert_eq!(
+                err.message(),
+                format!("The request body {what} at line 1, column {column}.")
+            );
+        }
+        // 127 levels are within the limit.
+        let deep = [&[b'['; 127][..], &[b']'; 127]].concat();
+        assert!(parse(&deep).is_ok());
     }
 
     #[test]

@@ -84,7 +84,7 @@ fn operation(route: &Route<Handler>, op: &Op) -> Value {
     if op.body.is_some() {
         add(
             400,
-            "BAD_REQUEST: the body is not valid JSON or repeats a key",
+            "BAD_REQUEST: the body is not valid JSON, repeats a key, nests too deep or holds a number out of range",
             json!({}),
         );
         add(

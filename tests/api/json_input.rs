@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 const ECHO: &str = "/v1/_test/echo";
 
-async fn post(body: &'static str, content_type: Option<&str>) -> reqwest::Response {
+async fn post(body: impl Into<reqwest::Body>, content_type: Option<&str>) -> reqwest::Response {
     let app = app();
     let mut req = app.client().post(app.at(ECHO)).body(body);
     if let Some(ct) = content_type {
@@ -154,6 +154,25 @@ async fn a_repeated_key_is_refused_not_resolved() {
             .contains("repeats a key"),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn deep_nesting_and_huge_numbers_are_400_saying_which() {
+    let deep = format!(r#"{{"email":{}{}}}"#, "[".repeat(200), "]".repeat(200));
+    for (body, expected) in [
+        (
+            deep,
+            "The request body nests more than 127 levels deep at line 1, column 136.",
+        ),
+        (
+            r#"{"email":"a@b.co","name":1e999}"#.to_owned(),
+            "The request body holds a number out of range at line 1, column 30.",
+        ),
+    ] {
+        let resp = post(body, Some("application/json")).await;
+        let body = assert_error(resp, 400, "BAD_REQUEST").await;
+        assert_eq!(body["error"]["message"], expected, "{body}");
+    }
 }
 
 #[tokio::test]
