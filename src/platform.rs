@@ -251,14 +251,15 @@ impl crate::cache::Clock for RuntimeClock {
     }
 }
 
-/// Writes one line to the runtime's log (`console.log`).
+/// Writes one line to the runtime's log (`console.log`). The line is handed over as it is:
+/// `worker::console_log!` would format it into a new `String` first.
 pub fn log(line: &str) {
-    worker::console_log!("{line}");
+    web_sys::console::log_1(&JsValue::from_str(line));
 }
 
 /// Writes one warning line (`console.warn`).
 pub fn warn(line: &str) {
-    worker::console_warn!("{line}");
+    web_sys::console::warn_1(&JsValue::from_str(line));
 }
 
 /// The size of the Wasm linear memory, where the Rust heap lives (0 natively).
