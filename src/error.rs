@@ -146,7 +146,7 @@ pub struct AppError {
     details: Vec<FieldIssue>,
     /// Details beyond [`MAX_DETAILS`], counted in the message.
     omitted: usize,
-    headers: Vec<(&'static str, String)>,
+    headers: Vec<(&'static str, Cow<'static, str>)>,
     cause: Option<String>,
 }
 
@@ -211,7 +211,7 @@ impl AppError {
 
     /// Adds a response header, e.g. `Allow` on a 405 or `Retry-After` on a 429.
     #[must_use]
-    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+    pub fn with_header(mut self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Self {
         self.headers.push((name, value.into()));
         self
     }
@@ -244,7 +244,7 @@ impl AppError {
     }
 
     /// Returns the extra headers this error adds to its response.
-    pub fn headers(&self) -> &[(&'static str, String)] {
+    pub fn headers(&self) -> &[(&'static str, Cow<'static, str>)] {
         &self.headers
     }
 
@@ -408,6 +408,6 @@ mod tests {
     fn unavailable_carries_retry_after() {
         let err = AppError::unavailable("timeout", 5);
         assert_eq!(err.status(), 503);
-        assert_eq!(err.headers(), &[("Retry-After", "5".to_string())]);
+        assert_eq!(err.headers(), &[("Retry-After", Cow::from("5"))]);
     }
 }

@@ -43,7 +43,7 @@ pub fn apply(headers: &mut Headers, allowed: &[String], origin: Option<&str>) {
     // The answer depends on Origin, so caches must key on it even when no CORS headers go out.
     headers.push(("Vary", "Origin".into()));
     if let Some(origin) = origin.filter(|o| is_allowed(allowed, o)) {
-        headers.push(("Access-Control-Allow-Origin", origin.into()));
+        headers.push(("Access-Control-Allow-Origin", origin.to_owned().into()));
         headers.push(("Access-Control-Allow-Credentials", "true".into()));
         headers.push(("Access-Control-Expose-Headers", EXPOSED_HEADERS.into()));
     }
@@ -59,10 +59,16 @@ pub fn apply_preflight(
 ) {
     headers.push(("Vary", "Origin".into()));
     if let Some(origin) = origin.filter(|o| is_allowed(allowed, o)) {
-        headers.push(("Access-Control-Allow-Origin", origin.into()));
+        headers.push(("Access-Control-Allow-Origin", origin.to_owned().into()));
         headers.push(("Access-Control-Allow-Credentials", "true".into()));
-        headers.push(("Access-Control-Allow-Methods", allow_methods.into()));
-        headers.push(("Access-Control-Allow-Headers", ALLOWED_HEADERS.join(", ")));
+        headers.push((
+            "Access-Control-Allow-Methods",
+            allow_methods.to_owned().into(),
+        ));
+        headers.push((
+            "Access-Control-Allow-Headers",
+            ALLOWED_HEADERS.join(", ").into(),
+        ));
         headers.push(("Access-Control-Max-Age", MAX_AGE_SECS.into()));
     }
 }
@@ -79,7 +85,7 @@ mod tests {
         headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     #[test]

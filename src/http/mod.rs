@@ -27,8 +27,12 @@ use serde::Serialize;
 pub const CLOCK_ADVANCE_HEADER: &str = "x-test-clock-advance-ms";
 
 /// Response headers as (name, value) pairs. Names are static: the API only sends headers it
-/// knows about.
-pub type Headers = Vec<(&'static str, String)>;
+/// knows about. Values are borrowed when constant (the security headers, `Vary`, the content
+/// type), so only the values made per request are allocated.
+pub type Headers = Vec<(&'static str, HeaderValue)>;
+
+/// A response header's value: a constant, or one made for this response.
+pub type HeaderValue = std::borrow::Cow<'static, str>;
 
 /// The HTTP methods the API routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,7 +121,7 @@ impl ApiResponse {
 
     /// Adds a header.
     #[must_use]
-    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+    pub fn with_header(mut self, name: &'static str, value: impl Into<HeaderValue>) -> Self {
         self.headers.push((name, value.into()));
         self
     }
@@ -127,7 +131,7 @@ impl ApiResponse {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 }
 

@@ -56,7 +56,7 @@ mod tests {
 
     #[test]
     fn a_response_with_its_own_policy_keeps_it() {
-        let mut h = vec![("Content-Security-Policy", "default-src 'self'".to_string())];
+        let mut h: Headers = vec![("Content-Security-Policy", "default-src 'self'".into())];
         apply(&mut h, None);
         let csp: Vec<_> = h
             .iter()
@@ -64,7 +64,7 @@ mod tests {
             .collect();
         assert_eq!(
             csp,
-            [&("Content-Security-Policy", "default-src 'self'".to_string())]
+            [&("Content-Security-Policy", "default-src 'self'".into())]
         );
         assert!(h.contains(&("X-Frame-Options", "DENY".into())));
     }
@@ -75,7 +75,7 @@ mod tests {
         apply(&mut h, Some("public, max-age=60"));
         assert!(h.contains(&("Cache-Control", "public, max-age=60".into())));
 
-        let mut h = vec![("Cache-Control", "private".to_string())];
+        let mut h: Headers = vec![("Cache-Control", "private".into())];
         apply(&mut h, Some("public, max-age=60"));
         let count = h.iter().filter(|(n, _)| *n == "Cache-Control").count();
         assert_eq!(count, 1);

@@ -47,27 +47,28 @@ pub fn finish(
     security::apply(&mut resp.headers, trail.route.and_then(|r| r.cache_control));
     if let Some(dep) = trail.route.and_then(|r| r.deprecation) {
         resp.headers
-            .push(("Deprecation", format!("@{}", dep.since)));
-        resp.headers.push(("Sunset", http_date(dep.sunset)));
+            .push(("Deprecation", format!("@{}", dep.since).into()));
+        resp.headers.push(("Sunset", http_date(dep.sunset).into()));
     }
     if !trail.preflight {
         cors::apply(&mut resp.headers, facts.allowed_origins, facts.origin);
     }
     if let Some((policy, limit)) = ratelimit::header_values(&trail.checked) {
-        resp.headers.push(("RateLimit-Policy", policy));
-        resp.headers.push(("RateLimit", limit));
+        resp.headers.push(("RateLimit-Policy", policy.into()));
+        resp.headers.push(("RateLimit", limit.into()));
     }
     if let Some(bookmark) = trail.bookmark {
-        resp.headers.push(("X-D1-Bookmark", bookmark));
+        resp.headers.push(("X-D1-Bookmark", bookmark.into()));
     }
     let report = trail.cache.report;
     if let Some(report) = &report {
-        resp.headers.push(("Server-Timing", report.server_timing()));
+        resp.headers
+            .push(("Server-Timing", report.server_timing().into()));
     }
     resp.headers
-        .push(("X-Request-Id", facts.request_id.to_owned()));
+        .push(("X-Request-Id", facts.request_id.to_owned().into()));
     resp.headers
-        .push(("traceparent", facts.traceparent.to_owned()));
+        .push(("traceparent", facts.traceparent.to_owned().into()));
     if facts.method == Some(Method::Head) {
         resp.body.clear();
     }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::ratelimit::{gcra, header_values, KeyKind};
+use std::borrow::Cow;
 use std::cell::Cell;
 
 /// A limiter that cannot be reached at all: every check fails with the same cause, as every
@@ -82,7 +83,7 @@ fn admits_up_to_the_quota_then_answers_429_with_retry_after() {
     assert_eq!(err.details()[0].field, "t-quota");
     assert_eq!(err.details()[0].issue, "limit_exceeded");
     // One request comes back every 20 s.
-    assert_eq!(err.headers(), &[("Retry-After", "20".to_string())]);
+    assert_eq!(err.headers(), &[("Retry-After", Cow::from("20"))]);
     let (policy_header, limit_header) = header_values(&v.checked).unwrap();
     assert_eq!(policy_header, r#""t-quota";q=3;w=60"#);
     assert_eq!(limit_header, r#""t-quota";r=0;t=20"#);
@@ -101,7 +102,7 @@ fn every_denying_policy_is_named_and_the_longest_wait_wins() {
     let err = v.error.unwrap();
     let named: Vec<_> = err.details().iter().map(|d| d.field.as_ref()).collect();
     assert_eq!(named, ["t-short", "t-long"]);
-    assert_eq!(err.headers(), &[("Retry-After", "100".to_string())]);
+    assert_eq!(err.headers(), &[("Retry-After", Cow::from("100"))]);
     assert_eq!(v.checked.len(), 3, "every policy reports its headers");
 }
 
