@@ -11,7 +11,8 @@
 // any figure is taken. Load comes from wrk at fixed concurrency after a warm-up. Reported per
 // workload: requests/s, p50/p99 latency, ratios to Hono and to the ceiling, and CPU ms per
 // request (workerd process CPU ÷ requests); besides the ratio of the medians, the median of
-// the per-round ratios (each Rust figure over the Hono figure taken beside it). Also: workerd
+// the per-round ratios (each Rust figure over the Hono figure taken beside it), and those
+// per-round ratios themselves, so the spread behind the median shows. Also: workerd
 // memory before and after 100k requests, deployed size (gzip), Wasm compile time and time to
 // first response. Budgets (size ≤ 400 KiB gzip, memory growth ≤ 8 MiB) fail the run.
 //
@@ -304,6 +305,11 @@ const rows = Object.entries(results).map(([name, byTarget]) => {
   return {
     workload: name, rust: r, hono: h, ratio_to_hono: r.rps / h.rps, ratio_to_ceiling: r.rps / ceilingRps,
     paired_rps_ratio: paired("rps"), paired_cpu_ratio: paired("cpuMsPerRequest"),
+    // Every round's pair, so the spread behind each paired median can be read.
+    paired_rounds: byTarget.rust.map((x, i) => ({
+      rps: x.rps / byTarget.hono[i].rps,
+      cpu: x.cpuMsPerRequest / byTarget.hono[i].cpuMsPerRequest,
+    })),
   };
 });
 const f = (x, d = 2) => Number(x).toFixed(d);
@@ -318,6 +324,10 @@ for (const row of rows) {
   );
 }
 console.log(`| ceiling (bare JS Worker) | ${f(ceilingRps, 0)} | | | | 1.00× | | | | |`);
+console.log("\nper round, Rust/Hono (req/s, CPU), in the order run:");
+for (const row of rows) {
+  console.log(`  ${row.workload}: ${row.paired_rounds.map((p) => `${f(p.rps)}, ${f(p.cpu)}`).join("; ")}`);
+}
 const beforeAfter = baseline
   ? Object.entries(results).map(([name, byTarget]) => {
       const after = agg(byTarget.rust);
