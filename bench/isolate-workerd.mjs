@@ -23,11 +23,11 @@
 
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { cpuTicks, TICK_MS, workerdBelow } from "./workerd.mjs";
+import { cpuTicks, placement, TICK_MS, workerdBelow } from "./workerd.mjs";
 
 const { values: opts, positionals: bundles } = parseArgs({
   allowPositionals: true,
@@ -70,9 +70,8 @@ export default {
 };
 `;
 
-// workerd alone on the last core when there are two or more, as `make bench` places it.
-const cores = cpus().length;
-const pin = cores > 1 ? ["taskset", "-c", String(cores - 1)] : [];
+// workerd alone on the last core and Miniflare on the first, as `make bench` places them.
+const place = placement();
 const targets = [];
 for (const bundle of bundles) {
   const dir = mkdtempSync(join(tmpdir(), "isolate-workerd-"));
@@ -81,17 +80,19 @@ for (const bundle of bundles) {
   const wasm = join(dirname(bundle), "index_bg.wasm");
   if (existsSync(wasm)) copyFileSync(wasm, join(dir, "index_bg.wasm"));
   writeFileSync(join(dir, "loop.js"), loop);
-  const [cmd, ...args] = [...pin, process.execPath, "tests/support/serve.mjs", "--quiet",
+  const args = ["tests/support/serve.mjs", "--quiet",
     "--no-assets", "--script", join(dir, "loop.js"), "--vars", JSON.stringify(vars),
     // A Worker with no limiter object (the bare and runtime-calls peers) runs without its binding.
     ...(source.includes("RateLimiter") ? [] : ["--drop-binding", "RATE_LIMITER"])];
-  const child = spawn(cmd, args, { cwd: root, stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(...place.wrap(process.execPath, args), { cwd: root, stdio: ["pipe", "pipe", "inherit"] });
   const line = await new Promise((ok, fail) => {
     createInterface({ input: child.stdout }).once("line", ok);
     child.once("exit", (code) => fail(new Error(`${bundle}: serve.mjs exited with ${code}`)));
   });
   const { url } = JSON.parse(line);
-  targets.push({ bundle, dir, url, child, pids: workerdBelow(child.pid), times: [], ratios: [] });
+  const pids = workerdBelow(child.pid);
+  place.settle(pids);
+  targets.push({ bundle, dir, url, child, pids, times: [], ratios: [] });
 }
 
 async function run(target, calls) {
