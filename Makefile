@@ -5,7 +5,7 @@ SHELL := bash
 RUN := source scripts/env.sh &&
 PORT ?= 8787
 
-.PHONY: help setup build dev test check unit wasm-test integration e2e dry-run contract fuzz openapi bench bench-quick profile migrate-local migrate-turso clean
+.PHONY: help setup build dev test check unit wasm-test integration e2e dry-run contract fuzz openapi bench bench-quick profile profile-perf migrate-local migrate-turso clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -58,6 +58,10 @@ bench: build ## Benchmarks in workerd vs Hono and the bare ceiling, limiter, log
 profile: build ## V8 CPU profile of the Worker under load, by category (target/profile/*.cpuprofile)
 	@bash scripts/bench-setup.sh
 	@$(RUN) node bench/profile.mjs
+
+profile-perf: build ## CPU per pipeline-only call by layer (Wasm, glue, V8, workerd, allocator) from Linux perf, beside Hono and two floors
+	@bash scripts/bench-setup.sh
+	@$(RUN) node bench/perf-profile.mjs
 
 bench-quick: build ## One round of health and the authenticated read vs Hono, no memory phase (BASELINE=dir to compare builds)
 	@bash scripts/bench-setup.sh

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Installs what `make bench` needs beyond `make setup`: the wrk load generator, from Debian
-# (the machine's apt sources are a dated snapshot, so the version is fixed).
+# Installs what `make bench` and the profiles need beyond `make setup`, from Debian (the
+# machine's apt sources are a dated snapshot, so the versions are fixed): the wrk load
+# generator, and Linux perf for `make profile-perf`.
 set -euo pipefail
-if ! command -v wrk >/dev/null 2>&1; then
-  echo "[bench-setup] installing wrk (Debian)"
+missing=()
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v perf >/dev/null 2>&1 || missing+=(linux-perf)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "[bench-setup] installing ${missing[*]} (Debian)"
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq wrk >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
