@@ -27,14 +27,34 @@ export function requestHead(req, names) {
   }
   return head;
 }
-export function respond(status, head, body) {
-  const response = new Response(body.length === 0 ? null : body.slice(), { status });
+function finishResponse(status, text, bytes) {
+  const head = text.indexOf("\0");
+  const end = text.indexOf("\0", head + 1);
+  if (head > 0) console.log(text.slice(0, head));
+  let body = bytes;
+  if (body === null && end + 1 < text.length) body = text.slice(end + 1);
+  const response = new Response(body, { status });
   const headers = response.headers;
-  const parts = head.split("\n");
+  const parts = text.slice(head + 1, end).split("\n");
+  let typed = false;
   for (let i = 0; i + 1 < parts.length; i += 2) {
-    try { headers.append(parts[i], parts[i + 1]); } catch {}
+    try {
+      if (parts[i] === "Content-Type") {
+        headers.set(parts[i], parts[i + 1]);
+        typed = true;
+      } else {
+        headers.append(parts[i], parts[i + 1]);
+      }
+    } catch {}
   }
+  if (!typed && typeof body === "string") headers.delete("Content-Type");
   return response;
+}
+export function respond(status, text) {
+  return finishResponse(status, text, null);
+}
+export function respondBytes(status, text, body) {
+  return finishResponse(status, text, body.slice());
 }
 "#)]
 extern "C" {
@@ -43,16 +63,36 @@ extern "C" {
     /// a header value).
     #[wasm_bindgen(js_name = requestHead)]
     fn request_head(req: &web_sys::Request, names: &JsValue) -> String;
-    /// A `Response` built in one crossing from the status, the headers as `name\nvalue\n…`
-    /// (one the runtime refuses is dropped) and the body bytes (copied; none when empty). The
-    /// headers are appended to the response's own `Headers`: a separate `Headers` object
-    /// passed to the constructor would be built and then copied.
+    /// Writes the request's log line and builds its `Response`, in one crossing, from the
+    /// status and one string: `line\0name\nvalue\n…\0body` (see [`answer_text`]). A header
+    /// the runtime refuses is dropped. The headers are added to the response's own `Headers`:
+    /// a separate `Headers` object passed to the constructor would be built and then copied.
+    /// `Content-Type` replaces the one a text body would otherwise get.
     #[wasm_bindgen(catch)]
-    pub(crate) fn respond(
+    pub(crate) fn respond(status: u16, text: &str) -> Result<web_sys::Response, JsValue>;
+    /// [`respond`] for a body that is not UTF-8 text: the body travels as bytes (copied), and
+    /// `text` ends at its second `\0`.
+    #[wasm_bindgen(catch, js_name = respondBytes)]
+    pub(crate) fn respond_bytes(
         status: u16,
-        head: &str,
+        text: &str,
         body: &[u8],
     ) -> Result<web_sys::Response, JsValue>;
+}
+
+/// The string [`respond`] takes: the log line (empty for none), `\0`, the headers as
+/// `name\nvalue\n` each, `\0`, then the body when it is text. Neither the line (JSON, its
+/// control characters escaped) nor a header value (see `edge::response_head`) holds a `\0`,
+/// so the two separators are the first two. One string costs one decoding at the boundary
+/// and, for the body, none of the typed arrays and buffer a byte body needs.
+pub(crate) fn answer_text(line: &str, head: &str, body: &str) -> String {
+    let mut text = String::with_capacity(line.len() + head.len() + body.len() + 2);
+    text.push_str(line);
+    text.push('\0');
+    text.push_str(head);
+    text.push('\0');
+    text.push_str(body);
+    text
 }
 
 /// Headers every request's pipeline reads (request id, trace, CORS and CSRF origin, D1
@@ -304,5 +344,23 @@ mod tests {
         let (method, url, read) = parse_head("GET");
         assert_eq!((method.as_str(), url.as_str()), ("GET", ""));
         assert!(read.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn the_answer_string_is_line_headers_and_body_between_two_nuls() {
+        let text = answer_text(
+            r#"{"route":"/v1/health"}"#,
+            "Vary
+Origin
+",
+            r#"{"ok":true}"#,
+        );
+        assert_eq!(
+            text,
+            "{\"route\":\"/v1/health\"}\0Vary\nOrigin\n\0{\"ok\":true}"
+        );
+        // The body may hold NULs (escaped in JSON, but any text): only the first two separate.
+        let text = answer_text("", "", "a\0b");
+        assert_eq!(text.splitn(3, '\0').collect::<Vec<_>>(), ["", "", "a\0b"]);
     }
 }

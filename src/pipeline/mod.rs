@@ -20,14 +20,15 @@ pub mod finish;
 use crate::context::{bad_header, Ctx, Facts, Incoming, Trail};
 use crate::error::AppError;
 use crate::http::trace::TraceContext;
-use crate::http::{request_id, ApiResponse, CLOCK_ADVANCE_HEADER};
+use crate::http::{request_id, CLOCK_ADVANCE_HEADER};
 use crate::ids::now_ms;
-use crate::platform::{self, Bindings};
+use crate::platform::Bindings;
 use finish::Finish;
 
 /// Runs one request through the whole pipeline. Never fails: every error becomes a
-/// structured response.
-pub async fn handle(incoming: Incoming, bindings: Bindings) -> ApiResponse {
+/// structured response, handed back with the request's log line and any warnings for the
+/// edge to write.
+pub async fn handle(incoming: Incoming, bindings: Bindings) -> finish::Finished {
     let started = now_ms();
     let header = |name: &str| incoming.raw.header(name);
     let request_id = request_id::resolve(header("x-request-id").as_deref(), started);
@@ -60,7 +61,7 @@ pub async fn handle(incoming: Incoming, bindings: Bindings) -> ApiResponse {
         }
     };
 
-    let done = finish::finish(
+    finish::finish(
         &Finish {
             request_id: &request_id,
             trace: &trace,
@@ -74,12 +75,7 @@ pub async fn handle(incoming: Incoming, bindings: Bindings) -> ApiResponse {
         },
         trail,
         outcome,
-    );
-    platform::log(&done.line);
-    for warning in &done.warnings {
-        platform::warn(warning);
-    }
-    done.response
+    )
 }
 
 /// D1 bookmarks are dash-separated hexadecimal groups; anything else is refused before it
