@@ -128,8 +128,10 @@ const worker :Workerd.Worker = (
   bindings = [${Object.entries(vars).map(([k, v]) => `(name = ${capnpString(k)}, text = ${capnpString(v)})`).join(", ")}],
 );
 `);
-    // The log lines go to a discarded stdout, as Miniflare reads and drops them.
-    const child = spawn(workerdBin, ["serve", join(dir, "config.capnp")], { stdio: ["ignore", "ignore", "inherit"] });
+    // The log lines go to a discarded stdout, as Miniflare reads and drops them. V8 writes a
+    // log file per isolate into the working directory: the temporary one.
+    const child = spawn(workerdBin, ["serve", join(dir, "config.capnp")],
+      { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
     targets.push({ bundle, dir, port, child, cpuMs: 0, calls: 0 });
   }
   await new Promise((ok) => setTimeout(ok, 3000));
