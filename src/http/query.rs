@@ -3,10 +3,23 @@
 //! The Worker only ever needs the decoded pairs after `?`; the pipeline splits the query off
 //! the request URL and this module decodes it.
 
+/// Returns where the authority starts: just past `scheme://`, the scheme being letters,
+/// digits, `+`, `-` and `.` from the first character to the first `:`. A byte scan: a
+/// substring search sets up its searcher on every call, and this runs twice per request.
+fn after_scheme(url: &str) -> Option<usize> {
+    let colon = url.bytes().position(|b| b == b':')?;
+    let scheme = &url.as_bytes()[..colon];
+    let valid = scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    (valid && url[colon..].starts_with("://")).then_some(colon + 3)
+}
+
 /// Splits a request URL into its path and query (without `?` and without any fragment).
 pub fn split_url(url: &str) -> (&str, &str) {
     let url = url.split('#').next().unwrap_or("");
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let after_scheme = after_scheme(url).unwrap_or(0);
     let path_start = url[after_scheme..]
         .bytes()
         .position(|b| b == b'/' || b == b'?')
@@ -20,7 +33,7 @@ pub fn split_url(url: &str) -> (&str, &str) {
 
 /// Returns a URL's origin, `scheme://host[:port]` (empty when the URL has no scheme).
 pub fn origin(url: &str) -> &str {
-    let Some(after_scheme) = url.find("://").map(|i| i + 3) else {
+    let Some(after_scheme) = after_scheme(url) else {
         return "";
     };
     let end = url[after_scheme..]
@@ -92,6 +105,11 @@ mod tests {
             "https://api.example.com"
         );
         assert_eq!(origin("/relative"), "");
+        // A `://` later in the URL is not a scheme.
+        assert_eq!(origin("/go?to=https://elsewhere.test"), "");
+        assert_eq!(origin("x y://host/"), "");
+        assert_eq!(origin("://host/"), "");
+        assert_eq!(origin("svn+ssh://host:22/repo"), "svn+ssh://host:22");
     }
 
     #[test]
@@ -107,6 +125,14 @@ mod tests {
         assert_eq!(split_url("https://x.test"), ("", ""));
         assert_eq!(split_url("https://x.test?a=1"), ("", "a=1"));
         assert_eq!(split_url("https://x.test/a?b?c"), ("/a", "b?c"));
+        assert_eq!(
+            split_url("https://x.test/go?to=https://y.test/p"),
+            ("/go", "to=https://y.test/p")
+        );
+        assert_eq!(
+            split_url("/go?to=https://y.test/p"),
+            ("/go", "to=https://y.test/p")
+        );
     }
 
     #[test]
