@@ -39,7 +39,7 @@ function finishResponse(status, text, bytes) {
   let typed = false;
   for (let i = 0; i + 1 < parts.length; i += 2) {
     try {
-      if (parts[i] === "Content-Type") {
+      if (parts[i].length === 12 && parts[i].toLowerCase() === "content-type") {
         headers.set(parts[i], parts[i + 1]);
         typed = true;
       } else {
@@ -67,11 +67,11 @@ extern "C" {
     /// status and one string: `line\0name\nvalue\n…\0body` (see [`answer_text`]). A header
     /// the runtime refuses is dropped. The headers are added to the response's own `Headers`:
     /// a separate `Headers` object passed to the constructor would be built and then copied.
-    /// `Content-Type` replaces the one a text body would otherwise get.
+    /// `Content-Type` (in any case) replaces the one a text body would otherwise get.
     #[wasm_bindgen(catch)]
     pub(crate) fn respond(status: u16, text: &str) -> Result<web_sys::Response, JsValue>;
-    /// [`respond`] for a body that is not UTF-8 text: the body travels as bytes (copied), and
-    /// `text` ends at its second `\0`.
+    /// [`respond`] for a body that does not travel as text (over 32 KiB, or not UTF-8): the
+    /// body goes as bytes (copied), and `text` ends at its second `\0`.
     #[wasm_bindgen(catch, js_name = respondBytes)]
     pub(crate) fn respond_bytes(
         status: u16,
