@@ -47,7 +47,9 @@ async fn create_answers_201_with_location_etag_and_the_note(backend: Backend) {
     let resp = create_note(
         app,
         &user,
-        json!({"title": "  First  ", "body": "Hello\nworld ✓", "tags": ["a", "b-2"]}),
+        // Two- to four-byte UTF-8 (`é`, `✓`, an emoji outside the BMP): the answer's text body
+        // crosses into JavaScript and back and must come out byte for byte.
+        json!({"title": "  First  ", "body": "Hello\nworld ✓ é 🗒️", "tags": ["a", "b-2"]}),
     )
     .await;
     assert_eq!(resp.status(), 201);
@@ -60,7 +62,7 @@ async fn create_answers_201_with_location_etag_and_the_note(backend: Backend) {
     );
     assert_eq!(etag, "\"v1\"");
     assert_eq!(note["title"], "First");
-    assert_eq!(note["body"], "Hello\nworld ✓");
+    assert_eq!(note["body"], "Hello\nworld ✓ é 🗒️");
     assert_eq!(note["tags"], json!(["a", "b-2"]));
     assert_eq!(note["version"], 1);
     assert_eq!(note["created_at"], note["updated_at"]);
