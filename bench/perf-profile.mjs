@@ -98,7 +98,9 @@ const freePort = () => new Promise((ok) => {
 });
 const capnpString = (s) => JSON.stringify(String(s));
 
-const workerdBin = join(root, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
+// The workerd binary Miniflare runs: the `workerd` package (CommonJS, its path as `default`)
+// resolves this platform's build.
+const workerdBin = (await import("workerd")).default.default;
 const place = placement();
 const targets = [];
 const perfs = [];
