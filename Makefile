@@ -53,7 +53,9 @@ dry-run: build ## Bundle as `wrangler deploy` would, without uploading; prints t
 
 bench: build ## Benchmarks in workerd vs Hono and the bare ceiling, limiter, login CPU, cache layers (bench/results/)
 	@bash scripts/bench-setup.sh
-	@$(RUN) node bench/run.mjs $(if $(BASELINE),--baseline $(BASELINE)) && node bench/limiter.mjs && node bench/login-cpu.mjs && node bench/cache.mjs
+	@$(RUN) node bench/run.mjs $(if $(BASELINE),--baseline $(BASELINE)) && node bench/limiter.mjs && node bench/login-cpu.mjs && node bench/cache.mjs \
+	  && echo "pipeline only, CPU per call inside workerd (no HTTP), relative to this template:" \
+	  && node bench/isolate-workerd.mjs --rounds 10 --calls 20000 build/index.js build/bench/hono/index.js bench/peers/runtime-calls/index.js
 
 profile: build ## V8 CPU profile of the Worker under load, by category (target/profile/*.cpuprofile)
 	@bash scripts/bench-setup.sh
