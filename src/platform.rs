@@ -64,7 +64,7 @@ extern "C" {
     #[wasm_bindgen(js_name = requestHead)]
     fn request_head(req: &web_sys::Request, names: &JsValue) -> String;
     /// Writes the request's log line and builds its `Response`, in one crossing, from the
-    /// status and one string: `line\0name\nvalue\n…\0body` (see [`answer_text`]). A header
+    /// status and one string: `line\0name\nvalue\n…\0body` (`edge::answer_text`). A header
     /// the runtime refuses is dropped. The headers are added to the response's own `Headers`:
     /// a separate `Headers` object passed to the constructor would be built and then copied.
     /// `Content-Type` (in any case) replaces the one a text body would otherwise get.
@@ -78,21 +78,6 @@ extern "C" {
         text: &str,
         body: &[u8],
     ) -> Result<web_sys::Response, JsValue>;
-}
-
-/// The string [`respond`] takes: the log line (empty for none), `\0`, the headers as
-/// `name\nvalue\n` each, `\0`, then the body when it is text. Neither the line (JSON, its
-/// control characters escaped) nor a header value (see `edge::response_head`) holds a `\0`,
-/// so the two separators are the first two. One string costs one decoding at the boundary
-/// and, for the body, none of the typed arrays and buffer a byte body needs.
-pub(crate) fn answer_text(line: &str, head: &str, body: &str) -> String {
-    let mut text = String::with_capacity(line.len() + head.len() + body.len() + 2);
-    text.push_str(line);
-    text.push('\0');
-    text.push_str(head);
-    text.push('\0');
-    text.push_str(body);
-    text
 }
 
 /// Headers every request's pipeline reads (request id, trace, CORS and CSRF origin, D1
@@ -344,23 +329,5 @@ mod tests {
         let (method, url, read) = parse_head("GET");
         assert_eq!((method.as_str(), url.as_str()), ("GET", ""));
         assert!(read.iter().all(Option::is_none));
-    }
-
-    #[test]
-    fn the_answer_string_is_line_headers_and_body_between_two_nuls() {
-        let text = answer_text(
-            r#"{"route":"/v1/health"}"#,
-            "Vary
-Origin
-",
-            r#"{"ok":true}"#,
-        );
-        assert_eq!(
-            text,
-            "{\"route\":\"/v1/health\"}\0Vary\nOrigin\n\0{\"ok\":true}"
-        );
-        // The body may hold NULs (escaped in JSON, but any text): only the first two separate.
-        let text = answer_text("", "", "a\0b");
-        assert_eq!(text.splitn(3, '\0').collect::<Vec<_>>(), ["", "", "a\0b"]);
     }
 }

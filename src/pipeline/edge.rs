@@ -4,7 +4,7 @@
 use crate::config::{Config, ConfigError};
 use crate::context::Incoming;
 use crate::http::{ApiResponse, Headers, Method};
-use crate::platform::{answer_text, respond, respond_bytes, Bindings, RawRequest};
+use crate::platform::{respond, respond_bytes, Bindings, RawRequest};
 use std::cell::OnceCell;
 use std::rc::Rc;
 use worker::web_sys;
@@ -62,11 +62,14 @@ const TEXT_BODY_MAX: usize = 32 * 1024;
 /// body (every status that forbids one) is a null body; a small UTF-8 body (most JSON
 /// answers) travels as text in the same string, any other as bytes.
 pub fn into_runtime_response(resp: ApiResponse, line: &str) -> web_sys::Response {
-    let head = response_head(&resp.headers);
     // Only an invalid status can fail here, and every status comes from this crate.
     let built = match text_body(&resp.body) {
-        Some(body) => respond(resp.status, &answer_text(line, &head, body)),
-        None => respond_bytes(resp.status, &answer_text(line, &head, ""), &resp.body),
+        Some(body) => respond(resp.status, &answer_text(line, &resp.headers, body)),
+        None => respond_bytes(
+            resp.status,
+            &answer_text(line, &resp.headers, ""),
+            &resp.body,
+        ),
     };
     built.unwrap_or_else(|_| {
         web_sys::Response::new_with_opt_str_and_init(None, &web_sys::ResponseInit::new())
@@ -81,12 +84,26 @@ fn text_body(body: &[u8]) -> Option<&str> {
         .flatten()
 }
 
-/// The response's headers as `respond` takes them: `name\nvalue\n` each. Header values are
-/// built by this crate from validated parts; one the runtime would refuse (a line break or a
-/// NUL, which would also end the headers early in `respond`'s string) is dropped rather than
-/// failing the whole response.
-fn response_head(headers: &Headers) -> String {
-    let mut head = String::with_capacity(512);
+/// The string `respond` takes, built in one buffer: the log line (empty for none), `\0`, the
+/// headers ([`push_head`]), `\0`, then the body when it is text. Neither the line (JSON, its
+/// control characters escaped) nor a header value holds a `\0`, so the two separators are the
+/// first two. One string costs one decoding at the boundary and, for the body, none of the
+/// typed arrays and buffer a byte body needs.
+fn answer_text(line: &str, headers: &Headers, body: &str) -> String {
+    let mut text = String::with_capacity(line.len() + 512 + body.len());
+    text.push_str(line);
+    text.push('\0');
+    push_head(&mut text, headers);
+    text.push('\0');
+    text.push_str(body);
+    text
+}
+
+/// Appends the response's headers as `respond` takes them: `name\nvalue\n` each. Header
+/// values are built by this crate from validated parts; one the runtime would refuse (a line
+/// break or a NUL, which would also end the headers early in `respond`'s string) is dropped
+/// rather than failing the whole response.
+fn push_head(head: &mut String, headers: &Headers) {
     for (name, value) in headers {
         // Bytes, not chars: a char-set search decodes UTF-8 one code point at a time.
         if value.bytes().any(|b| matches!(b, b'\n' | b'\r' | b'\0')) {
@@ -97,7 +114,6 @@ fn response_head(headers: &Headers) -> String {
         head.push_str(value);
         head.push('\n');
     }
-    head
 }
 
 #[cfg(test)]
@@ -113,11 +129,29 @@ mod tests {
             ("X-Nul", "one\0two".into()),
             ("Set-Cookie", "b=2".into()),
         ];
+        let head = |headers: &Headers| {
+            let mut head = String::new();
+            push_head(&mut head, headers);
+            head
+        };
         assert_eq!(
-            response_head(&headers),
+            head(&headers),
             "Content-Type\napplication/json\nSet-Cookie\na=1; Path=/\nSet-Cookie\nb=2\n"
         );
-        assert_eq!(response_head(&Headers::new()), "");
+        assert_eq!(head(&Headers::new()), "");
+    }
+
+    #[test]
+    fn the_answer_string_is_line_headers_and_body_between_two_nuls() {
+        let headers: Headers = vec![("Vary", "Origin".into())];
+        let text = answer_text(r#"{"route":"/v1/health"}"#, &headers, r#"{"ok":true}"#);
+        assert_eq!(
+            text,
+            "{\"route\":\"/v1/health\"}\0Vary\nOrigin\n\0{\"ok\":true}"
+        );
+        // The body may hold NULs (escaped in JSON, but any text): only the first two separate.
+        let text = answer_text("", &Headers::new(), "a\0b");
+        assert_eq!(text.splitn(3, '\0').collect::<Vec<_>>(), ["", "", "a\0b"]);
     }
 
     #[test]
