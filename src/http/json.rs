@@ -37,19 +37,23 @@ pub fn parse(bytes: &[u8]) -> Result<Value, AppError> {
     serde_json::from_slice::<Strict>(bytes)
         .map(|s| s.0)
         .map_err(|e| {
-            // serde_json names its two limits only in the message: a number too large for
-            // a float and nesting deeper than 127 levels are valid JSON syntax, so they are
-            // told apart from a syntax error.
-            let message = e.to_string();
             let what = match e.classify() {
                 serde_json::error::Category::Eof => "ends unexpectedly",
                 // The only data error a plain value can raise is the repeated key.
                 serde_json::error::Category::Data => "repeats a key",
-                _ if message.starts_with("number out of range") => "holds a number out of range",
-                _ if message.starts_with("recursion limit exceeded") => {
-                    "nests more than 127 levels deep"
+                // serde_json names its two limits only in the message: a number too large
+                // for a float and nesting deeper than 127 levels are valid JSON syntax, so
+                // they are told apart from a syntax error.
+                _ => {
+                    let message = e.to_string();
+                    if message.starts_with("number out of range") {
+                        "holds a number out of range"
+                    } else if message.starts_with("recursion limit exceeded") {
+                        "nests more than 127 levels deep"
+                    } else {
+                        "is not valid JSON"
+                    }
                 }
-                _ => "is not valid JSON",
             };
             AppError::new(ErrorCode::BadRequest).with_message(format!(
                 "The request body {what} at line {}, column {}.",
