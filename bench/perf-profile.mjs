@@ -34,7 +34,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parse as parseToml } from "smol-toml";
-import { placement } from "./workerd.mjs";
+import { buildHonoPeer, placement } from "./workerd.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const { values: opts, positionals } = parseArgs({
@@ -49,12 +49,7 @@ const { values: opts, positionals } = parseArgs({
 });
 const bundles = positionals.length ? positionals : ["build/index.js", "build/bench/hono/index.js",
   "bench/peers/runtime-calls/index.js", "bench/peers/bare/index.js"];
-if (!positionals.length) {
-  execFileSync(join(root, "node_modules/.bin/esbuild"),
-    ["bench/peers/hono/src/index.ts", "--bundle", "--format=esm", "--platform=neutral", "--target=es2022",
-     "--minify", "--log-level=warning", "--outfile=build/bench/hono/index.js"],
-    { cwd: root, stdio: "inherit" });
-}
+if (!positionals.length) buildHonoPeer(root);
 for (const b of bundles) {
   if (!existsSync(b)) {
     console.error(`${b} is missing (build/index.js: make build)`);

@@ -30,7 +30,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
-import { TICK_MS, cpuTicks, placement, workerdBelow } from "./workerd.mjs";
+import { TICK_MS, buildHonoPeer, cpuTicks, placement, workerdBelow } from "./workerd.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const { values: opts } = parseArgs({
@@ -193,12 +193,7 @@ async function check(target, w) {
 
 // ---- run ------------------------------------------------------------------------------------
 
-execFileSync(
-  join(root, "node_modules/.bin/esbuild"),
-  ["bench/peers/hono/src/index.ts", "--bundle", "--format=esm", "--platform=neutral", "--target=es2022",
-   "--minify", "--log-level=warning", "--outfile=build/bench/hono/index.js"],
-  { cwd: root, stdio: "inherit" },
-);
+buildHonoPeer(root);
 
 console.error(`placement: ${place.describe}`);
 const rust = await start("rust", "build/index.js");

@@ -1,10 +1,12 @@
 // What the benchmarks need of a running workerd: its processes (descendants of the harness
 // that started it, so other workerd processes on the machine are never counted), their CPU
-// time, and a DevTools session on the Worker's isolate through the inspector.
+// time, a DevTools session on the Worker's isolate through the inspector, where the
+// processes run, and the Hono peer's bundle.
 
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
+import { join } from "node:path";
 import { WebSocket } from "ws";
 
 /** Clock ticks per second of /proc CPU times (USER_HZ on Linux), as milliseconds per tick. */
@@ -97,4 +99,14 @@ export function placement(enabled = true) {
       if (on) for (const pid of pids) execFileSync("taskset", ["-a", "-p", "-c", server, pid], { stdio: "ignore" });
     },
   };
+}
+
+/** Bundles the Hono peer (bench/peers/hono) into build/bench/hono/index.js, as `make bench` serves it. */
+export function buildHonoPeer(root) {
+  execFileSync(
+    join(root, "node_modules/.bin/esbuild"),
+    ["bench/peers/hono/src/index.ts", "--bundle", "--format=esm", "--platform=neutral", "--target=es2022",
+     "--minify", "--log-level=warning", "--outfile=build/bench/hono/index.js"],
+    { cwd: root, stdio: "inherit" },
+  );
 }
