@@ -14,10 +14,20 @@ pub fn operations() -> Vec<Op> {
     )
     .tag("meta")
     .no_storage()
+    .header(
+        "If-None-Match",
+        json!({"type": "string"}),
+        "ETags the client holds.",
+    )
     .json(
         200,
         "The OpenAPI 3.1 document.",
         json!({"type": "object", "required": ["openapi", "paths"]}),
-        headers(&[]),
+        headers(&[("ETag", "ETag")]),
+    )
+    .empty(
+        304,
+        "Not modified: `If-None-Match` matches the document's ETag.",
+        headers(&[("ETag", "ETag")]),
     )]
 }

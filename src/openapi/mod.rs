@@ -13,18 +13,24 @@ pub mod generate;
 
 use crate::context::Ctx;
 use crate::error::AppError;
-use crate::http::ApiResponse;
+use crate::http::{conditional, ApiResponse};
 
 /// The committed document, its indentation dropped by `build.rs`.
 pub const DOCUMENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
-/// `GET /v1/openapi.json`: the document.
-pub async fn serve(_cx: &mut Ctx) -> Result<ApiResponse, AppError> {
-    Ok(ApiResponse {
-        status: 200,
-        headers: vec![("Content-Type", "application/json".into())],
-        body: DOCUMENT.to_vec(),
-    })
+/// The document's strong `ETag`, a hash of [`DOCUMENT`] written by `build.rs`.
+pub const ETAG: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.etag"));
+
+/// `GET /v1/openapi.json`: the document with its `ETag`, or 304 when `If-None-Match` holds it
+/// (the document is about 130 KB; a client or cache revalidating after `max-age` gets the
+/// answer without it).
+pub async fn serve(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    let if_none_match = cx.header("if-none-match");
+    Ok(conditional::respond(
+        if_none_match.as_deref(),
+        Some(ETAG),
+        DOCUMENT.to_vec(),
+    ))
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

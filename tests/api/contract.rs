@@ -35,6 +35,58 @@ async fn the_document_is_served_as_committed() {
     assert!(doc["paths"]["/v1/notes/{id}"]["patch"].is_object());
 }
 
+/// 64-bit FNV-1a, the hash `build.rs` tags the document with.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[tokio::test]
+async fn the_document_revalidates_with_its_etag() {
+    let app = app();
+    let get = |if_none_match: Option<String>| {
+        let mut req = app.client().get(app.at("/v1/openapi.json"));
+        if let Some(tag) = if_none_match {
+            req = req.header("If-None-Match", tag);
+        }
+        req.send()
+    };
+    let first = get(None).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let etag = header(first.headers(), "etag")
+        .expect("the document has an ETag")
+        .to_owned();
+    let document = first.bytes().await.unwrap();
+    // A strong tag derived from exactly the bytes served.
+    assert_eq!(etag, format!("\"{:016x}\"", fnv1a(&document)));
+
+    for held in [
+        etag.clone(),
+        format!("W/{etag}"),
+        format!("\"0123456789abcdef\", {etag}"),
+        "*".to_owned(),
+    ] {
+        let resp = get(Some(held.clone())).await.unwrap();
+        assert_eq!(resp.status(), 304, "If-None-Match: {held}");
+        let headers = resp.headers().clone();
+        assert_eq!(header(&headers, "etag"), Some(etag.as_str()));
+        assert_eq!(
+            header(&headers, "cache-control"),
+            Some("public, max-age=300")
+        );
+        assert_eq!(header(&headers, "content-type"), None);
+        assert_security_headers(&headers);
+        assert!(resp.bytes().await.unwrap().is_empty());
+    }
+
+    // A tag the document does not have gets the whole document again.
+    let resp = get(Some("\"0123456789abcdef\"".to_owned())).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(resp.headers(), "etag"), Some(etag.as_str()));
+    assert_eq!(resp.bytes().await.unwrap(), document);
+}
+
 #[tokio::test]
 async fn a_deprecated_route_announces_its_sunset() {
     let app = app();
