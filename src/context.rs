@@ -169,8 +169,8 @@ impl Ctx {
         &self.incoming.query
     }
 
-    /// Returns the first value of a query parameter, decoded.
-    pub fn query(&self, name: &str) -> Option<String> {
+    /// Returns a query parameter's value, decoded; 422 when it is given more than once.
+    pub fn query(&self, name: &str) -> Result<Option<String>, AppError> {
         query::get(self.query_string(), name)
     }
 

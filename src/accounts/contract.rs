@@ -117,7 +117,7 @@ pub fn operations() -> Vec<Op> {
                 none.clone(),
             )
             .error(400, "BAD_REQUEST: the cursor was not issued by this API")
-            .error(422, "VALIDATION_ERROR: `limit` is not an integer from 1 to 100"),
+            .error(422, "VALIDATION_ERROR: `limit` is not an integer from 1 to 100, or a parameter is given twice"),
         op(Method::Get, "/v1/admin/users/{id}", "adminGetUser", "One account")
             .tag("accounts")
             .json(200, "The account.", shared("User"), none),

@@ -16,37 +16,31 @@ pub struct Page<T> {
 }
 
 /// Reads `limit` and `cursor` from `query` (the part after `?`): `limit` 1–100 (default 20,
-/// else 422), `cursor` as issued by a previous page and verified with `secret` (else 400).
+/// else 422), `cursor` as issued by a previous page and verified with `secret` (else 400);
+/// either given twice is 422 (see [`query::get`]).
 pub fn params<T: DeserializeOwned>(query: &str, secret: &[u8]) -> Result<Page<T>, AppError> {
-    let mut page = Page {
-        limit: DEFAULT_LIMIT,
-        after: None,
-    };
-    for (name, value) in query::pairs(query) {
-        match name.as_ref() {
-            "limit" => {
-                page.limit = match value.parse::<u32>() {
-                    Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-                    Ok(_) => {
-                        return Err(AppError::validation(vec![FieldIssue::new(
-                            "limit",
-                            "out_of_range",
-                        )])
-                        .with_message("limit must be between 1 and 100."))
-                    }
-                    Err(_) => {
-                        return Err(AppError::validation(vec![FieldIssue::new(
-                            "limit",
-                            "expected_integer",
-                        )]))
-                    }
-                }
-            }
-            "cursor" => page.after = Some(cursor::decode(secret, &value)?),
-            _ => {}
+    let (limit, cursor) = (query::get(query, "limit")?, query::get(query, "cursor")?);
+    let limit = match limit.map(|v| v.parse::<u32>()) {
+        None => DEFAULT_LIMIT,
+        Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(Ok(_)) => {
+            return Err(
+                AppError::validation(vec![FieldIssue::new("limit", "out_of_range")])
+                    .with_message("limit must be between 1 and 100."),
+            )
         }
-    }
-    Ok(page)
+        Some(Err(_)) => {
+            return Err(AppError::validation(vec![FieldIssue::new(
+                "limit",
+                "expected_integer",
+            )]))
+        }
+    };
+    let after = match cursor {
+        Some(value) => Some(cursor::decode(secret, &value)?),
+        None => None,
+    };
+    Ok(Page { limit, after })
 }
 
 #[cfg(test)]
@@ -73,6 +67,26 @@ mod tests {
         );
         let err = params::<u64>("limit=x", SECRET).unwrap_err();
         assert_eq!(err.details()[0].issue, "expected_integer");
+    }
+
+    #[test]
+    fn limit_or_cursor_given_twice_is_refused() {
+        let c = cursor::encode(SECRET, &7u64);
+        for (query, field) in [
+            ("limit=5&limit=5".to_owned(), "limit"),
+            ("limit=x&limit=5".to_owned(), "limit"),
+            (format!("cursor={c}&limit=5&cursor={c}"), "cursor"),
+        ] {
+            let err = params::<u64>(&query, SECRET).unwrap_err();
+            assert_eq!(err.status(), 422, "{query}");
+            assert_eq!(
+                (
+                    err.details()[0].field.as_ref(),
+                    err.details()[0].issue.as_ref()
+                ),
+                (field, "repeated")
+            );
+        }
     }
 
     #[test]

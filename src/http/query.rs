@@ -3,6 +3,8 @@
 //! The Worker only ever needs the decoded pairs after `?`; the pipeline splits the query off
 //! the request URL and this module decodes it.
 
+use crate::error::{AppError, FieldIssue};
+
 /// Returns where the authority starts: just past `scheme://`, the scheme being letters,
 /// digits, `+`, `-` and `.` from the first character to the first `:`. A byte scan: a
 /// substring search sets up its searcher on every call, and this runs twice per request.
@@ -55,12 +57,23 @@ pub fn pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Returns the first value of `name` in `query`.
-pub fn get(query: &str, name: &str) -> Option<String> {
-    pairs(query)
-        .into_iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v)
+/// Returns the value of `name` in `query`, `None` when it is absent. A name given more than
+/// once is refused (422, issue `repeated`) rather than one of its values chosen: a cache, a
+/// proxy or a client library may take the other one, as with a JSON key given twice.
+pub fn get(query: &str, name: &str) -> Result<Option<String>, AppError> {
+    let mut found = None;
+    for (n, value) in pairs(query) {
+        if n == name && found.replace(value).is_some() {
+            return Err(repeated(name));
+        }
+    }
+    Ok(found)
+}
+
+/// The error for a query parameter given more than once.
+pub fn repeated(name: &str) -> AppError {
+    let message = format!("The query parameter `{name}` is given more than once.");
+    AppError::validation(vec![FieldIssue::new(name.to_owned(), "repeated")]).with_message(message)
 }
 
 /// Percent-decodes one component, `+` meaning space; invalid escapes are kept as written and
@@ -149,8 +162,29 @@ mod tests {
                 ("flag".into(), String::new()),
             ]
         );
-        assert_eq!(get(query, "limit").as_deref(), Some("5"));
-        assert_eq!(get(query, "frag"), None);
+        assert_eq!(get(query, "limit").unwrap().as_deref(), Some("5"));
+        assert_eq!(get(query, "frag").unwrap(), None);
+    }
+
+    #[test]
+    fn a_parameter_given_twice_is_refused_not_chosen() {
+        // Spelled alike once decoded counts as the same name; other names do not matter.
+        for query in ["tag=a&tag=b", "tag=a&x=1&t%61g=a", "tag&tag="] {
+            let err = get(query, "tag").unwrap_err();
+            assert_eq!(err.status(), 422, "{query}");
+            assert_eq!(
+                (
+                    err.details()[0].field.as_ref(),
+                    err.details()[0].issue.as_ref()
+                ),
+                ("tag", "repeated")
+            );
+            assert_eq!(
+                err.message(),
+                "The query parameter `tag` is given more than once."
+            );
+        }
+        assert_eq!(get("x=1&x=2&tag=a", "tag").unwrap().as_deref(), Some("a"));
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub fn operations() -> Vec<Op> {
             .empty(304, not_modified, headers(&[("ETag", "WeakETag")]))
             .error(400, "BAD_REQUEST: the cursor was not issued by this API, or for another `tag`")
             .error(403, browser_only)
-            .error(422, "VALIDATION_ERROR: `limit` or `tag` is invalid"),
+            .error(422, "VALIDATION_ERROR: `limit` or `tag` is invalid, or a parameter is given twice"),
         op(Method::Get, "/v1/notes/{id}", "getNote", "One of the caller's notes")
             .tag("notes")
             .header("If-None-Match", if_none_match.clone(), "ETags the client holds.")

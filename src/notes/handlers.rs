@@ -121,7 +121,7 @@ type NotesCursor = (u64, NoteId, Option<Tag>);
 /// `GET /v1/notes?limit=&cursor=&tag=`: the caller's notes, newest first.
 pub async fn list(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let owner_id = cx.user_id()?.clone();
-    let tag = match cx.query("tag") {
+    let tag = match cx.query("tag")? {
         Some(raw) => Some(
             Tag::parse(&raw)
                 .map_err(|issue| AppError::validation(vec![FieldIssue::new("tag", issue)]))?,

@@ -213,6 +213,13 @@ async fn admin_user_list_pages_with_signed_cursors() {
         .unwrap();
     let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
     assert_eq!(body["error"]["details"][0]["field"], "limit");
+    let resp = app
+        .as_browser(&admin, Method::GET, "/v1/admin/users?limit=5&limit=50")
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
+    assert_eq!(body["error"]["details"][0]["issue"], "repeated");
 }
 
 #[tokio::test]

@@ -301,6 +301,24 @@ async fn list_pages_newest_first_with_signed_cursors(backend: Backend) {
         let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
         assert_eq!(body["error"]["details"][0]["field"], "limit");
     }
+    // A parameter given twice is refused, whichever value a cache in front would have taken.
+    for (query, field) in [
+        ("?limit=1&limit=2".to_owned(), "limit"),
+        (format!("?cursor={cursor}&cursor={cursor}"), "cursor"),
+        ("?tag=red&limit=2&tag=blue".to_owned(), "tag"),
+    ] {
+        let resp = list_page(app, &user, &query).await;
+        let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
+        assert_eq!(
+            body["error"]["details"],
+            serde_json::json!([{"field": field, "issue": "repeated"}]),
+            "{query}"
+        );
+        assert_eq!(
+            body["error"]["message"],
+            format!("The query parameter `{field}` is given more than once.")
+        );
+    }
 }
 
 async fn list_filters_by_tag(backend: Backend) {
