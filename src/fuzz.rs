@@ -102,6 +102,18 @@ proptest! {
     }
 
     #[test]
+    fn paths_normalise_without_new_segments(path in token_like("/[a-zA-Z0-9/%._~-]{0,60}")) {
+        let normal = query::normalize_path(&path);
+        // Never a new `/` (no segment is split); each decoded escape is three bytes made one,
+        // and only `%` escapes go.
+        prop_assert_eq!(normal.matches('/').count(), path.matches('/').count());
+        prop_assert!(normal.len() <= path.len());
+        prop_assert_eq!((path.len() - normal.len()) % 2, 0);
+        let gone = (path.len() - normal.len()) / 2;
+        prop_assert_eq!(path.matches('%').count() - normal.matches('%').count(), gone);
+    }
+
+    #[test]
     fn query_strings_decode_to_pairs(url in token_like("https://x\\.test/v1/notes[?]?[a-z=&%0-9A-F+]{0,60}")) {
         let (path, q) = query::split_url(&url);
         prop_assert!(!path.contains('?') && !path.contains('#'));

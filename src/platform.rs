@@ -145,14 +145,14 @@ impl RawRequest {
         self.method.clone()
     }
 
-    /// Returns the origin (`scheme://host[:port]`), the path and the query string (without
-    /// `?`).
+    /// Returns the origin (`scheme://host[:port]`), the path (over-encoded characters
+    /// decoded, [`query::normalize_path`]) and the query string (without `?`).
     pub fn origin_path_and_query(&self) -> (String, String, String) {
         let (path, query) = query::split_url(&self.url);
         let path = if path.is_empty() { "/" } else { path };
         (
             query::origin(&self.url).to_owned(),
-            path.to_owned(),
+            query::normalize_path(path).into_owned(),
             query.to_owned(),
         )
     }

@@ -1,7 +1,9 @@
-//! Query strings: `application/x-www-form-urlencoded` pairs.
+//! Request URLs: the path and the query split off the URL the runtime serialised, the path's
+//! over-encoded characters decoded, and the query's `application/x-www-form-urlencoded`
+//! pairs.
 //!
-//! The Worker only ever needs the decoded pairs after `?`; the pipeline splits the query off
-//! the request URL and this module decodes it.
+//! The Worker only ever needs the path and the decoded pairs after `?`, so the `url` crate is
+//! not linked (README, "Size").
 
 use crate::error::{AppError, FieldIssue};
 
@@ -43,6 +45,40 @@ pub fn origin(url: &str) -> &str {
         .position(|b| matches!(b, b'/' | b'?' | b'#'))
         .map_or(url.len(), |i| after_scheme + i);
     &url[..end]
+}
+
+/// Decodes the percent-encoded *unreserved* characters of a path (`%68` is `h`, `%7E` is `~`):
+/// RFC 3986 §2.3 and §6.2.2.2 make `/v1/%68ealth` and `/v1/health` the same URI, so a client
+/// that over-encodes reaches the same route and path parameter. Every other escape (`%2F`,
+/// `%25`, `%20`, non-ASCII bytes) stays as sent: a segment never gains a `/`, and nothing is
+/// decoded twice. Dot segments are not a concern here: the runtime's URL parser has already
+/// removed `.`, `..` and their encoded forms.
+pub fn normalize_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = path.as_bytes();
+    if !bytes.contains(&b'%') {
+        return path.into();
+    }
+    let hex = |b: u8| char::from(b).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = match bytes.get(i..i + 3) {
+            Some([b'%', hi, lo]) => hex(*hi).zip(hex(*lo)).map(|(hi, lo)| hi << 4 | lo),
+            _ => None,
+        };
+        match escaped {
+            Some(b) if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') => {
+                out.push(b);
+                i += 3;
+            }
+            _ => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    // Only ASCII escapes were replaced, by ASCII bytes: the result is as valid UTF-8 as `path`.
+    String::from_utf8(out).map_or_else(|_| path.into(), Into::into)
 }
 
 /// Returns the decoded `name=value` pairs of `query` (the part after `?`), in order.
@@ -164,6 +200,25 @@ mod tests {
         );
         assert_eq!(get(query, "limit").unwrap().as_deref(), Some("5"));
         assert_eq!(get(query, "frag").unwrap(), None);
+    }
+
+    #[test]
+    fn over_encoded_unreserved_characters_are_decoded_in_paths() {
+        assert_eq!(normalize_path("/v1/%68ealth"), "/v1/health");
+        assert_eq!(normalize_path("/v1/%68%65%61%6C%74%68"), "/v1/health");
+        assert_eq!(normalize_path("/a%2db%2Ec%5fd%7ee%30"), "/a-b.c_d~e0");
+        // Reserved, percent itself, space, non-ASCII and broken escapes stay as sent.
+        for kept in [
+            "/a%2Fb", "/a%25", "/a%2568", "/a%20b", "/%C3%A9", "/%", "/%6", "/%zz", "/%6g",
+        ] {
+            assert_eq!(normalize_path(kept), kept);
+        }
+        assert_eq!(normalize_path("/%2568%68"), "/%2568h");
+        assert!(matches!(
+            normalize_path("/v1/health"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(normalize_path("/é%41"), "/éA");
     }
 
     #[test]

@@ -90,6 +90,14 @@ async fn create_answers_201_with_location_etag_and_the_note(backend: Backend) {
     assert_eq!(resp.status(), 200);
     let read: Value = resp.json().await.unwrap();
     assert_eq!(read, note);
+    // An over-encoded id (`%2D` for `-`, RFC 3986 §6.2.2.2) names the same note.
+    let resp = app
+        .as_browser(&user, Method::GET, &location.replace('-', "%2D"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap(), note);
 
     // A body of exactly 64 KiB is accepted.
     let big = "x".repeat(64 * 1024);

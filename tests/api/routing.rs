@@ -165,3 +165,31 @@ async fn query_strings_do_not_change_routing() {
         .unwrap();
     assert_eq!(resp.status(), 200);
 }
+
+/// RFC 3986 §6.2.2.2: a percent-encoded unreserved character is the character itself, so an
+/// over-encoding client reaches the same route and path parameter; other escapes stay as
+/// sent and route nowhere new.
+#[tokio::test]
+async fn over_encoded_paths_reach_the_same_route() {
+    let app = app();
+    for path in [
+        "/v1/%68ealth",
+        "/v1/%68%65%61%6C%74%68",
+        "/%76%31/health?x=%41",
+    ] {
+        let resp = app.client().get(app.at(path)).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        assert_security_headers(resp.headers());
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["status"], "ok", "{path}");
+    }
+    for path in [
+        "/v1/health%2F",
+        "/v1%2Fhealth",
+        "/v1/health%20",
+        "/v1/%2568ealth",
+    ] {
+        let resp = app.client().get(app.at(path)).send().await.unwrap();
+        assert_error(resp, 404, "NOT_FOUND").await;
+    }
+}
