@@ -7,7 +7,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 NO_MINIFY=1 worker-build --release
 node scripts/entry.mjs build/index.js
-# A copy with the function names, for `make profile-native` (bench/perf-profile.mjs).
+# A copy with the function names, for `make profile-perf` (bench/perf-profile.mjs).
 mkdir -p target/profile
 cp build/index_bg.wasm target/profile/index_bg.named.wasm
 # The same feature set worker-build gives wasm-opt: what workerd supports, nothing newer.

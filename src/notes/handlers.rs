@@ -200,7 +200,7 @@ fn cached_response(cx: &Ctx, entry: &Entry) -> ApiResponse {
     conditional::respond(
         cx.header("if-none-match").as_deref(),
         entry.etag.as_deref(),
-        entry.body.as_bytes().to_vec(),
+        || entry.body.as_bytes().to_vec(),
     )
 }
 
@@ -294,6 +294,6 @@ pub async fn admin_get(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     Ok(conditional::respond(
         cx.header("if-none-match").as_deref(),
         Some(&note.etag()),
-        body,
+        || body,
     ))
 }

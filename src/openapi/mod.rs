@@ -29,7 +29,7 @@ pub async fn serve(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     Ok(conditional::respond(
         if_none_match.as_deref(),
         Some(ETAG),
-        DOCUMENT.to_vec(),
+        || DOCUMENT.to_vec(),
     ))
 }
 
