@@ -19,7 +19,7 @@ pub struct Page<T> {
 /// else 422), `cursor` as issued by a previous page and verified with `secret` (else 400);
 /// either given twice is 422 (see [`query::get`]).
 pub fn params<T: DeserializeOwned>(query: &str, secret: &[u8]) -> Result<Page<T>, AppError> {
-    let (limit, cursor) = (query::get(query, "limit")?, query::get(query, "cursor")?);
+    let [limit, cursor] = query::get_each(query, ["limit", "cursor"])?;
     let limit = match limit.map(|v| v.parse::<u32>()) {
         None => DEFAULT_LIMIT,
         Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,

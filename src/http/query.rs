@@ -97,17 +97,27 @@ pub fn pairs(query: &str) -> Vec<(String, String)> {
 /// once is refused (422, issue `repeated`) rather than one of its values chosen: a cache, a
 /// proxy or a client library may take the other one, as with a JSON key given twice.
 pub fn get(query: &str, name: &str) -> Result<Option<String>, AppError> {
-    let mut found = None;
+    get_each(query, [name]).map(|[value]| value)
+}
+
+/// [`get`] for several names, in one pass over `query`: their values, in order.
+pub fn get_each<const N: usize>(
+    query: &str,
+    names: [&str; N],
+) -> Result<[Option<String>; N], AppError> {
+    let mut found = std::array::from_fn(|_| None);
     for (n, value) in pairs(query) {
-        if n == name && found.replace(value).is_some() {
-            return Err(repeated(name));
+        if let Some(i) = names.iter().position(|name| *name == n) {
+            if found[i].replace(value).is_some() {
+                return Err(repeated(names[i]));
+            }
         }
     }
     Ok(found)
 }
 
 /// The error for a query parameter given more than once.
-pub fn repeated(name: &str) -> AppError {
+fn repeated(name: &str) -> AppError {
     let message = format!("The query parameter `{name}` is given more than once.");
     AppError::validation(vec![FieldIssue::new(name.to_owned(), "repeated")]).with_message(message)
 }
@@ -240,6 +250,13 @@ mod tests {
             );
         }
         assert_eq!(get("x=1&x=2&tag=a", "tag").unwrap().as_deref(), Some("a"));
+        let [limit, cursor] = get_each("cursor=c&x=1&limit=5", ["limit", "cursor"]).unwrap();
+        assert_eq!(
+            (limit.as_deref(), cursor.as_deref()),
+            (Some("5"), Some("c"))
+        );
+        let err = get_each("limit=1&cursor=c&cursor=d", ["limit", "cursor"]).unwrap_err();
+        assert_eq!(err.details()[0].field, "cursor");
     }
 
     #[test]
