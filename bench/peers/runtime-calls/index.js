@@ -1,8 +1,9 @@
 // What a pipeline-only request of this template asks of the runtime, without the Rust: the
 // calls `src/platform.rs`'s glue makes (the method, the URL and five headers read in one go;
 // the clock twice; one log line; a Response with a text body and ten headers, the content
-// type set and the rest appended), made here with constant values. `bench/isolate-workerd.mjs` serves it beside the template to split the
-// template's cost per call into the runtime's share and the Wasm's (README, "Benchmarks").
+// type set and the rest appended), made here with constant values. `bench/isolate-workerd.mjs`
+// serves it beside the template to split the template's cost per call into the runtime's
+// share and the Wasm's (bench/README.md, "Instruments").
 const names = ["x-request-id", "traceparent", "origin", "x-d1-bookmark", "x-test-clock-advance-ms"];
 const head = [
   ["Content-Type", "application/json"],
