@@ -44,7 +44,13 @@ pub fn finish(
         Err(err) => (ApiResponse::from_error(&err, facts.request_id), Some(err)),
     };
     let route = trail.route.map_or("unmatched", |r| r.path);
-    security::apply(&mut resp.headers, trail.route.and_then(|r| r.cache_control));
+    // A route's caching applies to its answers, not to its errors: a 500 or a 429 under a
+    // `public, max-age=…` route must not be kept by a shared cache.
+    let route_cache = trail
+        .route
+        .and_then(|r| r.cache_control)
+        .filter(|_| error.is_none() && resp.status < 400);
+    security::apply(&mut resp.headers, route_cache);
     if let Some(dep) = trail.route.and_then(|r| r.deprecation) {
         resp.headers
             .push(("Deprecation", format!("@{}", dep.since).into()));
@@ -224,6 +230,46 @@ mod tests {
         assert_eq!(line["error_code"], ErrorCode::Internal.as_str());
         assert_eq!(line["cause"], "D1_ERROR: boom");
         assert!(done.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_routes_cache_control_is_for_its_answers_not_its_errors() {
+        let trace = TraceContext::continue_or_start(None);
+        let trail = || Trail {
+            route: Some(crate::context::Matched {
+                path: "/v1/openapi.json",
+                cache_control: Some("public, max-age=300"),
+                deprecation: None,
+            }),
+            ..Trail::default()
+        };
+        let run = |outcome| {
+            finish(
+                &facts(&trace, &trace.header_value(), &[], Method::Get),
+                trail(),
+                outcome,
+            )
+            .response
+        };
+        let ok = run(Ok(ApiResponse::empty(304)));
+        assert_eq!(ok.header("cache-control"), Some("public, max-age=300"));
+        for err in [
+            AppError::internal("boom"),
+            AppError::new(ErrorCode::RateLimited),
+            AppError::new(ErrorCode::MethodNotAllowed),
+        ] {
+            let resp = run(Err(err));
+            assert!(resp.status >= 400);
+            assert_eq!(
+                resp.header("cache-control"),
+                Some("no-store"),
+                "{}",
+                resp.status
+            );
+        }
+        // An answer a handler built with an error status is an error too.
+        let resp = run(Ok(ApiResponse::empty(503)));
+        assert_eq!(resp.header("cache-control"), Some("no-store"));
     }
 
     #[test]

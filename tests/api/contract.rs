@@ -88,6 +88,24 @@ async fn the_document_revalidates_with_its_etag() {
 }
 
 #[tokio::test]
+async fn an_error_on_a_publicly_cached_route_is_not_stored() {
+    let app = app();
+    let resp = app
+        .client()
+        .delete(app.at("/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    let headers = resp.headers().clone();
+    assert_eq!(header(&headers, "cache-control"), Some("no-store"));
+    assert_eq!(header(&headers, "allow"), Some("GET, HEAD, OPTIONS"));
+    assert_security_headers(&headers);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "METHOD_NOT_ALLOWED");
+}
+
+#[tokio::test]
 async fn a_deprecated_route_announces_its_sunset() {
     let app = app();
     let resp = app
