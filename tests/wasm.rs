@@ -1,5 +1,6 @@
 //! Tests compiled to wasm32 and run under node: the parts that depend on the JavaScript
-//! host (clock and CSPRNG) behave on the real target, not only natively.
+//! host (clock, CSPRNG, WebCrypto, the response glue) behave on the real target, not only
+//! natively.
 #![cfg(target_arch = "wasm32")]
 
 use edge_api::http::trace::TraceContext;
@@ -123,4 +124,84 @@ async fn webcrypto_verifies_the_specifications_es256_assertion() {
     off_curve[64] ^= 1;
     assert!(!es256::valid_key(&off_curve).await);
     assert!(!es256::verify(&off_curve, &message, &signature).await);
+}
+
+/// The response as the runtime gets it from `pipeline::edge::into_runtime_response`: status,
+/// the named headers and the body text.
+async fn handed_over(
+    resp: edge_api::http::ApiResponse,
+    names: &[&str],
+) -> (u16, Vec<Option<String>>, String) {
+    let built = edge_api::pipeline::edge::into_runtime_response(resp, "");
+    let headers = built.headers();
+    let values = names.iter().map(|n| headers.get(n).unwrap()).collect();
+    let text = wasm_bindgen_futures::JsFuture::from(built.text().unwrap())
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap();
+    (built.status(), values, text)
+}
+
+#[wasm_bindgen_test]
+async fn a_text_body_keeps_its_own_type_or_none() {
+    use edge_api::http::ApiResponse;
+    let json = ApiResponse::json(201, &serde_json::json!({"ok": true})).unwrap();
+    let (status, values, text) = handed_over(json, &["content-type"]).await;
+    assert_eq!(status, 201);
+    assert_eq!(values, [Some("application/json".to_owned())]);
+    assert_eq!(text, r#"{"ok":true}"#);
+
+    // A string body would otherwise be typed `text/plain;charset=UTF-8` by the host.
+    let mut untyped = ApiResponse::empty(200);
+    untyped.body = b"plain".to_vec();
+    let (_, values, text) = handed_over(untyped, &["content-type"]).await;
+    assert_eq!(values, [None]);
+    assert_eq!(text, "plain");
+}
+
+#[wasm_bindgen_test]
+async fn large_or_binary_bodies_travel_as_bytes_and_bad_headers_are_dropped() {
+    use edge_api::http::ApiResponse;
+    let large = "a".repeat(40 * 1024);
+    let resp = ApiResponse::empty(200)
+        .with_header("Content-Type", "text/plain")
+        .with_header("X-Split", "one\r\nInjected: two")
+        // Not a byte string: the host refuses it, and the header alone is dropped.
+        .with_header("X-Euro", "5 €")
+        .with_header("X-Kept", "yes");
+    let resp = ApiResponse {
+        body: large.clone().into_bytes(),
+        ..resp
+    };
+    let (status, values, text) = handed_over(
+        resp,
+        &["content-type", "x-split", "injected", "x-euro", "x-kept"],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        values,
+        [
+            Some("text/plain".to_owned()),
+            None,
+            None,
+            None,
+            Some("yes".to_owned())
+        ]
+    );
+    assert_eq!(text.len(), large.len());
+
+    // Not UTF-8: bytes, whatever the size.
+    let mut binary =
+        ApiResponse::empty(200).with_header("Content-Type", "application/octet-stream");
+    binary.body = vec![0xff, 0xfe, 0x00, 0x41];
+    let built = edge_api::pipeline::edge::into_runtime_response(binary, "");
+    let buffer = wasm_bindgen_futures::JsFuture::from(built.array_buffer().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        js_sys::Uint8Array::new(&buffer).to_vec(),
+        [0xff, 0xfe, 0x00, 0x41]
+    );
 }

@@ -12,9 +12,11 @@ use super::{Headers, Method};
 const ALLOWED_HEADERS: &str = "authorization, content-type, idempotency-key, if-match, \
                                if-none-match, traceparent, x-d1-bookmark, x-request-id";
 
-/// Response headers a cross-origin client may read.
-const EXPOSED_HEADERS: &str = "ETag, Location, RateLimit, RateLimit-Policy, Retry-After, \
-                               Server-Timing, traceparent, X-D1-Bookmark, X-Request-Id";
+/// Response headers a cross-origin client may read: every header the API sends that is not
+/// CORS-safelisted, a CORS header itself, or a security header meant for the browser alone.
+const EXPOSED_HEADERS: &str = "Allow, Deprecation, ETag, Location, RateLimit, RateLimit-Policy, \
+                               Retry-After, Server-Timing, Sunset, traceparent, X-D1-Bookmark, \
+                               X-Request-Id";
 
 /// How long a browser may cache a preflight answer, in seconds.
 const MAX_AGE_SECS: &str = "600";

@@ -27,6 +27,64 @@ async fn allowed_origin_gets_credentialed_cors_headers() {
     assert_eq!(header(h, "vary"), Some("Origin"));
 }
 
+/// A browser client on an allowed origin can read every header the API sends it: anything not
+/// CORS-safelisted, not a CORS header and not a security header for the browser is exposed.
+#[tokio::test]
+async fn every_header_a_cross_origin_client_reads_is_exposed() {
+    let app = app();
+    let not_for_scripts = [
+        // CORS-safelisted response headers (Fetch), readable without being exposed.
+        "cache-control",
+        "content-language",
+        "content-length",
+        "content-type",
+        "expires",
+        "last-modified",
+        "pragma",
+        // For the browser itself.
+        "vary",
+        "strict-transport-security",
+        "x-content-type-options",
+        "x-frame-options",
+        "referrer-policy",
+        "content-security-policy",
+        "date",
+    ];
+    let mut seen = 0;
+    for (method, path) in [
+        (Method::GET, "/v1/_test/deprecated"),
+        (Method::DELETE, "/v1/health"),
+        (Method::GET, "/v1/openapi.json"),
+    ] {
+        let resp = app
+            .client()
+            .request(method.clone(), app.at(path))
+            .header("origin", ALLOWED)
+            .send()
+            .await
+            .unwrap();
+        let h = resp.headers();
+        let exposed: Vec<String> = header(h, "access-control-expose-headers")
+            .unwrap_or_else(|| panic!("{method} {path}: no Access-Control-Expose-Headers"))
+            .split(',')
+            .map(|n| n.trim().to_ascii_lowercase())
+            .collect();
+        for name in h.keys().map(|n| n.as_str()) {
+            if name.starts_with("access-control-") || not_for_scripts.contains(&name) {
+                continue;
+            }
+            assert!(
+                exposed.iter().any(|e| e == name),
+                "{method} {path}: `{name}` is sent but not exposed ({exposed:?})"
+            );
+            seen += 1;
+        }
+    }
+    // The deprecated route's Deprecation and Sunset, the 405's Allow, the document's ETag, and
+    // the request id and trace on all three.
+    assert!(seen >= 10, "{seen} headers checked");
+}
+
 #[tokio::test]
 async fn preflight_from_allowed_origin_is_204() {
     let app = app();
