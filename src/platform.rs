@@ -18,11 +18,11 @@ use wasm_bindgen::JsValue;
 use worker::web_sys;
 
 #[wasm_bindgen(inline_js = r#"
-export function requestHead(req, names) {
+export function requestHead(req, names, count) {
   const headers = req.headers;
   let head = req.method + "\n" + req.url;
-  for (const name of names) {
-    const value = headers.get(name);
+  for (let i = 0; i < count; i++) {
+    const value = headers.get(names[i]);
     head += "\n" + (value === null ? "\0" : value);
   }
   return head;
@@ -58,11 +58,11 @@ export function respondBytes(status, text, body) {
 }
 "#)]
 extern "C" {
-    /// The method, the URL and the named headers, in one crossing: `method\nurl\nvalue…`, a
-    /// missing header as `\0` (neither can occur in a method, a URL the runtime serialised or
-    /// a header value).
+    /// The method, the URL and the first `count` named headers, in one crossing:
+    /// `method\nurl\nvalue…`, a missing header as `\0` (neither can occur in a method, a URL
+    /// the runtime serialised or a header value).
     #[wasm_bindgen(js_name = requestHead)]
-    fn request_head(req: &web_sys::Request, names: &JsValue) -> String;
+    fn request_head(req: &web_sys::Request, names: &JsValue, count: u32) -> String;
     /// Writes the request's log line and builds its `Response`, in one crossing, from the
     /// status and one string: `line\0name\nvalue\n…\0body` (`edge::answer_text`). A header
     /// the runtime refuses is dropped. The headers are added to the response's own `Headers`:
@@ -82,7 +82,7 @@ extern "C" {
 
 /// Headers every request's pipeline reads (request id, trace, CORS and CSRF origin, D1
 /// bookmark, and the test clock when test routes are on), fetched with the method and URL in
-/// one crossing.
+/// one crossing. The test clock is last, so that without test routes it is left out.
 const READ_WITH_REQUEST: [&str; 5] = [
     "x-request-id",
     "traceparent",
@@ -127,9 +127,11 @@ pub struct RawRequest {
 }
 
 impl RawRequest {
-    /// Wraps the runtime's request, reading its method, URL and common headers.
-    pub fn new(req: web_sys::Request) -> Self {
-        let head = READ_NAMES.with(|names| request_head(&req, names));
+    /// Wraps the runtime's request, reading its method, URL and common headers (the test
+    /// clock's only when `test_routes`: it is ignored otherwise).
+    pub fn new(req: web_sys::Request, test_routes: bool) -> Self {
+        let count = READ_WITH_REQUEST.len() - usize::from(!test_routes);
+        let head = READ_NAMES.with(|names| request_head(&req, names, count as u32));
         let (method, url, read) = parse_head(&head);
         Self {
             req,
@@ -322,6 +324,19 @@ mod tests {
                 None,
                 Some(String::new()),
                 Some("b-1".to_owned()),
+                None
+            ]
+        );
+        // Without test routes the test clock is not asked for, and reads as absent.
+        assert_eq!(READ_WITH_REQUEST[4], crate::http::CLOCK_ADVANCE_HEADER);
+        let (_, _, read) = parse_head("GET\nhttps://api.example/\nid\n\0\nhttps://app.example\n");
+        assert_eq!(
+            read,
+            [
+                Some("id".to_owned()),
+                None,
+                Some("https://app.example".to_owned()),
+                Some(String::new()),
                 None
             ]
         );

@@ -15,7 +15,10 @@ pub async fn serve(
     env: worker::Env,
     ctx: worker::Context,
 ) -> web_sys::Response {
-    let answer = super::handle(adapt(req), Bindings::new(env, ctx)).await;
+    let bindings = Bindings::new(env, ctx);
+    let config = config(&bindings);
+    let test_routes = config.as_ref().is_ok_and(|c| c.test_routes);
+    let answer = super::handle(adapt(req, test_routes), bindings, config).await;
     let response = into_runtime_response(answer.response, &answer.line);
     for warning in &answer.warnings {
         crate::platform::warn(warning);
@@ -24,9 +27,10 @@ pub async fn serve(
 }
 
 /// Adapts the runtime's request: the method token, origin, path, query and the headers every
-/// request reads now (one crossing), other headers and the body on demand.
-pub fn adapt(req: web_sys::Request) -> Incoming {
-    let raw = RawRequest::new(req);
+/// request reads now (one crossing; the test clock only when `test_routes`), other headers and
+/// the body on demand.
+pub fn adapt(req: web_sys::Request, test_routes: bool) -> Incoming {
+    let raw = RawRequest::new(req, test_routes);
     let method_token = raw.method();
     let (origin, path, query) = raw.origin_path_and_query();
     Incoming {

@@ -25,10 +25,14 @@ use crate::ids::now_ms;
 use crate::platform::Bindings;
 use finish::Finish;
 
-/// Runs one request through the whole pipeline. Never fails: every error becomes a
-/// structured response, handed back with the request's log line and any warnings for the
-/// edge to write.
-pub async fn handle(incoming: Incoming, bindings: Bindings) -> finish::Finished {
+/// Runs one request through the whole pipeline with the isolate's settings
+/// ([`edge::config`]). Never fails: every error becomes a structured response, handed back
+/// with the request's log line and any warnings for the edge to write.
+pub async fn handle(
+    incoming: Incoming,
+    bindings: Bindings,
+    config: Result<std::rc::Rc<crate::config::Config>, crate::config::ConfigError>,
+) -> finish::Finished {
     let started = now_ms();
     let header = |name: &str| incoming.raw.header(name);
     let request_id = request_id::resolve(header("x-request-id").as_deref(), started);
@@ -38,7 +42,6 @@ pub async fn handle(incoming: Incoming, bindings: Bindings) -> finish::Finished 
     let bookmark = header("x-d1-bookmark");
     let (method_token, method) = (incoming.method_token.clone(), incoming.method);
 
-    let config = edge::config(&bindings);
     let (outcome, trail, allowed_origins) = match &config {
         Err(err) => (Err(AppError::internal(err)), Trail::default(), &[][..]),
         Ok(config) => {

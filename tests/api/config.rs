@@ -1,6 +1,6 @@
 //! Configuration is checked once per isolate; a bad value is a logged 500, never a panic.
 
-use crate::support::{assert_error, assert_security_headers, spawn, Spawn};
+use crate::support::{assert_error, assert_security_headers, header, spawn, Spawn};
 
 #[tokio::test]
 async fn bad_config_value_answers_500_and_logs_the_variable() {
@@ -39,8 +39,25 @@ async fn default_environment_has_no_test_routes() {
         env: Some(""),
         ..Spawn::with_vars(&[("CURSOR_SECRET", "a-secret-of-at-least-32-bytes-long")])
     });
-    let resp = app.client().get(app.at("/v1/health")).send().await.unwrap();
+    // The headers every request reads are read here too (the test clock's is not asked for).
+    let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let resp = app
+        .client()
+        .get(app.at("/v1/health"))
+        .header("x-request-id", "no-test-routes-1")
+        .header("traceparent", parent)
+        .header("x-test-clock-advance-ms", "60000")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
+    let headers = resp.headers();
+    assert_eq!(header(headers, "x-request-id"), Some("no-test-routes-1"));
+    let traceparent = header(headers, "traceparent").unwrap();
+    assert!(
+        traceparent.starts_with("00-0af7651916cd43dd8448eb211c80319c-"),
+        "{traceparent}"
+    );
     for path in ["/v1/_test/panic", "/v1/_test/echo"] {
         let resp = app.client().get(app.at(path)).send().await.unwrap();
         assert_error(resp, 404, "NOT_FOUND").await;
