@@ -1,7 +1,7 @@
 //! The way every request goes:
 //!
 //! ```text
-//! adapt the worker request (edge) → request id → trace context → configuration → context
+//! configuration, adapt the worker request (edge) → request id → trace context → context
 //!   → routing: 404 / 405 / OPTIONS / preflight (dispatch)
 //!   → per-IP limits ∥ authentication → role check → per-user limits → handler
 //!   → error mapping, security / CORS / RateLimit / Server-Timing / id headers, log line (finish)
@@ -17,6 +17,7 @@ mod dispatch;
 pub mod edge;
 pub mod finish;
 
+use crate::config::{Config, ConfigError};
 use crate::context::{bad_header, Ctx, Facts, Incoming, Trail};
 use crate::error::AppError;
 use crate::http::trace::TraceContext;
@@ -24,6 +25,7 @@ use crate::http::{request_id, CLOCK_ADVANCE_HEADER};
 use crate::ids::now_ms;
 use crate::platform::Bindings;
 use finish::Finish;
+use std::rc::Rc;
 
 /// Runs one request through the whole pipeline with the isolate's settings
 /// ([`edge::config`]). Never fails: every error becomes a structured response, handed back
@@ -31,7 +33,7 @@ use finish::Finish;
 pub async fn handle(
     incoming: Incoming,
     bindings: Bindings,
-    config: Result<std::rc::Rc<crate::config::Config>, crate::config::ConfigError>,
+    config: Result<Rc<Config>, ConfigError>,
 ) -> finish::Finished {
     let started = now_ms();
     let header = |name: &str| incoming.raw.header(name);
