@@ -44,12 +44,12 @@ pub fn finish(
         Err(err) => (ApiResponse::from_error(&err, facts.request_id), Some(err)),
     };
     let route = trail.route.map_or("unmatched", |r| r.path);
-    // A route's caching applies to its answers, not to its errors: a 500 or a 429 under a
-    // `public, max-age=…` route must not be kept by a shared cache.
+    // A route's caching applies to its answers, not to its errors (every error is 4xx or 5xx):
+    // a 500 or a 429 under a `public, max-age=…` route must not be kept by a shared cache.
     let route_cache = trail
         .route
         .and_then(|r| r.cache_control)
-        .filter(|_| error.is_none() && resp.status < 400);
+        .filter(|_| resp.status < 400);
     security::apply(&mut resp.headers, route_cache);
     if let Some(dep) = trail.route.and_then(|r| r.deprecation) {
         resp.headers
