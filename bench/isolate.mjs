@@ -52,9 +52,9 @@ globalThis.addEventListener ??= () => {};
 const targets = [];
 for (const [i, bundle] of bundles.entries()) {
   let source = readFileSync(bundle, "utf8")
-    .replace(/import\s*\{\s*WorkerEntrypoint as (\w+)\s*\}\s*from\s*"cloudflare:workers";?/,
+    .replace(/import\s*\{\s*WorkerEntrypoint as ([\w$]+)\s*\}\s*from\s*"cloudflare:workers";?/,
       "class $1 { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }")
-    .replace(/import (\w+) from\s*"\.\/index_bg\.wasm";?/, (_, name) => {
+    .replace(/import ([\w$]+) from\s*"\.\/index_bg\.wasm";?/, (_, name) => {
       globalThis[`__isolateWasm${i}`] = readFileSync(join(dirname(bundle), "index_bg.wasm"));
       return `const ${name} = new WebAssembly.Module(globalThis.__isolateWasm${i});`;
     });
