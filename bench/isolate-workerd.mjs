@@ -7,7 +7,7 @@
 // Workers serving the same route.
 //
 // Usage: node bench/isolate-workerd.mjs [--rounds 10] [--calls 5000] [--path P] [--vars JSON]
-//          BUNDLE [BUNDLE…]
+//          [--one-process] BUNDLE [BUNDLE…]
 //   e.g. node bench/isolate-workerd.mjs build/index.js build/bench/hono/index.js
 // A bundle is a built Worker module (build/index.js beside its index_bg.wasm, or a plain JS
 // module such as bench/peers/bare/index.js) exporting `default`, and the `RateLimiter` class
@@ -16,13 +16,15 @@
 // Rounds rotate the order of the bundles; each round's figure is divided by the first
 // bundle's figure in the same round, and the median of those ratios is printed with its
 // quartiles. Each bundle runs in its own workerd process, and two processes serving the same
-// build have measured up to 5% apart: give the same bundle twice (an A/A pair) to see the
-// spread before reading a difference. CPU time is read from /proc in 10 ms ticks, so a round should take well over a
+// build have measured up to 10% apart: give the same bundle twice (an A/A pair) to see the
+// spread before reading a difference. With --one-process every bundle is served by one
+// Worker in one process (each its own module and Wasm instance), which takes that spread
+// away; the bundles then share one heap and its collections. CPU time is read from /proc in 10 ms ticks, so a round should take well over a
 // second (the default 5,000 calls do). Only routes that answer 200 without bindings' state
 // (the pipeline-only route, health) make sense here; the wrapper fails on any other status.
 
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -36,6 +38,9 @@ const { values: opts, positionals: bundles } = parseArgs({
     calls: { type: "string", default: "5000" },
     path: { type: "string", default: "/v1/_test/unlimited" },
     vars: { type: "string", default: "{}" },
+    // All bundles in one Worker of one workerd process, each with its own module and Wasm
+    // instance, their batches alternating: no spread between processes to read through.
+    "one-process": { type: "boolean", default: false },
   },
 });
 if (!bundles.length) {
@@ -51,13 +56,18 @@ const vars = {
   ...JSON.parse(opts.vars),
 };
 
-// The loop Worker. The bundle is copied beside it as an `.mjs` file: Miniflare reads
-// imported `.js` files as CommonJS.
-const loop = `import inner from "./inner.mjs";
-export * from "./inner.mjs";
+// The loop Worker. Each bundle is copied beside it as an `.mjs` file (Miniflare reads
+// imported `.js` files as CommonJS), in a folder of its own with its Wasm module; the query
+// names the bundle a request loops over. Only one `RateLimiter` class can be exported: the
+// first bundle that has one gives it.
+const loopSource = (count, limiterFrom) => `${Array.from({ length: count }, (_, i) =>
+  `import inner${i} from "./b${i}/inner.mjs";`).join("\n")}
+${limiterFrom === -1 ? "" : `export { RateLimiter } from "./b${limiterFrom}/inner.mjs";`}
+const inners = [${Array.from({ length: count }, (_, i) => `inner${i}`).join(", ")}];
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
+    const inner = inners[Number(url.searchParams.get("bundle"))];
     const calls = Number(url.searchParams.get("calls"));
     const target = "http://127.0.0.1:8787" + url.searchParams.get("path");
     const headers = { host: "127.0.0.1:8787", "user-agent": "bench/isolate-workerd.mjs" };
@@ -72,31 +82,41 @@ export default {
 
 // workerd alone on the last core and Miniflare on the first, as `make bench` places them.
 const place = placement();
-const targets = [];
-for (const bundle of bundles) {
+const children = [];
+// Serves `group` (bundles) from one Worker in one workerd process.
+async function serve(group) {
   const dir = mkdtempSync(join(tmpdir(), "isolate-workerd-"));
-  const source = readFileSync(bundle, "utf8");
-  writeFileSync(join(dir, "inner.mjs"), source);
-  const wasm = join(dirname(bundle), "index_bg.wasm");
-  if (existsSync(wasm)) copyFileSync(wasm, join(dir, "index_bg.wasm"));
-  writeFileSync(join(dir, "loop.js"), loop);
+  const sources = group.map((bundle, i) => {
+    const source = readFileSync(bundle, "utf8");
+    mkdirSync(join(dir, `b${i}`));
+    writeFileSync(join(dir, `b${i}`, "inner.mjs"), source);
+    const wasm = join(dirname(bundle), "index_bg.wasm");
+    if (existsSync(wasm)) copyFileSync(wasm, join(dir, `b${i}`, "index_bg.wasm"));
+    return source;
+  });
+  const limiterFrom = sources.findIndex((source) => source.includes("RateLimiter"));
+  writeFileSync(join(dir, "loop.js"), loopSource(group.length, limiterFrom));
   const args = ["tests/support/serve.mjs", "--quiet",
     "--no-assets", "--script", join(dir, "loop.js"), "--vars", JSON.stringify(vars),
     // A Worker with no limiter object (the bare and runtime-calls peers) runs without its binding.
-    ...(source.includes("RateLimiter") ? [] : ["--drop-binding", "RATE_LIMITER"])];
+    ...(limiterFrom === -1 ? ["--drop-binding", "RATE_LIMITER"] : [])];
   const child = spawn(...place.wrap(process.execPath, args), { cwd: root, stdio: ["pipe", "pipe", "inherit"] });
+  children.push({ child, dir });
   const line = await new Promise((ok, fail) => {
     createInterface({ input: child.stdout }).once("line", ok);
-    child.once("exit", (code) => fail(new Error(`${bundle}: serve.mjs exited with ${code}`)));
+    child.once("exit", (code) => fail(new Error(`${group.join(", ")}: serve.mjs exited with ${code}`)));
   });
   const { url } = JSON.parse(line);
   const pids = workerdBelow(child.pid);
   place.settle(pids);
-  targets.push({ bundle, dir, url, child, pids, times: [], ratios: [] });
+  return group.map((bundle, index) => ({ bundle, index, url, pids, times: [], ratios: [] }));
 }
+const targets = [];
+if (opts["one-process"]) targets.push(...await serve(bundles));
+else for (const bundle of bundles) targets.push(...await serve([bundle]));
 
 async function run(target, calls) {
-  const query = new URLSearchParams({ calls: String(calls), path: opts.path });
+  const query = new URLSearchParams({ calls: String(calls), path: opts.path, bundle: String(target.index) });
   const before = cpuTicks(target.pids);
   const resp = await fetch(`${target.url}/loop?${query}`);
   const text = await resp.text();
@@ -112,9 +132,9 @@ try {
     for (const t of targets) t.ratios.push(t.times.at(-1) / targets[0].times.at(-1));
   }
 } finally {
-  for (const t of targets) {
-    t.child.stdin.end();
-    rmSync(t.dir, { recursive: true, force: true });
+  for (const { child, dir } of children) {
+    child.stdin.end();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
