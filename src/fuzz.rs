@@ -102,6 +102,18 @@ proptest! {
     }
 
     #[test]
+    fn content_codings_are_identity_or_415(ce in token_like("[a-zA-Z, -]{0,40}")) {
+        let plain = ce.split(',').all(|c| c.trim().is_empty() || c.trim().eq_ignore_ascii_case("identity"));
+        match json::check_content_encoding(Some(&ce)) {
+            Ok(()) => prop_assert!(plain, "{ce:?} was accepted"),
+            Err(e) => {
+                prop_assert!(!plain, "{ce:?} was refused");
+                prop_assert_eq!(e.status(), 415);
+            }
+        }
+    }
+
+    #[test]
     fn paths_normalise_without_new_segments(path in token_like("/[a-zA-Z0-9/%._~-]{0,60}")) {
         let normal = query::normalize_path(&path);
         // Never a new `/` (no segment is split); each decoded escape is three bytes made one,

@@ -1,5 +1,5 @@
-//! JSON request bodies: media type (415), size (413), syntax (400) and field validation
-//! (422), in that order, each with a precise structured error.
+//! JSON request bodies: media type and content coding (415), size (413), syntax (400) and
+//! field validation (422), in that order, each with a precise structured error.
 //!
 //! Fields are read through [`Input`], which rejects unknown fields (no mass assignment) and
 //! parses each known field into its domain type, collecting every problem so a client sees
@@ -20,6 +20,26 @@ pub fn check_content_type(content_type: Option<&str>) -> Result<(), AppError> {
         Ok(())
     } else {
         Err(AppError::new(ErrorCode::UnsupportedMediaType))
+    }
+}
+
+/// Checks `Content-Encoding`: absent or `identity` only. A compressed body is refused with
+/// 415 and `Accept-Encoding: identity` (RFC 9110 §8.4, RFC 7694) rather than parsed as if it
+/// were plain: gzip bytes would fail as bad JSON at column 1, and a body labelled with a
+/// coding it does not have would be read as something the client did not mean.
+pub fn check_content_encoding(encoding: Option<&str>) -> Result<(), AppError> {
+    let plain = encoding.is_none_or(|value| {
+        value
+            .split(',')
+            .map(str::trim)
+            .all(|coding| coding.is_empty() || coding.eq_ignore_ascii_case("identity"))
+    });
+    if plain {
+        Ok(())
+    } else {
+        Err(AppError::new(ErrorCode::UnsupportedMediaType)
+            .with_message("The request body must be sent uncompressed (no Content-Encoding).")
+            .with_header("Accept-Encoding", "identity"))
     }
 }
 
@@ -293,6 +313,28 @@ mod tests {
         ] {
             let err = check_content_type(ct).unwrap_err();
             assert_eq!(err.status(), 415, "{ct:?}");
+        }
+    }
+
+    #[test]
+    fn only_an_uncoded_body_is_read() {
+        for plain in [
+            None,
+            Some(""),
+            Some("identity"),
+            Some(" Identity , identity"),
+        ] {
+            assert!(check_content_encoding(plain).is_ok(), "{plain:?}");
+        }
+        for coded in ["gzip", "br", "deflate", "zstd", "identity, gzip", "x-gzip"] {
+            let err = check_content_encoding(Some(coded)).unwrap_err();
+            assert_eq!(err.status(), 415, "{coded}");
+            assert_eq!(err.code(), ErrorCode::UnsupportedMediaType);
+            assert!(err.message().contains("uncompressed"), "{coded}");
+            assert_eq!(
+                err.headers(),
+                [("Accept-Encoding", "identity".into())].as_slice()
+            );
         }
     }
 

@@ -94,8 +94,9 @@ fn operation(route: &Route<Handler>, op: &Op) -> Value {
         );
         add(
             415,
-            "UNSUPPORTED_MEDIA_TYPE: the body is not `application/json`",
-            json!({}),
+            "UNSUPPORTED_MEDIA_TYPE: the body is not `application/json`, or is compressed \
+             (`Content-Encoding`; `Accept-Encoding: identity` says so)",
+            headers(&[("Accept-Encoding", "AcceptEncoding")]),
         );
         add(
             422,
@@ -275,6 +276,7 @@ fn components() -> Value {
             "RateLimitPolicy": string("Quota per policy, e.g. `\"ip\";q=300;w=60`."),
             "RateLimitRequired": required("Remaining quota per policy.", json!({"type": "string"})),
             "RateLimitPolicyRequired": required("Quota per policy.", json!({"type": "string"})),
+            "AcceptEncoding": string("`identity`: the request body must be sent without a content coding."),
             "RetryAfter": required("Seconds to wait before retrying.", json!({"type": "string", "pattern": "^[0-9]+$"})),
             "ETag": required("The representation's validator.", json!({"type": "string"})),
             "WeakETag": required("The page's weak validator.", json!({"type": "string", "pattern": "^W/\".*\"$"})),

@@ -2,7 +2,7 @@
 //! and invalid fields, on the test-only echo route. The test environment caps bodies at
 //! 1024 bytes.
 
-use crate::support::{app, assert_error};
+use crate::support::{app, assert_error, header};
 use serde_json::{json, Value};
 
 const ECHO: &str = "/v1/_test/echo";
@@ -38,6 +38,56 @@ async fn wrong_or_missing_content_type_is_415() {
         let resp = post(r#"{"email":"a@b.co","name":"x"}"#, ct).await;
         assert_error(resp, 415, "UNSUPPORTED_MEDIA_TYPE").await;
     }
+}
+
+/// `{"email":"a@b.co","name":"x"}`, gzipped (`gzip -n -9`).
+const GZIPPED: [u8; 47] = [
+    0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0xab, 0x56, 0x4a, 0xcd, 0x4d, 0xcc,
+    0xcc, 0x51, 0xb2, 0x52, 0x4a, 0x74, 0x48, 0xd2, 0x4b, 0xce, 0x57, 0xd2, 0x51, 0xca, 0x4b, 0xcc,
+    0x4d, 0x05, 0xf2, 0x2b, 0x94, 0x6a, 0x01, 0xc9, 0x7b, 0x7a, 0xf9, 0x1d, 0x00, 0x00, 0x00,
+];
+
+#[tokio::test]
+async fn a_compressed_body_is_415_with_accept_encoding_and_identity_is_read() {
+    let app = app();
+    let send = |body: Vec<u8>, encoding: &str| {
+        app.client()
+            .post(app.at(ECHO))
+            .header("content-type", "application/json")
+            .header("content-encoding", encoding)
+            .body(body)
+            .send()
+    };
+    let plain = br#"{"email":"a@b.co","name":"x"}"#.to_vec();
+    // A gzipped body, and a plain one labelled with a coding it does not have: neither is
+    // parsed as if it were plain JSON.
+    for (body, encoding) in [
+        (GZIPPED.to_vec(), "gzip"),
+        (plain.clone(), "br"),
+        (plain.clone(), "identity, deflate"),
+    ] {
+        let resp = send(body, encoding).await.unwrap();
+        let headers = resp.headers().clone();
+        let body = assert_error(resp, 415, "UNSUPPORTED_MEDIA_TYPE").await;
+        assert_eq!(
+            header(&headers, "accept-encoding"),
+            Some("identity"),
+            "{encoding}"
+        );
+        assert_eq!(header(&headers, "cache-control"), Some("no-store"));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("uncompressed"),
+            "{body}"
+        );
+    }
+    let resp = send(plain, "identity").await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(resp.headers(), "accept-encoding"), None);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body, json!({"email": "a@b.co", "name": "x"}));
 }
 
 #[tokio::test]
