@@ -60,6 +60,7 @@ pub fn verify(token: &str, config: &JwtConfig) -> Result<ServicePrincipal, AppEr
     let reject = |reason: &str| {
         AppError::new(ErrorCode::Unauthenticated)
             .with_message("The service token is not valid.")
+            .with_header("WWW-Authenticate", r#"Bearer error="invalid_token""#)
             .with_cause(format!("service token rejected: {reason}"))
     };
     if !config.enabled() {

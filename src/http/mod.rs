@@ -108,10 +108,18 @@ impl ApiResponse {
         }
     }
 
-    /// Builds the structured error response for `err`.
+    /// Builds the structured error response for `err`. Every 401 carries a challenge (RFC 9110
+    /// §15.5.2 requires one): the error's own, or `Bearer`, the scheme protected routes accept
+    /// in `Authorization` (RFC 6750 §3: no error code when no credentials were sent).
     pub fn from_error(err: &crate::AppError, request_id: &str) -> Self {
         let mut headers: Headers = vec![("Content-Type", "application/json".into())];
         headers.extend(err.headers().iter().cloned());
+        let challenged = headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("WWW-Authenticate"));
+        if err.status() == 401 && !challenged {
+            headers.push(("WWW-Authenticate", "Bearer".into()));
+        }
         Self {
             status: err.status(),
             headers,
@@ -156,5 +164,23 @@ mod tests {
         assert_eq!(resp.status, 405);
         assert_eq!(resp.header("allow"), Some("GET, HEAD"));
         assert_eq!(resp.header("content-type"), Some("application/json"));
+        assert_eq!(resp.header("www-authenticate"), None);
+    }
+
+    #[test]
+    fn every_401_carries_one_challenge() {
+        let resp = ApiResponse::from_error(&AppError::new(ErrorCode::Unauthenticated), "rid");
+        assert_eq!(resp.status, 401);
+        assert_eq!(resp.header("www-authenticate"), Some("Bearer"));
+        let own = AppError::new(ErrorCode::Unauthenticated)
+            .with_header("WWW-Authenticate", r#"Bearer error="invalid_token""#);
+        let resp = ApiResponse::from_error(&own, "rid");
+        let challenges: Vec<_> = resp
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("www-authenticate"))
+            .map(|(_, v)| v.as_ref())
+            .collect();
+        assert_eq!(challenges, [r#"Bearer error="invalid_token""#]);
     }
 }

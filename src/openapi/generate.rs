@@ -190,6 +190,9 @@ fn operation(route: &Route<Handler>, op: &Op) -> Value {
             .iter()
             .map(|(n, c)| ((*n).to_owned(), header_ref(c)))
             .collect();
+        if status == 401 {
+            all.insert("WWW-Authenticate".to_owned(), header_ref("WWWAuthenticate"));
+        }
         all.extend(hs);
         resp["headers"] = Value::Object(all);
         response_map.insert(status.to_string(), resp);
@@ -276,6 +279,7 @@ fn components() -> Value {
             "RateLimitPolicy": string("Quota per policy, e.g. `\"ip\";q=300;w=60`."),
             "RateLimitRequired": required("Remaining quota per policy.", json!({"type": "string"})),
             "RateLimitPolicyRequired": required("Quota per policy.", json!({"type": "string"})),
+            "WWWAuthenticate": required("The challenge (RFC 9110 §11.6.1): `Bearer`, or `Bearer error=\"invalid_token\"` when a service token was refused.", json!({"type": "string", "pattern": "^Bearer"})),
             "AcceptEncoding": string("`identity`: the request body must be sent without a content coding."),
             "RetryAfter": required("Seconds to wait before retrying.", json!({"type": "string", "pattern": "^[0-9]+$"})),
             "ETag": required("The representation's validator.", json!({"type": "string"})),

@@ -27,6 +27,13 @@ async fn every_non_public_route_answers_401_without_credentials() {
             .send()
             .await
             .unwrap();
+        assert_eq!(
+            resp.headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok()),
+            Some("Bearer"),
+            "{path}"
+        );
         let body = assert_error(resp, 401, "UNAUTHENTICATED").await;
         assert!(
             body["error"]["details"].as_array().unwrap().is_empty(),

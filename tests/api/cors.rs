@@ -62,6 +62,7 @@ async fn every_header_a_cross_origin_client_reads_is_exposed() {
         (Method::GET, "/v1/_test/deprecated"),
         (Method::DELETE, "/v1/health"),
         (Method::GET, "/v1/openapi.json"),
+        (Method::GET, "/v1/auth/me"),
     ] {
         let req = app
             .client()
@@ -111,6 +112,7 @@ async fn every_header_a_cross_origin_client_reads_is_exposed() {
         "ratelimit",
         "sunset",
         "traceparent",
+        "www-authenticate",
         "x-request-id",
     ] {
         assert!(seen.contains(name), "`{name}` was never sent: {seen:?}");

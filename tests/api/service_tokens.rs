@@ -2,7 +2,7 @@
 //! The test environment trusts the Ed25519 public keys `test-k1` and `test-k2` and an HS256
 //! secret (see `wrangler.toml`); the matching private seeds are below, for tests only.
 
-use crate::support::{app, assert_error};
+use crate::support::{app, assert_error, header};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
 use jwt_simple::prelude::*;
@@ -154,6 +154,11 @@ async fn every_invalid_token_is_401() {
     ];
     for (case, token) in cases {
         let resp = me(&token).await;
+        assert_eq!(
+            header(resp.headers(), "www-authenticate"),
+            Some(r#"Bearer error="invalid_token""#),
+            "{case}"
+        );
         let body = assert_error(resp, 401, "UNAUTHENTICATED").await;
         assert!(
             !body.to_string().contains("JWT"),
@@ -168,6 +173,8 @@ async fn every_invalid_token_is_401() {
         .send()
         .await
         .unwrap();
+    // No bearer token was sent, so the challenge names no error (RFC 6750 §3.1).
+    assert_eq!(header(resp.headers(), "www-authenticate"), Some("Bearer"));
     assert_error(resp, 401, "UNAUTHENTICATED").await;
 }
 
