@@ -4,7 +4,7 @@
 // well but makes the Wasm look several times costlier than it is; this one does not.
 //
 // Usage: node bench/perf-profile.mjs [--rounds 6] [--calls 10000] [--path P] [--freq 999]
-//          [--top 20] [BUNDLE…]
+//          [--top 20] [--http SECONDS] [BUNDLE…]
 // The default bundles are the template (build/index.js, with the function names of the copy
 // scripts/build.sh keeps in target/profile/), the Hono peer (bundled here as `make bench` does), the
 // runtime-calls peer (the template's runtime calls made from plain JavaScript) and the bare
@@ -14,7 +14,10 @@
 // here, the test environment's variables, no bindings), wrapped in a loop Worker whose one
 // request calls the bundle's `fetch` `--calls` times, as bench/isolate-workerd.mjs does.
 // Rounds rotate the bundles; `perf record` samples every process for the whole run, so the
-// machine's drift falls on all of them alike. Prints microseconds of CPU per call by layer:
+// machine's drift falls on all of them alike. With --http the bundle is the Worker itself and
+// each round is `wrk -t1 -c16` for that many seconds against the path: per HTTP request,
+// workerd's own handling included (no Miniflare in front, as in production). Prints
+// microseconds of CPU per call (or request) by layer:
 //
 //   wasm     the Rust code (Wasm functions, by their names)
 //   js       JavaScript: wasm-bindgen's glue, Hono, the loop
@@ -45,8 +48,10 @@ const { values: opts, positionals } = parseArgs({
     path: { type: "string", default: "/v1/_test/unlimited" },
     freq: { type: "string", default: "999" },
     top: { type: "string", default: "20" },
+    http: { type: "string" },
   },
 });
+const HTTP = opts.http ? Number(opts.http) : 0;
 const bundles = positionals.length ? positionals : ["build/index.js", "build/bench/hono/index.js",
   "bench/peers/runtime-calls/index.js", "bench/peers/bare/index.js"];
 if (!positionals.length) buildHonoPeer(root);
@@ -112,6 +117,8 @@ try {
       modules.push(`(name = "index_bg.wasm", wasm = embed "index_bg.wasm")`);
     }
     writeFileSync(join(dir, "loop.js"), loop);
+    // Over HTTP the bundle is the Worker's main module.
+    if (HTTP) modules.splice(0, 2, `(name = "inner.mjs", esModule = embed "inner.mjs")`);
     const port = await freePort();
     writeFileSync(join(dir, "config.capnp"), `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
@@ -134,10 +141,19 @@ const worker :Workerd.Worker = (
   await new Promise((ok) => setTimeout(ok, 3000));
   place.settle(targets.map((t) => String(t.child.pid)));
 
+  // One round for a bundle: the loop's calls, or wrk's requests over HTTP; returns how many.
   const run = async (t, calls) => {
+    if (HTTP) {
+      const url = `http://127.0.0.1:${t.port}${opts.path}`;
+      const out = execFileSync(...place.wrap("wrk", ["-t1", "-c16", `-d${HTTP}s`, url]), { encoding: "utf8" });
+      const served = Number(/(\d+) requests in/.exec(out)?.[1]);
+      if (/Non-2xx/.test(out) || !served) throw new Error(`${t.bundle}: ${opts.path}\n${out}`);
+      return served;
+    }
     const resp = await fetch(`http://127.0.0.1:${t.port}/?calls=${calls}`);
     const text = await resp.text();
     if (text !== String(calls)) throw new Error(`${t.bundle}: ${opts.path} ${text.slice(0, 200)}`);
+    return calls;
   };
   for (const t of targets) await run(t, Number(opts.calls)); // warm-up: V8 compiles the hot code
 
@@ -150,10 +166,7 @@ const worker :Workerd.Worker = (
   await new Promise((ok) => setTimeout(ok, 500));
   for (let round = 0; round < Number(opts.rounds); round++) {
     const order = targets.map((_, i) => targets[(i + round) % targets.length]);
-    for (const t of order) {
-      await run(t, Number(opts.calls));
-      t.calls += Number(opts.calls);
-    }
+    for (const t of order) t.calls += await run(t, Number(opts.calls));
   }
   await Promise.all(perfs.map((p) => new Promise((ok) => { p.once("exit", ok); p.kill("SIGINT"); })));
 
@@ -192,7 +205,8 @@ const worker :Workerd.Worker = (
   }
 
   const f = (x) => x.toFixed(1).padStart(6);
-  console.log(`\nCPU per call of ${opts.path}, µs (perf at ${opts.freq} Hz, ${opts.rounds} rounds of ${opts.calls} calls)\n`);
+  const rounds = HTTP ? `${opts.rounds} rounds of ${HTTP} s of wrk -c16` : `${opts.rounds} rounds of ${opts.calls} calls`;
+  console.log(`\nCPU per ${HTTP ? "HTTP request" : "call"} of ${opts.path}, µs (perf at ${opts.freq} Hz, ${rounds})\n`);
   console.log(`${"bundle".padEnd(40)}${"total".padStart(7)}${layers.map((l) => l.padStart(9)).join("")}`);
   for (const r of report) {
     console.log(`${r.bundle.padEnd(40)}${f(r.us_per_call)} ${layers.map((l) => f(r.layers[l]).padStart(8)).join(" ")}`);
@@ -204,7 +218,7 @@ const worker :Workerd.Worker = (
   mkdirSync(join(root, "target/profile"), { recursive: true });
   writeFileSync(join(root, "target/profile/perf.json"), JSON.stringify({
     date: new Date().toISOString(), path: opts.path, freq: Number(opts.freq), rounds: Number(opts.rounds),
-    calls: Number(opts.calls), placement: place.describe, report,
+    calls: Number(opts.calls), http_seconds: HTTP || null, placement: place.describe, report,
   }, null, 2));
   console.log("\nwrote target/profile/perf.json");
 } finally {
