@@ -64,12 +64,25 @@ impl Principal {
     }
 }
 
-/// Checks that `principal` may use a route with `access`: 403 when its role is too low.
+/// Checks that `principal` may use a route with `access`: 403 when its role is too low. A
+/// service token's 403 names the scope the route needs (RFC 6750 §3.1, `insufficient_scope`).
 pub fn authorize(principal: &Principal, access: Access) -> Result<(), AppError> {
     match access {
         Access::Public | Access::Optional => Ok(()),
         Access::Role(needed) if principal.role().is_some_and(|r| r >= needed) => Ok(()),
-        Access::Role(_) => Err(AppError::new(ErrorCode::Forbidden)),
+        Access::Role(needed) => {
+            let forbidden = AppError::new(ErrorCode::Forbidden);
+            Err(match principal {
+                Principal::Service(_) => forbidden.with_header(
+                    "WWW-Authenticate",
+                    format!(
+                        r#"Bearer error="insufficient_scope", scope="{}""#,
+                        needed.as_str()
+                    ),
+                ),
+                Principal::Session { .. } => forbidden,
+            })
+        }
     }
 }
 
@@ -123,6 +136,9 @@ mod tests {
         );
         assert!(authorize(&admin, Access::Role(Role::User)).is_ok());
         assert!(authorize(&admin, Access::Role(Role::Admin)).is_ok());
+        // A browser is not challenged: it has no bearer token to change.
+        let err = authorize(&user, Access::Role(Role::Admin)).unwrap_err();
+        assert!(err.headers().is_empty());
     }
 
     #[test]
@@ -132,11 +148,15 @@ mod tests {
             scopes: vec!["reports:read".into()],
             role: None,
         });
+        let err = authorize(&svc, Access::Role(Role::User)).unwrap_err();
+        assert_eq!(err.status(), 403);
         assert_eq!(
-            authorize(&svc, Access::Role(Role::User))
-                .unwrap_err()
-                .status(),
-            403
+            err.headers(),
+            [(
+                "WWW-Authenticate",
+                r#"Bearer error="insufficient_scope", scope="user""#.into()
+            )]
+            .as_slice()
         );
         assert_eq!(svc.session().unwrap_err().status(), 403);
         assert_eq!(svc.log_id(), "service:s");

@@ -122,7 +122,11 @@ fn operation(route: &Route<Handler>, op: &Op) -> Value {
         } else {
             "FORBIDDEN: the caller's role is too low"
         };
-        add(403, forbidden, json!({}));
+        add(
+            403,
+            forbidden,
+            headers(&[("WWW-Authenticate", "WWWAuthenticateScope")]),
+        );
     }
     if optional && unsafe_method {
         add(
@@ -280,6 +284,7 @@ fn components() -> Value {
             "RateLimitRequired": required("Remaining quota per policy.", json!({"type": "string"})),
             "RateLimitPolicyRequired": required("Quota per policy.", json!({"type": "string"})),
             "WWWAuthenticate": required("The challenge (RFC 9110 §11.6.1): `Bearer`, or `Bearer error=\"invalid_token\"` when a service token was refused.", json!({"type": "string", "pattern": "^Bearer"})),
+            "WWWAuthenticateScope": string("`Bearer error=\"insufficient_scope\", scope=\"user\"` (or `admin`) when a service token's scope is too low for the route (RFC 6750 §3.1)."),
             "AcceptEncoding": string("`identity`: the request body must be sent without a content coding."),
             "RetryAfter": required("Seconds to wait before retrying.", json!({"type": "string", "pattern": "^[0-9]+$"})),
             "ETag": required("The representation's validator.", json!({"type": "string"})),

@@ -182,7 +182,13 @@ async fn every_invalid_token_is_401() {
 async fn scopes_decide_the_role() {
     let app = app();
     let no_role = sign_eddsa("test-k1", "reports:read", 300);
-    assert_error(me(&no_role).await, 403, "FORBIDDEN").await;
+    let resp = me(&no_role).await;
+    // The 403 tells the service which scope the route needs (RFC 6750 §3.1).
+    assert_eq!(
+        header(resp.headers(), "www-authenticate"),
+        Some(r#"Bearer error="insufficient_scope", scope="user""#)
+    );
+    assert_error(resp, 403, "FORBIDDEN").await;
 
     let user = sign_eddsa("test-k1", "user", 300);
     let resp = app
@@ -192,6 +198,10 @@ async fn scopes_decide_the_role() {
         .send()
         .await
         .unwrap();
+    assert_eq!(
+        header(resp.headers(), "www-authenticate"),
+        Some(r#"Bearer error="insufficient_scope", scope="admin""#)
+    );
     assert_error(resp, 403, "FORBIDDEN").await;
 
     let admin = sign_eddsa("test-k2", "admin", 300);

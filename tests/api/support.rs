@@ -195,14 +195,23 @@ pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> V
     assert_eq!(resp.status().as_u16(), status, "status");
     let headers = resp.headers().clone();
     assert_eq!(header(&headers, "content-type"), Some("application/json"));
-    // Every 401 carries one challenge (RFC 9110 §15.5.2), in the scheme the API accepts.
+    // Every 401 carries one challenge (RFC 9110 §15.5.2), in the scheme the API accepts; a
+    // 403 only when it refuses a service token's scope (RFC 6750 §3.1).
     let challenges = headers.get_all("www-authenticate").iter().count();
-    if status == 401 {
-        assert_eq!(challenges, 1, "one WWW-Authenticate on a 401");
-        let challenge = header(&headers, "www-authenticate").unwrap();
-        assert!(challenge.starts_with("Bearer"), "{challenge}");
-    } else {
-        assert_eq!(challenges, 0, "WWW-Authenticate only on a 401");
+    match (status, header(&headers, "www-authenticate")) {
+        (401, Some(challenge)) => {
+            assert_eq!(challenges, 1, "one WWW-Authenticate on a 401");
+            assert!(challenge.starts_with("Bearer"), "{challenge}");
+        }
+        (401, None) => panic!("a 401 without WWW-Authenticate"),
+        (403, Some(challenge)) => {
+            assert_eq!(challenges, 1);
+            assert!(
+                challenge.starts_with(r#"Bearer error="insufficient_scope", scope=""#),
+                "{challenge}"
+            );
+        }
+        (_, challenge) => assert_eq!(challenge, None, "WWW-Authenticate on a {status}"),
     }
     let body: Value = resp.json().await.expect("JSON error body");
     let error = &body["error"];
