@@ -15,7 +15,7 @@ use crate::db::{turso::Turso, Database, Db};
 use crate::domain::{Issue, UserId};
 use crate::error::{AppError, ErrorCode, FieldIssue};
 use crate::http::log::Warning;
-use crate::http::{json, page, query, ApiResponse, Method};
+use crate::http::{input, json, page, query, ApiResponse, Method};
 use crate::platform::{Bindings, RawRequest, RuntimeClock};
 use crate::ratelimit::client::DurableLimiter;
 use crate::ratelimit::{self, Checked, KeyKind, Verdict};
@@ -214,8 +214,8 @@ impl Ctx {
 
     /// Reads the body as a JSON object whose fields are all in `allowed`, ready to be read
     /// field by field into domain types.
-    pub async fn input(&mut self, allowed: &[&str]) -> Result<json::Input, AppError> {
-        json::Input::new(self.json_body().await?, allowed)
+    pub async fn input(&mut self, allowed: &[&str]) -> Result<input::Input, AppError> {
+        input::Input::new(self.json_body().await?, allowed)
     }
 
     // ---- request facts -----------------------------------------------------------------

@@ -9,7 +9,8 @@ use crate::auth::{cookie, csrf, token::SessionToken};
 use crate::cache::{remote::Reply, upstash, Entry};
 use crate::db::hrana;
 use crate::domain::{Email, NoteBody, NoteId, NoteTitle, Password, Tag, Tags, UserId};
-use crate::http::json::{self, Input};
+use crate::http::input::{self, Input};
+use crate::http::json;
 use crate::http::trace::TraceContext;
 use crate::http::{cursor, page, query, request_id};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
@@ -82,7 +83,7 @@ proptest! {
                 // Reading fields never panics, and every refusal is one 422.
                 if let Ok(mut input) = Input::new(value, &["title", "body", "tags"]) {
                     let _ = input.required("title", NoteTitle::parse);
-                    let _ = input.optional_value("body", json::string(NoteBody::parse));
+                    let _ = input.optional_value("body", input::string(NoteBody::parse));
                     let _ = input.patch("tags", Tags::parse);
                     if let Err(e) = input.finish() {
                         prop_assert_eq!(e.status(), 422);

@@ -11,6 +11,7 @@ pub mod contract;
 pub mod cors;
 pub mod cursor;
 pub mod date;
+pub mod input;
 pub mod json;
 pub mod log;
 pub mod page;

@@ -8,7 +8,7 @@ use crate::context::Ctx;
 use crate::domain::{NoteBody, NoteId, NoteTitle, Tag, Tags, UserId};
 use crate::error::{AppError, ErrorCode, FieldIssue};
 use crate::http::conditional::{self, IfMatch};
-use crate::http::json::{string, Patch};
+use crate::http::input::{string, Patch};
 use crate::http::{cursor, ApiResponse};
 use serde_json::json;
 
