@@ -5,6 +5,8 @@
 use crate::error::{AppError, FieldIssue};
 use serde_json::{Map, Value};
 
+pub use crate::domain::Issue;
+
 /// A JSON object being read field by field into domain types.
 #[derive(Debug)]
 pub struct Input {
@@ -13,8 +15,6 @@ pub struct Input {
     /// Issues beyond what an error lists, counted only.
     omitted: usize,
 }
-
-pub use crate::domain::Issue;
 
 /// One field of a merge patch.
 #[derive(Debug, Clone, PartialEq, Eq)]
