@@ -5,7 +5,7 @@ SHELL := bash
 RUN := source scripts/env.sh &&
 PORT ?= 8787
 
-.PHONY: help setup build dev test check unit wasm-test integration e2e dry-run contract fuzz openapi bench bench-quick profile profile-perf migrate-local migrate-turso clean
+.PHONY: help setup build dev test check unit wasm-test integration e2e dry-run contract fuzz openapi bench bench-quick bench-cold profile profile-perf migrate-local migrate-turso clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -53,9 +53,13 @@ dry-run: build ## Bundle as `wrangler deploy` would, without uploading; prints t
 
 bench: build ## Benchmarks in workerd vs Hono and the bare ceiling, limiter, login CPU, cache layers (bench/results/)
 	@bash scripts/bench-setup.sh
-	@$(RUN) node bench/run.mjs $(if $(BASELINE),--baseline $(BASELINE)) && node bench/limiter.mjs && node bench/login-cpu.mjs && node bench/cache.mjs \
+	@$(RUN) node bench/run.mjs $(if $(BASELINE),--baseline $(BASELINE)) && node bench/limiter.mjs && node bench/login-cpu.mjs && node bench/cache.mjs && node bench/cold.mjs \
 	  && echo "pipeline only, CPU per call inside workerd (no HTTP), relative to this template:" \
 	  && node bench/isolate-workerd.mjs --rounds 10 --calls 20000 build/index.js build/bench/hono/index.js bench/peers/runtime-calls/index.js
+
+bench-cold: build ## A new isolate vs Hono and bare: start-up CPU, the first request, CPU per request over the first 3,000, memory (bench/results/cold.json)
+	@bash scripts/bench-setup.sh
+	@$(RUN) node bench/cold.mjs
 
 profile: build ## V8 CPU profile of the Worker under load, by category (target/profile/*.cpuprofile)
 	@bash scripts/bench-setup.sh

@@ -4,7 +4,7 @@
 // well but makes the Wasm look several times costlier than it is; this one does not.
 //
 // Usage: node bench/perf-profile.mjs [--rounds 6] [--calls 10000] [--path P] [--freq 999]
-//          [--top 20] [--http SECONDS] [BUNDLE…]
+//          [--top 20] [--http SECONDS] [--connections 16] [BUNDLE…]
 // The default bundles are the template (build/index.js, with the function names of the copy
 // scripts/build.sh keeps in target/profile/), the Hono peer (bundled here as `make bench` does), the
 // runtime-calls peer (the template's runtime calls made from plain JavaScript) and the bare
@@ -16,7 +16,8 @@
 // Rounds rotate the bundles; `perf record` samples every process for the whole run, so the
 // machine's drift falls on all of them alike. With --http the bundle is the Worker itself and
 // each round is `wrk -t1 -c16` for that many seconds against the path: per HTTP request,
-// workerd's own handling included (no Miniflare in front, as in production). Prints
+// workerd's own handling included (no Miniflare in front, as in production); `--connections
+// 1` sends one request at a time, as an isolate with little traffic sees them. Prints
 // microseconds of CPU per call (or request) by layer:
 //
 //   wasm     the Rust code (Wasm functions, by their names)
@@ -49,6 +50,7 @@ const { values: opts, positionals } = parseArgs({
     freq: { type: "string", default: "999" },
     top: { type: "string", default: "20" },
     http: { type: "string" },
+    connections: { type: "string", default: "16" },
   },
 });
 const HTTP = opts.http ? Number(opts.http) : 0;
@@ -145,7 +147,7 @@ const worker :Workerd.Worker = (
   const run = async (t, calls) => {
     if (HTTP) {
       const url = `http://127.0.0.1:${t.port}${opts.path}`;
-      const out = execFileSync(...place.wrap("wrk", ["-t1", "-c16", `-d${HTTP}s`, url]), { encoding: "utf8" });
+      const out = execFileSync(...place.wrap("wrk", ["-t1", `-c${opts.connections}`, `-d${HTTP}s`, url]), { encoding: "utf8" });
       const served = Number(/(\d+) requests in/.exec(out)?.[1]);
       if (/Non-2xx/.test(out) || !served) throw new Error(`${t.bundle}: ${opts.path}\n${out}`);
       return served;
