@@ -51,15 +51,20 @@ openapi: setup ## Regenerate openapi.json from the route table and the features'
 dry-run: build ## Bundle as `wrangler deploy` would, without uploading; prints the size
 	@bash scripts/test.sh dry-run
 
+# A new isolate on each workload (bench/cold.mjs).
+COLD = node bench/cold.mjs && node bench/cold.mjs --workload health --rounds 6 --requests 1000 \
+  && node bench/cold.mjs --workload read --rounds 6 --requests 1000
+
 bench: build ## Benchmarks in workerd vs Hono and the bare ceiling, limiter, login CPU, cache layers (bench/results/)
 	@bash scripts/bench-setup.sh
-	@$(RUN) node bench/run.mjs $(if $(BASELINE),--baseline $(BASELINE)) && node bench/limiter.mjs && node bench/login-cpu.mjs && node bench/cache.mjs && node bench/cold.mjs \
+	@$(RUN) node bench/run.mjs $(if $(BASELINE),--baseline $(BASELINE)) && node bench/limiter.mjs && node bench/login-cpu.mjs && node bench/cache.mjs \
+	  && $(COLD) \
 	  && echo "pipeline only, CPU per call inside workerd (no HTTP), relative to this template:" \
 	  && node bench/isolate-workerd.mjs --rounds 10 --calls 20000 build/index.js build/bench/hono/index.js bench/peers/runtime-calls/index.js
 
-bench-cold: build ## A new isolate vs Hono and bare: start-up CPU, the first request, CPU per request over the first 3,000, memory (bench/results/cold.json)
+bench-cold: build ## A new isolate vs Hono and bare: start-up, the first request, CPU per request over its first thousands, memory (bench/results/cold-*.json)
 	@bash scripts/bench-setup.sh
-	@$(RUN) node bench/cold.mjs
+	@$(RUN) $(COLD)
 
 profile: build ## V8 CPU profile of the Worker under load, by category (target/profile/*.cpuprofile)
 	@bash scripts/bench-setup.sh

@@ -3,41 +3,59 @@
 // its Wasm, running the top level) and its first requests' slow paths (V8 compiling each
 // function on first call, Liftoff before TurboFan) many times a day, not once.
 //
-// Usage: node bench/cold.mjs [--rounds 10] [--path /v1/_test/unlimited] [--requests 3000]
-//          [BUNDLE…]
+// Usage: node bench/cold.mjs [--workload pipeline|health|read] [--rounds 10]
+//          [--requests 3000] [--v8-flags=FLAGS] [BUNDLE…]
 // The default bundles are the template (build/index.js), the Hono peer (bundled as `make
 // bench` does) and the bare peer (a constant answer: workerd's own start-up and request
 // handling, to subtract).
 //
-// Each start is a fresh `workerd serve` with the bundle as its one Worker (the test
-// environment's variables, no bindings, no Miniflare in front), on the last core when there
-// are two. The harness polls its socket until it accepts, then sends `--requests` requests
-// one after another on one connection. workerd's CPU is read from every thread's
-// `/proc/<pid>/task/<tid>/schedstat` (nanoseconds), so a single request can be measured.
-// Rounds rotate the bundles. Prints medians per bundle: time until the socket accepts, CPU
-// spent by then, the first request's wall time and CPU, CPU per request over requests 2–10,
-// 11–100 and the rest, CPU over all the requests, and resident memory once started and at the
-// end. Writes bench/results/cold.json.
+// `pipeline` (the default): each start is a fresh `workerd serve` with the bundle as its one
+// Worker (the test environment's variables, no bindings, no Miniflare in front) and
+// `/v1/_test/unlimited` is sent. `health` (`/v1/health`, one limiter check) and `read` (an
+// authenticated `GET /v1/notes/{id}`) need the Durable Object, KV and D1, so each start is a
+// fresh Miniflare over state persisted once per bundle (`launchMiniflare`). workerd runs on
+// the last core when there are two. The harness waits until the server accepts, then sends
+// `--requests` requests one after another on one connection. workerd's CPU is read from every
+// thread's `/proc/<pid>/task/<tid>/schedstat` (nanoseconds), so a single request can be
+// measured. Rounds rotate the bundles. Prints medians per bundle: time until the server
+// accepts, CPU spent by then, the first request's wall time and CPU, CPU per request over
+// requests 2–10, 11–100 and the rest, CPU over all the requests, and resident memory once
+// started and at the end. Writes bench/results/cold-WORKLOAD.json.
 
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { parse as parseToml } from "smol-toml";
-import { buildHonoPeer, placement } from "./workerd.mjs";
+import { buildHonoPeer, placement, workerdBelow } from "./workerd.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     rounds: { type: "string", default: "10" },
-    path: { type: "string", default: "/v1/_test/unlimited" },
+    workload: { type: "string", default: "pipeline" },
     requests: { type: "string", default: "3000" },
     "v8-flags": { type: "string", default: "" },
   },
 });
+// What each start is sent. Health needs the limiter's Durable Object and the read KV and
+// D1, so those run through Miniflare; the read's account, session and note are seeded once.
+const WORKLOADS = {
+  pipeline: { path: "/v1/_test/unlimited" },
+  health: { path: "/v1/health", miniflare: true },
+  read: { path: "/v1/notes/{id}", miniflare: true, seed: true },
+};
+const WORKLOAD = WORKLOADS[opts.workload];
+if (!WORKLOAD) {
+  console.error(`--workload is one of ${Object.keys(WORKLOADS).join(", ")}`);
+  process.exit(2);
+}
+const ORIGIN = "https://app.example.test";
+const PASSWORD = "correct horse battery staple";
 const ROUNDS = Number(opts.rounds);
 const REQUESTS = Number(opts.requests);
 // Spans of requests (1-based, inclusive) whose CPU per request is reported: the first ten,
@@ -101,23 +119,15 @@ async function accepting(port, child) {
   }
 }
 
-// One directory per bundle holds its config; each start runs a new process from it.
+// Each start: a new process, and where CPU and memory are read, where to send requests and how
+// to stop it.
 const workerdBin = (await import("workerd")).default.default;
 const place = placement();
 const serverCore = String(cpus().length - 1);
-const targets = bundles.map((bundle) => {
-  const dir = mkdtempSync(join(tmpdir(), "cold-"));
-  writeFileSync(join(dir, "main.mjs"), readFileSync(bundle, "utf8"));
-  const modules = [`(name = "main.mjs", esModule = embed "main.mjs")`];
-  const wasm = join(dirname(bundle), "index_bg.wasm");
-  if (existsSync(wasm)) {
-    copyFileSync(wasm, join(dir, "index_bg.wasm"));
-    modules.push(`(name = "index_bg.wasm", wasm = embed "index_bg.wasm")`);
-  }
-  return { bundle, dir, modules, starts: [] };
-});
+const FLOOR = "bench/peers/bare/index.js";
 
-async function start(t) {
+/** The pipeline workload: the bundle as the one Worker of a bare `workerd serve`. */
+async function launchWorkerd(t) {
   const port = await freePort();
   writeFileSync(join(t.dir, "config.capnp"), `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
@@ -137,41 +147,118 @@ const worker :Workerd.Worker = (
   const child = place.on
     ? spawn("taskset", ["-c", serverCore, workerdBin, ...args], { cwd: t.dir, stdio: ["ignore", "ignore", "inherit"] })
     : spawn(workerdBin, args, { cwd: t.dir, stdio: ["ignore", "ignore", "inherit"] });
+  const stop = async () => {
+    child.kill("SIGKILL");
+    await new Promise((ok) => (child.exitCode !== null ? ok() : child.once("exit", ok)));
+  };
   try {
     await accepting(port, child);
-    const s = { ready_ms: performance.now() - began };
-    const pid = child.pid;
-    let cpu = cpuNs(pid);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { pids: [child.pid], url: `http://127.0.0.1:${port}`, ready_ms: performance.now() - began, stop };
+}
+
+/**
+ * The workloads with storage: the bundle served through Miniflare (`tests/support/serve.mjs`,
+ * wrangler.toml's test bindings) with its state persisted in the bundle's directory, so every
+ * start is a new workerd, and a new isolate, over the account, session and note seeded once.
+ * workerd's CPU then includes Miniflare's own services (KV, D1), the same for every bundle.
+ */
+async function launchMiniflare(t) {
+  const args = ["tests/support/serve.mjs", "--quiet", "--no-assets", "--script", t.bundle,
+    "--vars", JSON.stringify(vars), "--persist", t.dir];
+  if (t.bundle === FLOOR) args.push("--drop-binding", "DB", "--drop-binding", "SESSIONS", "--drop-binding", "RATE_LIMITER");
+  const began = performance.now();
+  const child = spawn(...place.wrap(process.execPath, args), { cwd: root, stdio: ["pipe", "pipe", "inherit"] });
+  const exited = new Promise((ok) => child.once("exit", ok));
+  const line = await Promise.race([
+    new Promise((ok) => createInterface({ input: child.stdout }).once("line", ok)),
+    exited.then((code) => { throw new Error(`${t.bundle}: serve.mjs exited with ${code}`); }),
+  ]);
+  const { url } = JSON.parse(line);
+  const pids = workerdBelow(child.pid);
+  place.settle(pids);
+  const stop = async () => {
+    child.stdin.end();
+    await exited;
+  };
+  return { pids, url, ready_ms: performance.now() - began, stop };
+}
+
+/** Signs up, signs in and creates a note in `t`'s persisted state; returns the read's request. */
+async function seed(t) {
+  const server = await launchMiniflare(t);
+  try {
+    const post = (path, body, headers = {}) => fetch(server.url + path, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: ORIGIN, ...headers },
+      body: JSON.stringify(body),
+    });
+    const email = `cold-${Date.now()}@example.test`;
+    const signup = await post("/v1/auth/signup", { email, password: PASSWORD });
+    if (signup.status !== 201) throw new Error(`${t.bundle} signup: ${signup.status}`);
+    const login = await post("/v1/auth/login", { email, password: PASSWORD });
+    if (login.status !== 200) throw new Error(`${t.bundle} login: ${login.status}`);
+    const cookie = login.headers.get("set-cookie").split(";")[0];
+    const note = await post("/v1/notes", { title: "Cold", body: "x".repeat(512), tags: ["cold"] }, { cookie });
+    if (note.status !== 201) throw new Error(`${t.bundle} note: ${note.status}`);
+    return { path: `/v1/notes/${(await note.json()).id}`, headers: { cookie, origin: ORIGIN } };
+  } finally {
+    await server.stop();
+  }
+}
+
+const targets = bundles.map((bundle) => {
+  const dir = mkdtempSync(join(tmpdir(), "cold-"));
+  writeFileSync(join(dir, "main.mjs"), readFileSync(bundle, "utf8"));
+  const modules = [`(name = "main.mjs", esModule = embed "main.mjs")`];
+  const wasm = join(dirname(bundle), "index_bg.wasm");
+  if (existsSync(wasm)) {
+    copyFileSync(wasm, join(dir, "index_bg.wasm"));
+    modules.push(`(name = "index_bg.wasm", wasm = embed "index_bg.wasm")`);
+  }
+  return { bundle, dir, modules, starts: [], path: WORKLOAD.path, headers: {} };
+});
+
+async function start(t) {
+  const server = await (WORKLOAD.miniflare ? launchMiniflare : launchWorkerd)(t);
+  try {
+    const cpuNow = () => server.pids.reduce((sum, pid) => sum + cpuNs(pid), 0);
+    const rssNow = () => server.pids.reduce((sum, pid) => sum + rssMib(pid), 0);
+    const s = { ready_ms: server.ready_ms };
+    let cpu = cpuNow();
     s.start_cpu_ms = cpu / 1e6;
-    s.rss_start_mib = rssMib(pid);
+    s.rss_start_mib = rssNow();
     const ready = cpu;
-    const url = `http://127.0.0.1:${port}${opts.path}`;
+    const url = server.url + t.path;
+    const headers = { "user-agent": "bench/cold.mjs", ...t.headers };
     const request = async () => {
-      const resp = await fetch(url, { headers: { "user-agent": "bench/cold.mjs" } });
+      const resp = await fetch(url, { headers });
       await resp.arrayBuffer();
-      if (resp.status !== 200) throw new Error(`${t.bundle}: ${opts.path} answered ${resp.status}`);
+      if (resp.status !== 200) throw new Error(`${t.bundle}: ${t.path} answered ${resp.status}`);
     };
     const sent = performance.now();
     await request();
     s.first_ms = performance.now() - sent;
-    let now = cpuNs(pid);
+    let now = cpuNow();
     s.first_cpu_ms = (now - cpu) / 1e6;
     cpu = now;
     // CPU per request, in µs, over requests from..to (1-based, inclusive).
     const span = async (from, to) => {
       for (let i = from; i <= to; i++) await request();
-      now = cpuNs(pid);
+      now = cpuNow();
       const us = (now - cpu) / 1e3 / (to - from + 1);
       cpu = now;
       return us;
     };
     for (const [from, to] of SPANS) s[`us_${from}_${to}`] = await span(from, to);
     s.requests_cpu_ms = (now - ready) / 1e6;
-    s.rss_end_mib = rssMib(pid);
+    s.rss_end_mib = rssNow();
     return s;
   } finally {
-    child.kill("SIGKILL");
-    await new Promise((ok) => (child.exitCode !== null ? ok() : child.once("exit", ok)));
+    await server.stop();
   }
 }
 
@@ -182,6 +269,9 @@ const median = (xs) => {
 };
 
 try {
+  if (WORKLOAD.seed) {
+    for (const t of targets) if (t.bundle !== FLOOR) Object.assign(t, await seed(t));
+  }
   for (let round = 0; round < ROUNDS; round++) {
     for (let i = 0; i < targets.length; i++) {
       const t = targets[(i + round) % targets.length];
@@ -208,13 +298,13 @@ const report = targets.map((t) => ({
   median: Object.fromEntries(fields.map(([k]) => [k, median(t.starts.map((s) => s[k]))])),
   starts_raw: t.starts,
 }));
-console.log(`cold starts: ${ROUNDS} rounds, ${opts.path}, ${REQUESTS} requests per start, ${place.on ? `workerd on core ${serverCore}` : "unplaced"}; medians`);
+console.log(`cold starts: ${ROUNDS} rounds, ${opts.workload} (${targets[0].path}), ${REQUESTS} requests per start, ${place.on ? `workerd on core ${serverCore}` : "unplaced"}; medians`);
 const width = Math.max(...targets.map((t) => t.bundle.length));
 console.log(["bundle".padEnd(width), ...fields.map(([, h]) => h)].join(" | "));
 for (const r of report) {
   console.log([r.bundle.padEnd(width), ...fields.map(([k, h, d]) => r.median[k].toFixed(d).padStart(h.length))].join(" | "));
 }
 mkdirSync(join(root, "bench/results"), { recursive: true });
-writeFileSync(join(root, "bench/results/cold.json"), JSON.stringify({
-  date: new Date().toISOString(), path: opts.path, rounds: ROUNDS, requests: REQUESTS, placed: place.on, report,
+writeFileSync(join(root, `bench/results/cold-${opts.workload}.json`), JSON.stringify({
+  date: new Date().toISOString(), workload: opts.workload, rounds: ROUNDS, requests: REQUESTS, placed: place.on, report,
 }, null, 2) + "\n");
