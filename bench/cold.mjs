@@ -24,13 +24,12 @@
 
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { parse as parseToml } from "smol-toml";
-import { buildHonoPeer, placement, workerdBelow } from "./workerd.mjs";
+import { benchVars, buildHonoPeer, freePort, placement, workerdBelow, writeServeConfig } from "./workerd.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const { values: opts, positionals } = parseArgs({
@@ -77,18 +76,7 @@ for (const b of bundles) {
   }
 }
 
-// The test environment's variables (the pipeline-only route is a test route), quotas out of
-// reach and the isolate cache off, as in `make bench`.
-const wrangler = parseToml(readFileSync(join(root, "wrangler.toml"), "utf8"));
-const vars = {
-  ...wrangler.env.test.vars,
-  RATE_LIMITS: "ip=1000000000/60,user=1000000000/60",
-  CACHE_L1_MAX_ENTRIES: "0",
-};
-const capnpString = (s) => JSON.stringify(String(s));
-const freePort = () => new Promise((ok) => {
-  const s = createServer().listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => ok(port)); });
-});
+const vars = benchVars(root);
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
 /** Nanoseconds on a CPU so far, summed over the threads of `pid`. */
@@ -129,19 +117,8 @@ const FLOOR = "bench/peers/bare/index.js";
 /** The pipeline workload: the bundle as the one Worker of a bare `workerd serve`. */
 async function launchWorkerd(t) {
   const port = await freePort();
-  writeFileSync(join(t.dir, "config.capnp"), `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [(name = "main", worker = .worker)],
-  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
-  v8Flags = [${V8_FLAGS.map(capnpString).join(", ")}],
-);
-const worker :Workerd.Worker = (
-  modules = [${t.modules.join(", ")}],
-  compatibilityDate = ${capnpString(wrangler.compatibility_date)},
-  bindings = [${Object.entries(vars).map(([k, v]) => `(name = ${capnpString(k)}, text = ${capnpString(v)})`).join(", ")}],
-);
-`);
-  const args = ["serve", join(t.dir, "config.capnp")];
+  const config = writeServeConfig(t.dir, { root, port, modules: t.modules, vars, v8Flags: V8_FLAGS });
+  const args = ["serve", config];
   const began = performance.now();
   // taskset execs workerd, so the child's pid is workerd's.
   const child = place.on

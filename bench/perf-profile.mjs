@@ -33,12 +33,10 @@
 
 import { execFileSync, spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { parse as parseToml } from "smol-toml";
-import { buildHonoPeer, placement } from "./workerd.mjs";
+import { benchVars, buildHonoPeer, freePort, placement, writeServeConfig } from "./workerd.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const { values: opts, positionals } = parseArgs({
@@ -70,14 +68,7 @@ try {
   process.exit(2);
 }
 
-// The test environment's variables (the pipeline-only route is a test route), quotas out of
-// reach and the isolate cache off, as in `make bench`.
-const wrangler = parseToml(readFileSync(join(root, "wrangler.toml"), "utf8"));
-const vars = {
-  ...wrangler.env.test.vars,
-  RATE_LIMITS: "ip=1000000000/60,user=1000000000/60",
-  CACHE_L1_MAX_ENTRIES: "0",
-};
+const vars = benchVars(root);
 
 const loop = `import inner from "./inner.mjs";
 export default {
@@ -94,11 +85,6 @@ export default {
   },
 };
 `;
-
-const freePort = () => new Promise((ok) => {
-  const s = createServer().listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => ok(port)); });
-});
-const capnpString = (s) => JSON.stringify(String(s));
 
 // The workerd binary Miniflare runs: the `workerd` package (CommonJS, its path as `default`)
 // resolves this platform's build.
@@ -122,21 +108,10 @@ try {
     // Over HTTP the bundle is the Worker's main module.
     if (HTTP) modules.splice(0, 2, `(name = "inner.mjs", esModule = embed "inner.mjs")`);
     const port = await freePort();
-    writeFileSync(join(dir, "config.capnp"), `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [(name = "main", worker = .worker)],
-  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
-  v8Flags = ["--perf-basic-prof"],
-);
-const worker :Workerd.Worker = (
-  modules = [${modules.join(", ")}],
-  compatibilityDate = ${capnpString(wrangler.compatibility_date)},
-  bindings = [${Object.entries(vars).map(([k, v]) => `(name = ${capnpString(k)}, text = ${capnpString(v)})`).join(", ")}],
-);
-`);
+    const config = writeServeConfig(dir, { root, port, modules, vars, v8Flags: ["--perf-basic-prof"] });
     // The log lines go to a discarded stdout, as Miniflare reads and drops them. V8 writes a
     // log file per isolate into the working directory: the temporary one.
-    const child = spawn(workerdBin, ["serve", join(dir, "config.capnp")],
+    const child = spawn(workerdBin, ["serve", config],
       { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
     targets.push({ bundle, dir, port, child, cpuMs: 0, calls: 0 });
   }

@@ -1,12 +1,15 @@
 // What the benchmarks need of a running workerd: its processes (descendants of the harness
 // that started it, so other workerd processes on the machine are never counted), their CPU
 // time, a DevTools session on the Worker's isolate through the inspector, where the
-// processes run, and the Hono peer's bundle.
+// processes run, the Hono peer's bundle, and the settings and config of a Worker served by a
+// bare `workerd serve`.
 
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { cpus } from "node:os";
 import { join } from "node:path";
+import { parse as parseToml } from "smol-toml";
 import { WebSocket } from "ws";
 
 /** Clock ticks per second of /proc CPU times (USER_HZ on Linux), as milliseconds per tick. */
@@ -109,4 +112,47 @@ export function buildHonoPeer(root) {
      "--minify", "--log-level=warning", "--outfile=build/bench/hono/index.js"],
     { cwd: root, stdio: "inherit" },
   );
+}
+
+/** wrangler.toml, parsed. */
+export const wranglerConfig = (root) => parseToml(readFileSync(join(root, "wrangler.toml"), "utf8"));
+
+/**
+ * The test environment's variables (the pipeline-only route is a test route), quotas out of
+ * reach and the isolate cache off, as `make bench` serves the Worker.
+ */
+export function benchVars(root) {
+  return {
+    ...wranglerConfig(root).env.test.vars,
+    RATE_LIMITS: "ip=1000000000/60,user=1000000000/60",
+    CACHE_L1_MAX_ENTRIES: "0",
+  };
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export const freePort = () => new Promise((ok) => {
+  const s = createServer().listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => ok(port)); });
+});
+
+/**
+ * Writes `dir/config.capnp` for `workerd serve`: one Worker made of `modules` (capnp module
+ * entries), with `vars` as text bindings and no other binding, served on 127.0.0.1:`port`.
+ * Returns the file's path.
+ */
+export function writeServeConfig(dir, { root, port, modules, vars, v8Flags = [] }) {
+  const str = (s) => JSON.stringify(String(s));
+  const path = join(dir, "config.capnp");
+  writeFileSync(path, `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "main", worker = .worker)],
+  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
+  v8Flags = [${v8Flags.map(str).join(", ")}],
+);
+const worker :Workerd.Worker = (
+  modules = [${modules.join(", ")}],
+  compatibilityDate = ${str(wranglerConfig(root).compatibility_date)},
+  bindings = [${Object.entries(vars).map(([k, v]) => `(name = ${str(k)}, text = ${str(v)})`).join(", ")}],
+);
+`);
+  return path;
 }
