@@ -29,7 +29,7 @@ import { cpus, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { benchVars, buildHonoPeer, freePort, placement, workerdBelow, writeServeConfig } from "./workerd.mjs";
+import { BENCH_ORIGIN, benchVars, buildHonoPeer, freePort, placement, seedAccount, workerdBelow, writeServeConfig } from "./workerd.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const { values: opts, positionals } = parseArgs({
@@ -53,8 +53,6 @@ if (!WORKLOAD) {
   console.error(`--workload is one of ${Object.keys(WORKLOADS).join(", ")}`);
   process.exit(2);
 }
-const ORIGIN = "https://app.example.test";
-const PASSWORD = "correct horse battery staple";
 const ROUNDS = Number(opts.rounds);
 const REQUESTS = Number(opts.requests);
 // Spans of requests (1-based, inclusive) whose CPU per request is reported: the first ten,
@@ -164,24 +162,12 @@ async function launchMiniflare(t) {
   return { pids, url, ready_ms: performance.now() - began, stop };
 }
 
-/** Signs up, signs in and creates a note in `t`'s persisted state; returns the read's request. */
+/** Seeds an account, its session and a note in `t`'s persisted state; returns the read's request. */
 async function seed(t) {
   const server = await launchMiniflare(t);
   try {
-    const post = (path, body, headers = {}) => fetch(server.url + path, {
-      method: "POST",
-      headers: { "content-type": "application/json", origin: ORIGIN, ...headers },
-      body: JSON.stringify(body),
-    });
-    const email = `cold-${Date.now()}@example.test`;
-    const signup = await post("/v1/auth/signup", { email, password: PASSWORD });
-    if (signup.status !== 201) throw new Error(`${t.bundle} signup: ${signup.status}`);
-    const login = await post("/v1/auth/login", { email, password: PASSWORD });
-    if (login.status !== 200) throw new Error(`${t.bundle} login: ${login.status}`);
-    const cookie = login.headers.get("set-cookie").split(";")[0];
-    const note = await post("/v1/notes", { title: "Cold", body: "x".repeat(512), tags: ["cold"] }, { cookie });
-    if (note.status !== 201) throw new Error(`${t.bundle} note: ${note.status}`);
-    return { path: `/v1/notes/${(await note.json()).id}`, headers: { cookie, origin: ORIGIN } };
+    const { cookie, noteId } = await seedAccount(server.url, t.bundle);
+    return { path: `/v1/notes/${noteId}`, headers: { cookie, origin: BENCH_ORIGIN } };
   } finally {
     await server.stop();
   }

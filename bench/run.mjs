@@ -30,7 +30,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
-import { TICK_MS, buildHonoPeer, cpuTicks, placement, workerdBelow } from "./workerd.mjs";
+import { BENCH_ORIGIN, BENCH_PASSWORD, TICK_MS, buildHonoPeer, cpuTicks, placement, seedAccount, workerdBelow } from "./workerd.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const { values: opts } = parseArgs({
@@ -54,8 +54,6 @@ const selected = (w) => !ONLY || ONLY.some((s) => w.name.includes(s));
 const ROUNDS = Number(opts.rounds);
 const SECONDS = Number(opts.seconds);
 const CONNECTIONS = Number(opts.connections);
-const ORIGIN = "https://app.example.test";
-const PASSWORD = "correct horse battery staple";
 // Quotas high enough that the benchmark measures the limiter's cost, never its refusals. The
 // Rust Worker's read cache is off, as the peers have none: every read goes to D1 in all
 // three (bench/cache.mjs measures the cache).
@@ -92,32 +90,11 @@ async function start(name, script, drop = []) {
   return { name, url, cpuTicks: ticks, rssBytes, firstResponseMs };
 }
 
-// ---- seeding --------------------------------------------------------------------------------
-
-async function seed(target) {
-  const post = (path, body, headers = {}) =>
-    fetch(target.url + path, {
-      method: "POST",
-      headers: { "content-type": "application/json", origin: ORIGIN, ...headers },
-      body: JSON.stringify(body),
-    });
-  const email = `bench-${Date.now()}@example.test`;
-  const signup = await post("/v1/auth/signup", { email, password: PASSWORD });
-  if (signup.status !== 201) throw new Error(`${target.name} signup: ${signup.status}`);
-  const login = await post("/v1/auth/login", { email, password: PASSWORD });
-  if (login.status !== 200) throw new Error(`${target.name} login: ${login.status}`);
-  const cookie = login.headers.get("set-cookie").split(";")[0];
-  const note = await post("/v1/notes", { title: "Bench", body: "x".repeat(512), tags: ["bench"] }, { cookie });
-  if (note.status !== 201) throw new Error(`${target.name} note: ${note.status}`);
-  const { id } = await note.json();
-  return { email, cookie, noteId: id };
-}
-
 // ---- workloads ------------------------------------------------------------------------------
 
 const lua = (s) => JSON.stringify(s).slice(1, -1).replace(/'/g, "\\'");
 function workloads(seedData) {
-  const auth = { Cookie: seedData.cookie, Origin: ORIGIN };
+  const auth = { Cookie: seedData.cookie, Origin: BENCH_ORIGIN };
   return [
     { name: "pipeline only (no limiter, no I/O)", path: "/v1/_test/unlimited", expect: 200 },
     { name: "GET /v1/health", path: "/v1/health", expect: 200 },
@@ -143,7 +120,7 @@ function workloads(seedData) {
       path: "/v1/auth/login",
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ email: seedData.email, password: PASSWORD }),
+      body: JSON.stringify({ email: seedData.email, password: BENCH_PASSWORD }),
       expect: 200,
       connections: 2,
     },
@@ -200,8 +177,8 @@ const rust = await start("rust", "build/index.js");
 const hono = await start("hono", "build/bench/hono/index.js");
 const bare = await start("bare", "bench/peers/bare/index.js", ["DB", "SESSIONS", "RATE_LIMITER"]);
 const baseline = opts.baseline ? await start("baseline", resolve(opts.baseline, "index.js")) : null;
-const seeds = { rust: await seed(rust), hono: await seed(hono) };
-if (baseline) seeds.baseline = await seed(baseline);
+const seeds = { rust: await seedAccount(rust.url, rust.name), hono: await seedAccount(hono.url, hono.name) };
+if (baseline) seeds.baseline = await seedAccount(baseline.url, baseline.name);
 const measured = baseline ? [rust, hono, baseline] : [rust, hono];
 
 for (const target of measured) {

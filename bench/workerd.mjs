@@ -156,3 +156,32 @@ const worker :Workerd.Worker = (
 `);
   return path;
 }
+
+/** The origin the benchmarks' browser-style requests name (an allowed origin in wrangler.toml). */
+export const BENCH_ORIGIN = "https://app.example.test";
+/** The password of the accounts `seedAccount` makes. */
+export const BENCH_PASSWORD = "correct horse battery staple";
+
+/**
+ * Signs up a new account on the Worker at `url` (named `name` in errors), signs it in and
+ * creates a 512-byte note; returns the e-mail, the session cookie and the note's id.
+ */
+export async function seedAccount(url, name) {
+  const post = (path, body, headers = {}) =>
+    fetch(url + path, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: BENCH_ORIGIN, ...headers },
+      body: JSON.stringify(body),
+    });
+  const email = `bench-${Date.now()}@example.test`;
+  const password = BENCH_PASSWORD;
+  const signup = await post("/v1/auth/signup", { email, password });
+  if (signup.status !== 201) throw new Error(`${name} signup: ${signup.status}`);
+  const login = await post("/v1/auth/login", { email, password });
+  if (login.status !== 200) throw new Error(`${name} login: ${login.status}`);
+  const cookie = login.headers.get("set-cookie").split(";")[0];
+  const note = await post("/v1/notes", { title: "Bench", body: "x".repeat(512), tags: ["bench"] }, { cookie });
+  if (note.status !== 201) throw new Error(`${name} note: ${note.status}`);
+  const { id } = await note.json();
+  return { email, cookie, noteId: id };
+}
