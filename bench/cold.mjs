@@ -60,6 +60,10 @@ const REQUESTS = Number(opts.requests);
 const SPANS = [[2, 10], [11, 100], [101, Math.min(1000, REQUESTS)]];
 if (REQUESTS > 1000) SPANS.push([1001, REQUESTS]);
 const V8_FLAGS = opts["v8-flags"].split(/\s+/).filter(Boolean);
+if (V8_FLAGS.length && WORKLOAD.miniflare) {
+  console.error("--v8-flags applies to --workload pipeline only (Miniflare starts its own workerd)");
+  process.exit(2);
+}
 if (!(REQUESTS >= 101)) {
   console.error("--requests must be at least 101");
   process.exit(2);
