@@ -240,7 +240,7 @@ try {
     for (const t of targets) if (t.bundle !== FLOOR) Object.assign(t, await seed(t));
   }
   // One start of each, not counted: the first process of a run waited 25–40 ms longer for its
-  // first answer (files coming into the page cache), whichever bundle it served.
+  // first answer, whichever bundle it served (files not yet in the page cache, most likely).
   for (const t of targets) await start(t);
   for (let round = 0; round < ROUNDS; round++) {
     for (let i = 0; i < targets.length; i++) {
