@@ -55,7 +55,7 @@ dry-run: build ## Bundle as `wrangler deploy` would, without uploading; prints t
 COLD = node bench/cold.mjs && node bench/cold.mjs --workload health --rounds 6 --requests 1000 \
   && node bench/cold.mjs --workload read --rounds 6 --requests 1000
 
-bench: build ## Benchmarks in workerd vs Hono and the bare ceiling, limiter, login CPU, cache layers (bench/results/)
+bench: build ## Benchmarks in workerd vs Hono and the bare ceiling, limiter, login CPU, cache layers, new isolates (bench/results/)
 	@bash scripts/bench-setup.sh
 	@$(RUN) node bench/run.mjs $(if $(BASELINE),--baseline $(BASELINE)) && node bench/limiter.mjs && node bench/login-cpu.mjs && node bench/cache.mjs \
 	  && $(COLD) \
