@@ -82,16 +82,9 @@ impl Input {
     ) -> Option<T> {
         match self.fields.get(name) {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => match parse(s) {
-                Ok(v) => Some(v),
-                Err(issue) => {
-                    self.issues.push(FieldIssue::new(name, issue));
-                    None
-                }
-            },
-            Some(_) => {
-                self.issues.push(FieldIssue::new(name, "expected_string"));
-                None
+            Some(value) => {
+                let parsed = string(parse)(value);
+                self.kept(name, parsed)
             }
         }
     }
@@ -102,13 +95,8 @@ impl Input {
         name: &'static str,
         parse: impl FnOnce(&Value) -> Result<T, Issue>,
     ) -> Option<T> {
-        match self.fields.get(name).map(parse)? {
-            Ok(v) => Some(v),
-            Err(issue) => {
-                self.issues.push(FieldIssue::new(name, issue));
-                None
-            }
-        }
+        let parsed = self.fields.get(name).map(parse)?;
+        self.kept(name, parsed)
     }
 
     /// Reads a field for a JSON Merge Patch (RFC 7396): absent means "leave as is", `null`
@@ -121,14 +109,16 @@ impl Input {
         match self.fields.get(name) {
             None => Patch::Keep,
             Some(Value::Null) => Patch::Remove,
-            Some(value) => match parse(value) {
-                Ok(v) => Patch::Set(v),
-                Err(issue) => {
-                    self.issues.push(FieldIssue::new(name, issue));
-                    Patch::Keep
-                }
-            },
+            Some(value) => {
+                let parsed = parse(value);
+                self.kept(name, parsed).map_or(Patch::Keep, Patch::Set)
+            }
         }
+    }
+
+    /// The value of a parsed field, or `None` with its issue recorded.
+    fn kept<T>(&mut self, name: &'static str, parsed: Result<T, Issue>) -> Option<T> {
+        parsed.map_err(|issue| self.reject(name, issue)).ok()
     }
 
     /// Returns true once any issue has been recorded.
