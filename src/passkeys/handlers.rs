@@ -187,8 +187,12 @@ pub async fn register_verify(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     }
 }
 
-/// A stand-in credential id for an e-mail with no account, so the answer does not say
-/// whether one exists: the same for the same address, unguessable without the secret.
+/// The transports a decoy credential is listed with.
+const DECOY_TRANSPORTS: [&str; 2] = ["hybrid", "internal"];
+
+/// A stand-in credential id for an e-mail with no account or an account without a passkey,
+/// so the answer does not say which: the same for the same address, unguessable without the
+/// secret.
 fn decoy_credential(cx: &Ctx, email: &Email) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(&cx.config().cursor_secret)
         .expect("HMAC takes any key length");
@@ -204,7 +208,8 @@ pub async fn login_options(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let mut input = cx.input(&["email"]).await?;
     let email = input.optional("email", Email::parse);
     input.finish()?;
-    // The account's passkeys, or for an e-mail without one a stand-in credential id.
+    // The account's passkeys, or for an e-mail without any (no account, or an account that
+    // signs in otherwise) a stand-in credential id.
     let (purpose, passkeys, decoy) = match email {
         None => {
             let purpose = Purpose::SignIn {
@@ -220,11 +225,14 @@ pub async fn login_options(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
             match Users::new(&db).by_email(&email).await? {
                 Some(user) => {
                     let passkeys = Passkeys::new(&db).of_user(&user.id).await?;
+                    let decoy = passkeys
+                        .is_empty()
+                        .then(|| decoy_credential(cx, &email));
                     let purpose = Purpose::SignIn {
                         user_id: Some(user.id),
                         named: true,
                     };
-                    (purpose, passkeys, None)
+                    (purpose, passkeys, decoy)
                 }
                 None => {
                     let purpose = Purpose::SignIn {
@@ -238,9 +246,12 @@ pub async fn login_options(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     };
     let challenge = ceremony::begin(&cx.sessions()?, purpose, cx.now()).await?;
     let mut allow = descriptors(&passkeys);
+    // Listed as a synced passkey is (`getTransports()` of one on a phone or a laptop), so
+    // that it is not told apart from a real entry by its shape.
+    let decoy_transports = DECOY_TRANSPORTS.map(str::to_owned);
     allow.extend(decoy.as_deref().map(|id| Descriptor {
         id,
-        transports: &[],
+        transports: &decoy_transports,
     }));
     options(forms::request_options(&rp, &challenge, &allow))
 }

@@ -497,7 +497,7 @@ async fn each_verification_rule_is_enforced_by_the_api() {
 }
 
 #[tokio::test]
-async fn unknown_e_mails_get_a_stable_decoy_not_an_empty_list() {
+async fn addresses_without_a_passkey_get_a_stable_decoy_shaped_like_a_passkey() {
     let app = app();
     let email = unique_email("nobody");
     let a = options(
@@ -527,6 +527,39 @@ async fn unknown_e_mails_get_a_stable_decoy_not_an_empty_list() {
     assert_ne!(a["allowCredentials"], other["allowCredentials"]);
     let discoverable = options(app, "/v1/auth/passkeys/login/options", None, json!({})).await;
     assert_eq!(discoverable["allowCredentials"], json!([]));
+
+    // An account that signs in by password answers as an unknown address does: one stable
+    // stand-in, not an empty list.
+    let (password_only, _) = app.new_user("password-only").await;
+    let named = |email: &str| {
+        let email = email.to_owned();
+        async move {
+            options(
+                app,
+                "/v1/auth/passkeys/login/options",
+                None,
+                json!({ "email": email }),
+            )
+            .await["allowCredentials"]
+                .clone()
+        }
+    };
+    let stand_in = named(&password_only).await;
+    assert_eq!(stand_in.as_array().unwrap().len(), 1);
+    assert_eq!(stand_in, named(&password_only).await);
+    assert_ne!(stand_in, a["allowCredentials"]);
+    // A stand-in has the shape of a real entry: the same members, an id of the same alphabet.
+    let (passkey_email, _, _) = sign_up(app, &SoftAuthenticator::es256(52)).await;
+    let real = named(&passkey_email).await;
+    assert_eq!(real.as_array().unwrap().len(), 1);
+    for entry in [&real[0], &stand_in[0], &a["allowCredentials"][0]] {
+        let mut members: Vec<_> = entry.as_object().unwrap().keys().cloned().collect();
+        members.sort();
+        assert_eq!(members, ["id", "transports", "type"], "{entry}");
+        assert_eq!(entry["type"], "public-key");
+        assert!(b64(entry["id"].as_str().unwrap()).is_ok(), "{entry}");
+        assert!(!entry["transports"].as_array().unwrap().is_empty(), "{entry}");
+    }
 }
 
 #[tokio::test]
