@@ -55,6 +55,20 @@ impl JwtConfig {
     }
 }
 
+/// The credentials of an `Authorization` value in the `Bearer` scheme (RFC 6750 §2.1), the
+/// scheme matched in any case (RFC 9110 §11.1): `Some("")` for the scheme alone, `None` for
+/// another scheme (`Basic` from a site behind HTTP authentication, say), which this API
+/// does not take as a credential.
+pub fn bearer(authorization: &str) -> Option<&str> {
+    let (scheme, credentials) = authorization
+        .trim()
+        .split_once(' ')
+        .unwrap_or((authorization.trim(), ""));
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
+}
+
 /// Verifies `token`; every failure is the same 401 (the reason is only logged).
 pub fn verify(token: &str, config: &JwtConfig) -> Result<ServicePrincipal, AppError> {
     let reject = |reason: &str| {
@@ -127,6 +141,23 @@ pub fn verify(token: &str, config: &JwtConfig) -> Result<ServicePrincipal, AppEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_matched_in_any_case_and_other_schemes_are_not_credentials() {
+        for (value, token) in [
+            ("Bearer abc.def", Some("abc.def")),
+            ("bearer abc.def", Some("abc.def")),
+            ("BEARER   abc.def  ", Some("abc.def")),
+            ("Bearer", Some("")),
+            ("Bearer   ", Some("")),
+            ("Basic dXNlcjpwYXNz", None),
+            ("Bearerabc", None),
+            ("Digest username=\"a\"", None),
+            ("", None),
+        ] {
+            assert_eq!(bearer(value), token, "{value:?}");
+        }
+    }
 
     const ISSUER: &str = "https://issuer.example";
 

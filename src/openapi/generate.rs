@@ -61,9 +61,10 @@ pub fn document(routes: &[Route<Handler>], ops: &[Op]) -> Value {
 const DESCRIPTION: &str = "A Rust template for HTTP APIs on Cloudflare Workers. Every error \
 is the envelope `Error`; every answer carries `X-Request-Id` and `traceparent`. Routes that \
 are not public accept a session cookie (`__Host-session`) or a service token (`Authorization: \
-Bearer <JWT>`). **CSRF:** a cookie-authenticated request with an unsafe method must carry an \
-`Origin` on the allow-list, or, without `Origin`, `Sec-Fetch-Site: same-origin`; otherwise \
-403 `CSRF_REJECTED`. Any route answers 400 for a malformed `x-d1-bookmark` header.";
+Bearer <JWT>`, the scheme in any case; another scheme is not a credential and leaves the \
+cookie in charge). **CSRF:** a cookie-authenticated request with an unsafe method must carry \
+an `Origin` on the allow-list or equal to the API's own origin, or, without `Origin`, \
+`Sec-Fetch-Site: same-origin`; otherwise 403 `CSRF_REJECTED`. Any route answers 400 for a malformed `x-d1-bookmark` header.";
 
 fn operation(route: &Route<Handler>, op: &Op) -> Value {
     let protected = matches!(route.access, Access::Role(_));

@@ -1,4 +1,5 @@
-//! Who is calling: a bearer JWT (a service), else the session cookie (a browser).
+//! Who is calling: a bearer JWT (a service), else the session cookie (a browser). An
+//! `Authorization` header in another scheme is not a credential here and is passed over.
 
 use crate::accounts::repo::Users;
 use crate::auth::session::{self, SessionStore};
@@ -17,12 +18,11 @@ pub async fn authenticate(
     sensitive: bool,
 ) -> Result<Principal, AppError> {
     let config = cx.config();
-    if let Some(authorization) = cx.header("authorization") {
-        let token = authorization
-            .strip_prefix("Bearer ")
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| unauthenticated(false))?;
+    let authorization = cx.header("authorization").unwrap_or_default();
+    if let Some(token) = service_token::bearer(&authorization) {
+        if token.is_empty() {
+            return Err(unauthenticated(false));
+        }
         return service_token::verify(token, &config.jwt).map(Principal::Service);
     }
 

@@ -60,7 +60,8 @@ pub async fn dispatch(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
 
 /// Returns true when the request carries a bearer token or the session cookie.
 fn presents_credentials(cx: &Ctx) -> bool {
-    cx.header("authorization").is_some()
+    cx.header("authorization")
+        .is_some_and(|a| crate::auth::service_token::bearer(&a).is_some())
         || cx
             .header("cookie")
             .is_some_and(|c| crate::auth::cookie::find(&c).is_some())

@@ -214,3 +214,57 @@ async fn scopes_decide_the_role() {
         .unwrap();
     assert_eq!(resp.status(), 200);
 }
+
+#[tokio::test]
+async fn the_scheme_is_read_in_any_case_and_another_scheme_leaves_the_cookie_in_charge() {
+    // `bearer` in lower case is the same scheme (RFC 9110 §11.1).
+    let token = sign_eddsa("test-k1", "user", 300);
+    let app = app();
+    for scheme in ["bearer", "BEARER"] {
+        let resp = app
+            .client()
+            .get(app.at("/v1/auth/me"))
+            .header("authorization", format!("{scheme} {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{scheme}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["kind"], "service", "{scheme}");
+    }
+
+    // A browser on a site behind HTTP Basic authentication sends `Authorization: Basic` with
+    // every request: its session cookie still signs it in, for reads and for writes.
+    let (email, browser) = app.new_user("basic-auth").await;
+    let basic = "Basic c3RhZ2luZzpzZWNyZXQ=";
+    let resp = app
+        .as_browser(&browser, reqwest::Method::GET, "/v1/auth/me")
+        .header("authorization", basic)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["kind"], "user");
+    assert_eq!(body["user"]["email"], email.as_str());
+    let resp = app
+        .as_browser(&browser, reqwest::Method::POST, "/v1/notes")
+        .header("authorization", basic)
+        .json(&serde_json::json!({"title": "behind basic auth", "body": "kept"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    // The CSRF rule still holds for it as for any cookie request.
+    let resp = app
+        .client()
+        .post(app.at("/v1/notes"))
+        .header("cookie", &browser.cookie)
+        .header("origin", "https://evil.example")
+        .header("authorization", basic)
+        .json(&serde_json::json!({"title": "forged"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 403, "CSRF_REJECTED").await;
+}
