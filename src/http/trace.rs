@@ -56,25 +56,32 @@ impl TraceContext {
     }
 }
 
-/// Parses `00-<trace-id>-<parent-id>-<flags>`, returning the trace id and flags.
+/// Parses `<version>-<trace-id>-<parent-id>-<flags>`, returning the trace id and flags.
+/// Version `00` is exactly those 55 characters. A later version is read the same way, its
+/// first four fields where version `00` has them, and may go on after a further `-`
+/// (W3C Trace Context §3.2.4); `ff` is invalid.
 fn parse(value: &str) -> Option<(&str, u8)> {
-    let mut parts = value.trim().split('-');
-    let (version, trace_id, parent_id, flags) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || version != "00" {
+    let value = value.trim();
+    let hex = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
+    let fields = value.get(..55).filter(|f| f.is_ascii())?;
+    let (version, rest) = (&fields[..2], &value[55..]);
+    if !hex(version) || version == "ff" {
         return None;
     }
-    let valid = |s: &str, len: usize| {
-        s.len() == len
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-            && s.bytes().any(|b| b != b'0')
-    };
-    if !valid(trace_id, 32) || !valid(parent_id, 16) || flags.len() != 2 {
+    if !(rest.is_empty() || (version != "00" && rest.starts_with('-'))) {
         return None;
     }
-    let flags = u8::from_str_radix(flags, 16).ok()?;
-    Some((trace_id, flags))
+    let dashes = fields.as_bytes();
+    if dashes[2] != b'-' || dashes[35] != b'-' || dashes[52] != b'-' {
+        return None;
+    }
+    let (trace_id, parent_id, flags) = (&fields[3..35], &fields[36..52], &fields[53..]);
+    let valid = |s: &str| hex(s) && nonzero(s);
+    if !valid(trace_id) || !valid(parent_id) || !hex(flags) {
+        return None;
+    }
+    Some((trace_id, u8::from_str_radix(flags, 16).ok()?))
 }
 
 /// Hex-encodes random bytes, forcing a non-zero value as the spec requires.
@@ -105,10 +112,30 @@ mod tests {
     }
 
     #[test]
+    fn a_later_version_is_continued_from_its_first_four_fields() {
+        for later in [
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x-y",
+        ] {
+            let t = TraceContext::from_parts(Some(later), [1; 16], [2; 8]);
+            assert_eq!(t.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736", "{later}");
+            assert_eq!(t.flags, 1, "{later}");
+            assert!(t.header_value().starts_with("00-4bf92f"), "sent as version 00");
+        }
+    }
+
+    #[test]
     fn invalid_traceparent_starts_a_new_trace() {
         for bad in [
             "",
-            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "0g-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01extra",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0A",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0é",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736é00f067aa0ba902b7-01",
+            "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
             "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",

@@ -75,6 +75,29 @@ async fn traceparent_is_continued_with_a_new_span() {
 }
 
 #[tokio::test]
+async fn a_later_traceparent_version_is_continued_and_answered_as_version_00() {
+    let app = app();
+    let resp = app
+        .client()
+        .get(app.at("/v1/health"))
+        .header(
+            "traceparent",
+            "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let out = header(resp.headers(), "traceparent").unwrap();
+    let parts: Vec<&str> = out.split('-').collect();
+    assert_eq!(parts.len(), 4, "{out}");
+    assert_eq!(parts[0], "00");
+    assert_eq!(parts[1], "0af7651916cd43dd8448eb211c80319c", "trace id kept");
+    assert_ne!(parts[2], "b7ad6b7169203331");
+    assert_eq!(parts[3], "01", "flags kept");
+}
+
+#[tokio::test]
 async fn invalid_traceparent_starts_a_new_trace() {
     let app = app();
     let resp = app
