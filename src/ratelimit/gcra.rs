@@ -73,13 +73,23 @@ pub struct Decision {
     pub retry_after_ms: u64,
 }
 
-/// Decides one request at `now` given the stored TAT (`None` for a fresh key); returns the
-/// decision and the TAT to store (unchanged when denied).
+/// The TAT `quota` decides from at `now`. One more than a window (and the reservation)
+/// ahead of `now` can only have been stored under another quota, before the settings changed
+/// (a longer window, or a smaller limit and its longer interval): it is held to
+/// `now + window`, so a raised quota applies within its own window. That is still at or past
+/// the TAT the quota itself could have reached, which is never more than a window ahead.
+pub fn held(quota: Quota, tat: Option<f64>, now: u64) -> Option<f64> {
+    let most = now as f64 + quota.window_ms as f64;
+    tat.map(|t| if t > most + quota.reserve_ms() { most } else { t })
+}
+
+/// Decides one request at `now` given the stored TAT (`None` for a fresh key, [`held`] to
+/// this quota); returns the decision and the TAT to store (unchanged when denied).
 pub fn check(quota: Quota, tat: Option<f64>, now: u64) -> (Decision, f64) {
     let now_f = now as f64;
     let interval = quota.interval();
     let window = quota.window_ms as f64;
-    let tat = tat.unwrap_or(now_f).max(now_f);
+    let tat = held(quota, tat, now).unwrap_or(now_f).max(now_f);
     let new_tat = tat + interval;
     let ceil_ms = |v: f64| v.max(0.0).ceil() as u64;
 
@@ -193,6 +203,38 @@ mod tests {
                 d.allowed
             })
             .collect()
+    }
+
+    #[test]
+    fn a_tat_stored_under_a_longer_window_is_held_to_this_one() {
+        // Five admissions under 5 per hour leave the TAT an hour ahead.
+        let hourly = Quota {
+            limit: 5,
+            window_ms: 3_600_000,
+        };
+        let mut tat = None;
+        for _ in 0..5 {
+            tat = Some(check(hourly, tat, 0).1);
+        }
+        assert_eq!(tat, Some(3_600_000.0));
+        assert!(!check(hourly, tat, 0).0.allowed);
+        // Raised to 1,000 a minute: a denial says one interval, not the old hour, and the
+        // key is admitted again within the new window.
+        let raised = Quota {
+            limit: 1000,
+            window_ms: 60_000,
+        };
+        let kept = held(raised, tat, 0);
+        assert_eq!(kept, Some(60_000.0));
+        let (d, state) = check(raised, tat, 0);
+        assert!(!d.allowed);
+        assert_eq!(state, 60_000.0);
+        assert_eq!(d.retry_after_ms, 60);
+        assert!(d.reset_ms <= raised.window_ms);
+        assert!(check(raised, kept, 60).0.allowed);
+        // A TAT the quota itself stored (with its reservation) is kept as it is.
+        assert_eq!(held(raised, Some(60_900.0), 0), Some(60_900.0));
+        assert_eq!(held(raised, None, 0), None);
     }
 
     #[test]

@@ -119,7 +119,18 @@ impl Inner {
             return Ok(answer(400, "bad quota"));
         };
         let now = js_sys::Date::now() as u64;
-        let (grant, tat) = gcra::grant(quota, self.tat().await?, now, want);
+        let loaded = self.tat().await?;
+        let held = gcra::held(quota, loaded, now);
+        if held != loaded {
+            // Stored under a quota since changed: the held TAT replaces it here and in
+            // storage, so that a restart does not bring the old one back.
+            if let Some(tat) = held {
+                let _ = self.storage.put(TAT_KEY, JsValue::from_f64(tat))?;
+            }
+            self.tat.set(Some(held));
+            self.stored.set(held);
+        }
+        let (grant, tat) = gcra::grant(quota, held, now, want);
         if grant.allowed {
             self.tat.set(Some(Some(tat)));
             self.persist(quota, tat, tat + REST_GRACE_MS)?;

@@ -325,6 +325,50 @@ async fn limiter_state_survives_a_restart_of_the_runtime() {
 }
 
 #[tokio::test]
+async fn a_raised_quota_frees_a_blocked_key_within_its_own_window() {
+    // Blocked for an hour under 2 an hour, then the operator raises the quota to 100 per 2 s:
+    // the key must wait at most the new window, not what is left of the old hour, and stay
+    // free after the next restart (the counter's stored state was brought down too).
+    let mut persisted = Persisted::new("limiter-raised", &[("RATE_LIMITS", "test=2/3600")]);
+    let ip = "192.0.2.220";
+    {
+        let app = persisted.spawn();
+        let client = app.client();
+        for _ in 0..2 {
+            assert_eq!(hit(&app, &client, ip).await.status(), 200);
+        }
+        let resp = hit(&app, &client, ip).await;
+        let retry: u64 = header(resp.headers(), "retry-after").unwrap().parse().unwrap();
+        assert!(retry >= 1_700, "{retry}");
+        assert_error(resp, 429, "RATE_LIMITED").await;
+    }
+    persisted.vars = &[("RATE_LIMITS", "test=100/2")];
+    {
+        let app = persisted.spawn();
+        let client = app.client();
+        let resp = hit(&app, &client, ip).await;
+        let test = |resp: &reqwest::Response| {
+            let members = ratelimit_members(header(resp.headers(), "ratelimit").unwrap());
+            members.into_iter().find(|m| m.0 == "test").unwrap()
+        };
+        let (_, _, reset) = test(&resp);
+        assert!(reset <= 2, "t={reset} is past the window of 2 s");
+        if resp.status() == 429 {
+            let retry: u64 = header(resp.headers(), "retry-after").unwrap().parse().unwrap();
+            assert!(retry <= 2, "Retry-After {retry}");
+            assert_error(resp, 429, "RATE_LIMITED").await;
+            tokio::time::sleep(Duration::from_millis(2_100)).await;
+        }
+        let resp = hit(&app, &client, ip).await;
+        assert_eq!(resp.status(), 200);
+        assert!(test(&resp).2 <= 2);
+    }
+    let app = persisted.spawn();
+    let resp = hit(&app, &app.client(), ip).await;
+    assert_eq!(resp.status(), 200, "the hour came back after a restart");
+}
+
+#[tokio::test]
 async fn a_restart_never_forgets_admissions_the_stored_reservation_covered() {
     // 36,000 an hour: one request per 100 ms, so each write of the counter reserves 1 s, ten
     // admissions, ahead. Most of the 200 admissions below are never written on their own;
