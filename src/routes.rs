@@ -7,13 +7,15 @@ use crate::router::{delete, get, patch, post, Route};
 use crate::{accounts, health, notes, openapi, passkeys, testing};
 
 /// Rate-limit policies by name (defined in [`crate::ratelimit::DEFAULT_POLICIES`]). Every
-/// route has the per-IP policy; authenticated routes add the per-user one; login and signup
-/// add tight per-endpoint ones.
+/// route has the per-IP policy; authenticated routes add the per-user one; sign-in, signup and
+/// password changes add tight per-endpoint ones.
 const IP_USER: &[&str] = &["ip", "user"];
 const SIGNUP: &[&str] = &["ip", "signup-ip"];
 const LOGIN: &[&str] = &["ip", "login-ip", "login-email"];
+const EMAIL_LINK: &[&str] = &["ip", "login-ip", "email-link-email"];
 const SIGN_IN: &[&str] = &["ip", "login-ip"];
-const PASSKEY_OPTIONS: &[&str] = &["ip", "passkey-ip", "login-email", "user"];
+const PASSKEY_OPTIONS: &[&str] = &["ip", "passkey-ip", "passkey-email", "user"];
+const PASSWORD_CHANGE: &[&str] = &["ip", "user", "password-user"];
 const PASSKEY_REGISTER: &[&str] = &["ip", "signup-ip", "user"];
 const NONE: &[&str] = &[];
 
@@ -38,7 +40,7 @@ pub static ROUTES: &[Route<Handler>] = &[
     post("/v1/auth/logout",           handler!(accounts::handlers::logout)).user().limits(IP_USER),
     post("/v1/auth/logout-all",       handler!(accounts::handlers::logout_all)).user().sensitive().limits(IP_USER),
     get("/v1/auth/me",                handler!(accounts::handlers::me)).user().limits(IP_USER),
-    post("/v1/auth/password",         handler!(accounts::handlers::change_password)).user().sensitive().limits(IP_USER),
+    post("/v1/auth/password",         handler!(accounts::handlers::change_password)).user().sensitive().limits(PASSWORD_CHANGE),
     get("/v1/auth/sessions",          handler!(accounts::sessions::list)).user().limits(IP_USER),
     delete("/v1/auth/sessions/{id}",  handler!(accounts::sessions::delete)).user().limits(IP_USER),
     post("/v1/auth/passkeys/register/options", handler!(passkeys::handlers::register_options)).optional_user().limits(PASSKEY_OPTIONS),
@@ -48,7 +50,7 @@ pub static ROUTES: &[Route<Handler>] = &[
     get("/v1/auth/passkeys",                   handler!(passkeys::handlers::list)).user().limits(IP_USER),
     patch("/v1/auth/passkeys/{id}",            handler!(passkeys::handlers::rename)).user().limits(IP_USER),
     delete("/v1/auth/passkeys/{id}",           handler!(passkeys::handlers::delete)).user().sensitive().limits(IP_USER),
-    post("/v1/auth/email-link",                handler!(accounts::email_link::request)).limits(LOGIN),
+    post("/v1/auth/email-link",                handler!(accounts::email_link::request)).limits(EMAIL_LINK),
     post("/v1/auth/email-link/verify",         handler!(accounts::email_link::verify)).limits(SIGN_IN),
     get("/v1/admin/users",            handler!(accounts::handlers::admin_list)).admin().limits(IP_USER),
     get("/v1/admin/users/{id}",       handler!(accounts::handlers::admin_get)).admin().limits(IP_USER),

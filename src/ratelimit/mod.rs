@@ -77,10 +77,17 @@ pub const DEFAULT_POLICIES: &[Policy] = &[
     policy("ip", KeyKind::Ip, 300, 60, OnError::Open),
     policy("user", KeyKind::User, 600, 60, OnError::Open),
     policy("login-ip", KeyKind::Ip, 10, 60, OnError::Closed),
+    // Per address, one bucket per way in, so that guessing one account's password does not
+    // also shut its owner out of the e-mail link and the passkey.
     policy("login-email", KeyKind::Email, 5, 300, OnError::Closed),
+    policy("email-link-email", KeyKind::Email, 5, 300, OnError::Closed),
+    policy("passkey-email", KeyKind::Email, 10, 300, OnError::Closed),
     policy("signup-ip", KeyKind::Ip, 5, 3600, OnError::Closed),
     // Passkey ceremony options (each stores a challenge).
     policy("passkey-ip", KeyKind::Ip, 30, 60, OnError::Closed),
+    // Password changes: each checks the current password, so a stolen session may not guess
+    // it faster than a login could.
+    policy("password-user", KeyKind::User, 5, 300, OnError::Closed),
     // Used by the test-only route `/v1/_test/limited`.
     policy("test", KeyKind::Ip, 50, 3600, OnError::Open),
 ];

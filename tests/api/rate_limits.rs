@@ -216,6 +216,67 @@ async fn login_is_limited_per_email_across_ips() {
     let other = crate::support::unique_email("other");
     app.signup(&other, PASSWORD).await;
     assert_eq!(app.login(&other, PASSWORD).await.status(), 200);
+    // The owner can still come in another way: the e-mail link and the passkey options for
+    // that address count in buckets of their own.
+    let resp = app
+        .client()
+        .post(app.at("/v1/auth/email-link"))
+        .header("cf-connecting-ip", "203.0.113.100")
+        .json(&json!({ "email": email }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let policy = header(resp.headers(), "ratelimit-policy").unwrap();
+    assert!(policy.contains(r#""email-link-email";q=5;w=300"#), "{policy}");
+    assert!(!policy.contains("login-email"), "{policy}");
+    let resp = app
+        .client()
+        .post(app.at("/v1/auth/passkeys/login/options"))
+        .header("cf-connecting-ip", "203.0.113.101")
+        .json(&json!({ "email": email }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let policy = header(resp.headers(), "ratelimit-policy").unwrap();
+    assert!(policy.contains(r#""passkey-email";q=10;w=300"#), "{policy}");
+}
+
+#[tokio::test]
+async fn password_changes_are_limited_per_account() {
+    // Each change checks the current password: a stolen session must not guess it faster
+    // than logins may.
+    let app = limited_app("password-user=2/300");
+    let (_, browser) = app.new_user("changer").await;
+    let change = |browser: &crate::support::Browser| {
+        app.as_browser(browser, Method::POST, "/v1/auth/password")
+            .json(&json!({"current_password": "a wrong guess here", "new_password": "another long password"}))
+            .send()
+    };
+    for _ in 0..2 {
+        let resp = change(&browser).await.unwrap();
+        let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
+        assert_eq!(body["error"]["details"][0]["issue"], "incorrect");
+    }
+    let resp = change(&browser).await.unwrap();
+    let policy = header(resp.headers(), "ratelimit-policy").unwrap().to_owned();
+    assert!(policy.contains(r#""password-user";q=2;w=300"#), "{policy}");
+    let body = assert_error(resp, 429, "RATE_LIMITED").await;
+    assert_eq!(
+        body["error"]["details"],
+        json!([{"field": "password-user", "issue": "limit_exceeded"}])
+    );
+    // Reads on the same session are not held back, nor are other accounts' changes.
+    let resp = app
+        .as_browser(&browser, Method::GET, "/v1/auth/me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let (_, other) = app.new_user("other-changer").await;
+    let resp = change(&other).await.unwrap();
+    assert_error(resp, 422, "VALIDATION_ERROR").await;
 }
 
 #[tokio::test]
