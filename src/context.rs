@@ -195,11 +195,13 @@ impl Ctx {
             .ok_or_else(|| AppError::new(ErrorCode::NotFound))
     }
 
-    /// Reads the body as JSON: 415 for another media type or a compressed body, 413 past the
+    /// Reads the body as JSON: 415 for another media type (on `PATCH`, another patch format)
+    /// or a compressed body, 413 past the
     /// route's limit (checked against `Content-Length` first and while streaming), 400 for
     /// bad syntax.
     pub async fn json_body(&mut self) -> Result<serde_json::Value, AppError> {
-        json::check_content_type(self.header("content-type").as_deref())?;
+        let patch = self.method() == Some(Method::Patch);
+        json::check_content_type(self.header("content-type").as_deref(), patch)?;
         json::check_content_encoding(self.header("content-encoding").as_deref())?;
         let limit = self
             .route

@@ -1,5 +1,6 @@
 //! Conditional requests (RFC 9110 §13): `If-None-Match` for cheap revalidation (304) and
-//! `If-Match` for optimistic concurrency (412).
+//! `If-Match` for optimistic concurrency (412). On a change, a matching `If-None-Match`
+//! (`*` for "only if it does not exist") is 412 too.
 
 use super::ApiResponse;
 
@@ -11,6 +12,16 @@ pub fn none_match(header: &str, current: &str) -> bool {
         .split(',')
         .map(str::trim)
         .any(|tag| tag == "*" || opaque(tag) == current)
+}
+
+/// Returns true when `If-Match` is satisfied by the representation tagged `current`: `*`, or
+/// `current` among its tags by strong comparison, so a weak tag never matches (RFC 9110
+/// §13.1.1).
+pub fn matches(header: &str, current: &str) -> bool {
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || (tag == current && !tag.starts_with("W/")))
 }
 
 /// What `If-Match` asks for (RFC 9110 §13.1.1, strong comparison).
@@ -77,6 +88,21 @@ pub fn respond(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn if_match_compares_strongly() {
+        for (header, ok) in [
+            ("\"v3\"", true),
+            ("*", true),
+            ("\"v1\", \"v3\"", true),
+            ("W/\"v3\"", false),
+            ("\"v2\"", false),
+            ("", false),
+        ] {
+            assert_eq!(matches(header, "\"v3\""), ok, "{header}");
+        }
+        assert!(!matches("W/\"a\"", "W/\"a\""), "a weak tag never matches");
+    }
 
     #[test]
     fn if_none_match_uses_weak_comparison() {

@@ -5,18 +5,49 @@
 use crate::error::{AppError, ErrorCode};
 use serde_json::{Map, Value};
 
-/// Checks `Content-Type`: `application/json` or any `application/*+json`, parameters allowed.
-pub fn check_content_type(content_type: Option<&str>) -> Result<(), AppError> {
-    let essence = content_type
-        .and_then(|ct| ct.split(';').next())
-        .map(|s| s.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let is_json = essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"));
-    if is_json {
+/// The patch formats a `PATCH` body is read as, for `Accept-Patch` (RFC 5789 §3.1): a JSON
+/// Merge Patch (RFC 7396), also when sent as plain JSON.
+pub const ACCEPT_PATCH: &str = "application/merge-patch+json, application/json";
+
+/// Checks `Content-Type`: `application/json` or any `application/*+json`, or for a `PATCH`
+/// body (`patch`) a merge patch only, so that a patch document in another format (a JSON
+/// Patch, `application/json-patch+json`, is a list of operations) is refused with
+/// `Accept-Patch` rather than applied as a merge patch (RFC 5789 §2.2). A `charset` other
+/// than UTF-8 (or its subset US-ASCII) is refused too: JSON is UTF-8 (RFC 8259 §8.1), and a
+/// body declared otherwise would be read as something the client did not send.
+pub fn check_content_type(content_type: Option<&str>, patch: bool) -> Result<(), AppError> {
+    let mut parts = content_type.unwrap_or_default().split(';');
+    let essence = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+    let accepted = essence == "application/json"
+        || if patch {
+            essence == "application/merge-patch+json"
+        } else {
+            essence.starts_with("application/") && essence.ends_with("+json")
+        };
+    if !accepted {
+        let refused = AppError::new(ErrorCode::UnsupportedMediaType);
+        return Err(if patch {
+            refused
+                .with_message(
+                    "The request body must be a JSON Merge Patch (application/merge-patch+json).",
+                )
+                .with_header("Accept-Patch", ACCEPT_PATCH)
+        } else {
+            refused
+        });
+    }
+    let utf8 = parts.all(|param| match param.split_once('=') {
+        Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+            let charset = value.trim().trim_matches('"');
+            charset.eq_ignore_ascii_case("utf-8") || charset.eq_ignore_ascii_case("us-ascii")
+        }
+        _ => true,
+    });
+    if utf8 {
         Ok(())
     } else {
-        Err(AppError::new(ErrorCode::UnsupportedMediaType))
+        Err(AppError::new(ErrorCode::UnsupportedMediaType)
+            .with_message("The request body must be JSON in UTF-8 (charset=utf-8 or none)."))
     }
 }
 
@@ -143,14 +174,30 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn accept_patch(err: &AppError) -> Option<String> {
+        err.headers()
+            .iter()
+            .find(|(name, _)| *name == "Accept-Patch")
+            .map(|(_, value)| value.to_string())
+    }
+
     #[test]
     fn json_media_types_are_accepted() {
         for ct in [
             "application/json",
             "Application/JSON; charset=utf-8",
             "application/merge-patch+json",
+            "application/json; charset=\"UTF-8\"",
+            "application/json;charset=us-ascii",
+            "application/vnd.example+json; version=2",
         ] {
-            assert!(check_content_type(Some(ct)).is_ok(), "{ct}");
+            assert!(check_content_type(Some(ct), false).is_ok(), "{ct}");
+        }
+        for ct in [
+            "application/json",
+            "application/merge-patch+json; charset=utf-8",
+        ] {
+            assert!(check_content_type(Some(ct), true).is_ok(), "PATCH {ct}");
         }
     }
 
@@ -162,8 +209,37 @@ mod tests {
             Some("text/plain"),
             Some("application/jsonx"),
         ] {
-            let err = check_content_type(ct).unwrap_err();
+            let err = check_content_type(ct, false).unwrap_err();
             assert_eq!(err.status(), 415, "{ct:?}");
+            assert_eq!(accept_patch(&err), None);
+        }
+    }
+
+    #[test]
+    fn a_patch_in_another_format_is_415_with_accept_patch() {
+        for ct in [
+            "application/json-patch+json",
+            "application/vnd.example+json",
+            "text/plain",
+        ] {
+            let err = check_content_type(Some(ct), true).unwrap_err();
+            assert_eq!(err.status(), 415, "{ct}");
+            assert_eq!(accept_patch(&err).as_deref(), Some(ACCEPT_PATCH), "{ct}");
+        }
+    }
+
+    #[test]
+    fn a_charset_other_than_utf_8_is_415() {
+        for ct in [
+            "application/json; charset=iso-8859-1",
+            "application/json; charset=\"utf-16\"",
+            "application/merge-patch+json; CHARSET=windows-1252",
+        ] {
+            for patch in [false, true] {
+                let err = check_content_type(Some(ct), patch).unwrap_err();
+                assert_eq!(err.status(), 415, "{ct}");
+                assert_eq!(accept_patch(&err), None, "{ct}");
+            }
         }
     }
 

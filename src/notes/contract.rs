@@ -76,12 +76,15 @@ pub fn operations() -> Vec<Op> {
         op(Method::Get, "/v1/notes/{id}", "getNote", "One of the caller's notes")
             .tag("notes")
             .header("If-None-Match", if_none_match.clone(), "ETags the client holds.")
+            .header("If-Match", if_match.clone(), "Read only if the note is this version (strong comparison).")
             .json(200, "The note.", shared("Note"), etag.clone())
             .empty(304, not_modified, etag.clone())
-            .error(403, browser_only),
+            .error(403, browser_only)
+            .error(412, "PRECONDITION_FAILED: `If-Match` does not name the current version"),
         op(Method::Patch, "/v1/notes/{id}", "updateNote", "Change a note (JSON Merge Patch)")
             .tag("notes")
             .header("If-Match", if_match.clone(), "The ETag the change is based on.")
+            .header("If-None-Match", if_none_match.clone(), "Change only if the note is none of these (`*`: never, as it exists).")
             .body(json!({
                 "title": schema::note_title(),
                 "body": {"oneOf": [schema::note_body(), {"type": "null"}], "description": "`null` empties the body."},
@@ -90,13 +93,14 @@ pub fn operations() -> Vec<Op> {
             .json(200, "The changed note.", shared("Note"), etag.clone())
             .error(403, browser_only)
             .error(409, "CONFLICT: the note changed between read and write (no `If-Match`)")
-            .error(412, "PRECONDITION_FAILED: `If-Match` names an older version"),
+            .error(412, "PRECONDITION_FAILED: `If-Match` names an older version, or `If-None-Match` names the note"),
         op(Method::Delete, "/v1/notes/{id}", "deleteNote", "Delete a note")
             .tag("notes")
             .header("If-Match", if_match, "The ETag the deletion is based on.")
+            .header("If-None-Match", if_none_match.clone(), "Delete only if the note is none of these (`*`: never, as it exists).")
             .empty(204, "Deleted.", headers(&[]))
             .error(403, browser_only)
-            .error(412, "PRECONDITION_FAILED: `If-Match` names an older version"),
+            .error(412, "PRECONDITION_FAILED: `If-Match` names an older version, or `If-None-Match` names the note"),
         op(Method::Get, "/v1/admin/notes/{id}", "adminGetNote", "Any user's note, with its owner")
             .tag("notes")
             .header("If-None-Match", if_none_match, "ETags the client holds.")

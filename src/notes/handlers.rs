@@ -170,8 +170,8 @@ pub async fn list(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     Ok(cached_response(cx, &entry))
 }
 
-/// `GET /v1/notes/{id}`: 200 with `ETag`, or 304 when `If-None-Match` matches. Served
-/// through the cache.
+/// `GET /v1/notes/{id}`: 200 with `ETag`, or 304 when `If-None-Match` matches, 412 when
+/// `If-Match` does not. Served through the cache.
 pub async fn get(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let owner_id = cx.user_id()?.clone();
     let id = cx.id(NoteId::parse)?;
@@ -192,7 +192,19 @@ pub async fn get(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
         .read(&format!("note:{id}"), load)
         .await?
         .ok_or_else(not_found)?;
+    if let (Some(if_match), Some(etag)) = (cx.header("if-match"), entry.etag.as_deref()) {
+        if !conditional::matches(&if_match, etag) {
+            return Err(AppError::new(ErrorCode::PreconditionFailed));
+        }
+    }
     Ok(cached_response(cx, &entry))
+}
+
+/// Whether `If-None-Match` on a change names the note as it is (`*` does, for any note):
+/// 412, the change is not made (RFC 9110 §13.1.2).
+fn none_match_fails(cx: &Ctx, current: &Note) -> bool {
+    cx.header("if-none-match")
+        .is_some_and(|h| conditional::none_match(&h, &current.etag()))
 }
 
 /// Answers from a cache entry: 304 when `If-None-Match` matches its ETag, else 200.
@@ -205,8 +217,10 @@ fn cached_response(cx: &Ctx, entry: &Entry) -> ApiResponse {
 }
 
 /// `PATCH /v1/notes/{id}` with a JSON Merge Patch of `title`, `body` and `tags` (any other
-/// field, such as `id` or `created_at`, is 422). `If-Match` with a stale ETag is 412; without
-/// it, a concurrent change between read and write is 409.
+/// field, such as `id` or `created_at`, is 422). `If-Match` with a stale ETag is 412, as is an
+/// `If-None-Match` that names the note (`*` included); without `If-Match`, a concurrent change
+/// between read and write is 409. A patch that changes nothing writes nothing: the note comes
+/// back as it is, its version and ETag unchanged.
 pub async fn update(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let owner_id = cx.user_id()?.clone();
     let id = cx.id(NoteId::parse)?;
@@ -227,6 +241,7 @@ pub async fn update(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     if if_match
         .as_ref()
         .is_some_and(|m| !m.matches(current.version))
+        || none_match_fails(cx, &current)
     {
         return Err(AppError::new(ErrorCode::PreconditionFailed));
     }
@@ -244,6 +259,11 @@ pub async fn update(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
         Patch::Remove => next.tags = Tags::default(),
         Patch::Keep => {}
     }
+    if (&next.title, &next.body, &next.tags) == (&current.title, &current.body, &current.tags) {
+        // Nothing changes (`{}`, or every value as it is, RFC 7396): no new version, so the
+        // ETag others hold stays good and the cache stays warm.
+        return note_response(200, &current);
+    }
     next.updated_at = cx.now().max(current.updated_at);
     match notes.update(&next, current.version).await? {
         Some(updated) => {
@@ -257,21 +277,28 @@ pub async fn update(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     }
 }
 
-/// `DELETE /v1/notes/{id}`: 204; `If-Match` is honoured (412 on a stale ETag).
+/// `DELETE /v1/notes/{id}`: 204; `If-Match` is honoured (412 on a stale ETag), and so is
+/// `If-None-Match` (412 when it names the note, `*` included).
 pub async fn delete(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let owner_id: UserId = cx.user_id()?.clone();
     let id = cx.id(NoteId::parse)?;
     let db = cx.db()?;
     let notes = Notes::new(&db);
-    let expected = match cx.header("if-match").map(|h| IfMatch::parse(&h)) {
-        None | Some(IfMatch::Any) => None,
-        Some(IfMatch::Versions(v)) => {
-            let current = notes.get(&owner_id, &id).await?.ok_or_else(not_found)?;
-            if !v.contains(&current.version) {
-                return Err(AppError::new(ErrorCode::PreconditionFailed));
-            }
-            Some(current.version)
+    let if_match = cx.header("if-match").map(|h| IfMatch::parse(&h));
+    let conditional = matches!(if_match, Some(IfMatch::Versions(_)))
+        || cx.header("if-none-match").is_some();
+    let expected = if conditional {
+        let current = notes.get(&owner_id, &id).await?.ok_or_else(not_found)?;
+        if if_match
+            .as_ref()
+            .is_some_and(|m| !m.matches(current.version))
+            || none_match_fails(cx, &current)
+        {
+            return Err(AppError::new(ErrorCode::PreconditionFailed));
         }
+        Some(current.version)
+    } else {
+        None
     };
     if notes.delete(&owner_id, &id, expected).await? {
         cx.cache(&owner_id).invalidate().await;

@@ -4,6 +4,7 @@
 use crate::context::Handler;
 use crate::error::ErrorCode;
 use crate::http::contract::{error_response, header_ref, headers, Op};
+use crate::http::Method;
 use crate::router::{Access, Route};
 use serde_json::{json, Map, Value};
 
@@ -93,12 +94,27 @@ fn operation(route: &Route<Handler>, op: &Op) -> Value {
             "PAYLOAD_TOO_LARGE: the body is over the route's limit",
             json!({}),
         );
-        add(
-            415,
-            "UNSUPPORTED_MEDIA_TYPE: the body is not `application/json`, or is compressed \
-             (`Content-Encoding`; `Accept-Encoding: identity` says so)",
-            headers(&[("Accept-Encoding", "AcceptEncoding")]),
-        );
+        if route.method == Method::Patch {
+            add(
+                415,
+                "UNSUPPORTED_MEDIA_TYPE: the body is not a JSON Merge Patch \
+                 (`application/merge-patch+json` or `application/json`; `Accept-Patch` says \
+                 so), not UTF-8, or is compressed (`Content-Encoding`; `Accept-Encoding: \
+                 identity` says so)",
+                headers(&[
+                    ("Accept-Encoding", "AcceptEncoding"),
+                    ("Accept-Patch", "AcceptPatch"),
+                ]),
+            );
+        } else {
+            add(
+                415,
+                "UNSUPPORTED_MEDIA_TYPE: the body is not `application/json` (or \
+                 `application/*+json`), not UTF-8, or is compressed (`Content-Encoding`; \
+                 `Accept-Encoding: identity` says so)",
+                headers(&[("Accept-Encoding", "AcceptEncoding")]),
+            );
+        }
         add(
             422,
             "VALIDATION_ERROR: unknown or invalid fields, each in `details` (at most 20)",
@@ -253,10 +269,18 @@ fn operation(route: &Route<Handler>, op: &Op) -> Value {
             "the configured `MAX_BODY_BYTES` (64 KiB by default)".to_owned(),
             |b| format!("{b} bytes"),
         );
+        let content = if route.method == Method::Patch {
+            json!({
+                "application/merge-patch+json": {"schema": schema},
+                "application/json": {"schema": schema},
+            })
+        } else {
+            json!({"application/json": {"schema": schema}})
+        };
         out["requestBody"] = json!({
             "required": true,
             "description": format!("At most {limit}. Keys may not repeat."),
-            "content": {"application/json": {"schema": schema}},
+            "content": content,
         });
     }
     if let Some(dep) = route.deprecation {
@@ -287,6 +311,7 @@ fn components() -> Value {
             "WWWAuthenticate": required("The challenge (RFC 9110 §11.6.1): `Bearer`, or `Bearer error=\"invalid_token\"` when a service token was refused.", json!({"type": "string", "pattern": "^Bearer"})),
             "WWWAuthenticateScope": string("`Bearer error=\"insufficient_scope\", scope=\"user\"` (or `admin`) when a service token's scope is too low for the route (RFC 6750 §3.1)."),
             "AcceptEncoding": string("`identity`: the request body must be sent without a content coding."),
+            "AcceptPatch": string("`application/merge-patch+json, application/json`: the patch formats the route reads (RFC 5789 §3.1)."),
             "RetryAfter": required("Seconds to wait before retrying.", json!({"type": "string", "pattern": "^[0-9]+$"})),
             "ETag": required("The representation's validator.", json!({"type": "string"})),
             "WeakETag": required("The page's weak validator.", json!({"type": "string", "pattern": "^W/\".*\"$"})),

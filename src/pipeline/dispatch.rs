@@ -6,7 +6,7 @@ use super::authenticate::authenticate;
 use crate::auth::authorize;
 use crate::context::Ctx;
 use crate::error::{AppError, ErrorCode};
-use crate::http::{cors, ApiResponse, Method};
+use crate::http::{cors, json, ApiResponse, Method};
 use crate::ratelimit::{KeyKind, Verdict};
 use crate::router::{self, Access, Match};
 use crate::routes::ROUTES;
@@ -67,14 +67,18 @@ fn presents_credentials(cx: &Ctx) -> bool {
             .is_some_and(|c| crate::auth::cookie::find(&c).is_some())
 }
 
-/// `OPTIONS`: 204 with `Allow` for every known path; a CORS preflight also gets the CORS
-/// answer for the requesting origin.
+/// `OPTIONS`: 204 with `Allow` for every known path (and `Accept-Patch` where it takes
+/// `PATCH`); a CORS preflight also gets the CORS answer for the requesting origin.
 fn options(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let allow = router::allow_for(ROUTES, cx.path(), cx.config().test_routes)
         .ok_or_else(|| AppError::new(ErrorCode::NotFound))?;
     let origin = cx.header("origin");
     let requested = cx.header("access-control-request-method");
     let mut resp = ApiResponse::empty(204).with_header("Allow", allow.clone());
+    if allow.split(", ").any(|m| m == "PATCH") {
+        // The patch formats the path's PATCH reads (RFC 5789 §3.1).
+        resp = resp.with_header("Accept-Patch", json::ACCEPT_PATCH);
+    }
     if cors::is_preflight(Method::Options, origin.as_deref(), requested.as_deref()) {
         cors::apply_preflight(
             &mut resp.headers,

@@ -82,6 +82,18 @@ async fn every_header_a_cross_origin_client_reads_is_exposed() {
     responses.push(("POST /v1/notes, replayed".to_owned(), replayed));
     let read = app.as_browser(&user, Method::GET, &location);
     responses.push((location.clone(), read.send().await.unwrap()));
+    // The 415s: a compressed body, and a patch in a format the route does not read.
+    let compressed = app
+        .as_browser(&user, Method::POST, "/v1/notes")
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body("{}");
+    responses.push(("POST /v1/notes, gzip".to_owned(), compressed.send().await.unwrap()));
+    let json_patch = app
+        .as_browser(&user, Method::PATCH, &location)
+        .header("content-type", "application/json-patch+json")
+        .body("[]");
+    responses.push((format!("PATCH {location}, JSON Patch"), json_patch.send().await.unwrap()));
 
     let mut seen = std::collections::BTreeSet::new();
     for (what, resp) in &responses {
@@ -104,6 +116,8 @@ async fn every_header_a_cross_origin_client_reads_is_exposed() {
     }
     // The checks reached the headers a client acts on.
     for name in [
+        "accept-encoding",
+        "accept-patch",
         "allow",
         "deprecation",
         "etag",

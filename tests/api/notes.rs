@@ -626,3 +626,157 @@ async fn concurrent_requests_with_one_key_create_one_note(backend: Backend) {
     assert_eq!(ids.len(), 1, "every response names the same note");
     assert_eq!(count_notes(app, &user).await, 1);
 }
+
+#[tokio::test]
+async fn a_patch_in_another_format_or_charset_is_415_and_the_note_is_kept() {
+    let app = app_on(Backend::D1);
+    let (_, user) = app.new_user("patch-format").await;
+    let note = new_note(app, &user, "Kept", &["x"]).await;
+    let path = format!("/v1/notes/{}", note["id"].as_str().unwrap());
+    let send = |content_type: &'static str, body: String| {
+        app.as_browser(&user, Method::PATCH, &path)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    // A JSON Patch is a list of operations, not a merge patch: refused, with the formats
+    // that are read (RFC 5789 §2.2), even when its body would also parse as a merge patch.
+    for (content_type, body) in [
+        (
+            "application/json-patch+json",
+            json!([{"op": "replace", "path": "/title", "value": "x"}]).to_string(),
+        ),
+        ("application/json-patch+json", json!({"title": "x"}).to_string()),
+        ("application/vnd.example+json", json!({"title": "x"}).to_string()),
+    ] {
+        let resp = send(content_type, body).await.unwrap();
+        let headers = resp.headers().clone();
+        assert_error(resp, 415, "UNSUPPORTED_MEDIA_TYPE").await;
+        assert_eq!(
+            header(&headers, "accept-patch"),
+            Some("application/merge-patch+json, application/json"),
+            "{content_type}"
+        );
+    }
+    // JSON is UTF-8: a body declared in another charset is not read as if it were.
+    let resp = send(
+        "application/merge-patch+json; charset=iso-8859-1",
+        json!({"title": "x"}).to_string(),
+    )
+    .await
+    .unwrap();
+    assert_error(resp, 415, "UNSUPPORTED_MEDIA_TYPE").await;
+    let resp = app
+        .as_browser(&user, Method::POST, "/v1/notes")
+        .header("content-type", "application/json; charset=windows-1252")
+        .body(json!({"title": "x"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 415, "UNSUPPORTED_MEDIA_TYPE").await;
+    let read: Value = app.get_json(&user, &path).await;
+    assert_eq!(read, note, "nothing was applied");
+
+    // Both patch formats that are read still apply, and OPTIONS names them.
+    for content_type in [
+        "application/json",
+        "application/merge-patch+json; charset=utf-8",
+    ] {
+        let resp = send(content_type, json!({"title": content_type}).to_string())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{content_type}");
+    }
+    let resp = app
+        .client()
+        .request(Method::OPTIONS, app.at(&path))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(
+        header(resp.headers(), "accept-patch"),
+        Some("application/merge-patch+json, application/json")
+    );
+    let resp = app
+        .client()
+        .request(Method::OPTIONS, app.at("/v1/notes"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(resp.headers(), "accept-patch"), None, "no PATCH there");
+}
+
+#[tokio::test]
+async fn every_precondition_is_evaluated_and_a_patch_that_changes_nothing_writes_nothing() {
+    let app = app_on(Backend::D1);
+    let (_, user) = app.new_user("preconditions").await;
+    let note = new_note(app, &user, "Guarded", &["x"]).await;
+    let path = format!("/v1/notes/{}", note["id"].as_str().unwrap());
+
+    // `{}` and a patch of the values as they are change nothing: same version, same ETag.
+    for unchanged in [json!({}), json!({"title": "Guarded", "tags": ["x"]})] {
+        let resp = patch(app, &user, &path, unchanged.clone(), Some("\"v1\"")).await;
+        assert_eq!(resp.status(), 200, "{unchanged}");
+        assert_eq!(header(resp.headers(), "etag"), Some("\"v1\""), "{unchanged}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body, note, "{unchanged}");
+    }
+
+    // `If-None-Match: *` means "only if it does not exist": the note does, so neither a
+    // change nor a deletion is made; a list naming the current ETag is the same.
+    for if_none_match in ["*", "\"v0\", \"v1\"", "W/\"v1\""] {
+        let resp = app
+            .as_browser(&user, Method::PATCH, &path)
+            .header("content-type", "application/merge-patch+json")
+            .header("if-none-match", if_none_match)
+            .body(json!({"title": "Overwritten"}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_error(resp, 412, "PRECONDITION_FAILED").await;
+        let resp = app
+            .as_browser(&user, Method::DELETE, &path)
+            .header("if-none-match", if_none_match)
+            .send()
+            .await
+            .unwrap();
+        assert_error(resp, 412, "PRECONDITION_FAILED").await;
+    }
+    let read: Value = app.get_json(&user, &path).await;
+    assert_eq!(read, note, "nothing was changed or deleted");
+    // One that names another version lets the change through.
+    let resp = app
+        .as_browser(&user, Method::PATCH, &path)
+        .header("content-type", "application/merge-patch+json")
+        .header("if-none-match", "\"v7\"")
+        .body(json!({"title": "Changed"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(resp.headers(), "etag"), Some("\"v2\""));
+
+    // `If-Match` on a read: 412 unless it names the current version (strongly).
+    let read_if = |tag: &'static str| {
+        app.as_browser(&user, Method::GET, &path)
+            .header("if-match", tag)
+            .send()
+    };
+    for stale in ["\"v1\"", "W/\"v2\""] {
+        assert_error(read_if(stale).await.unwrap(), 412, "PRECONDITION_FAILED").await;
+    }
+    for current in ["\"v2\"", "*", "\"v1\", \"v2\""] {
+        let resp = read_if(current).await.unwrap();
+        assert_eq!(resp.status(), 200, "{current}");
+        assert_eq!(header(resp.headers(), "etag"), Some("\"v2\""));
+    }
+    // And `If-None-Match` on a change that names another version, with the deletion last.
+    let resp = app
+        .as_browser(&user, Method::DELETE, &path)
+        .header("if-none-match", "\"v1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+}
