@@ -19,21 +19,74 @@ const file = process.argv[2];
 const source = readFileSync(file, "utf8");
 const classExport = "var shim_default = new Proxy(Entrypoint, classProxyHooks);";
 const needed = [classExport, "function checkReinitialize()", "function handleMaybeCritical(e)",
-  "Entrypoint.prototype.fetch = function"];
+  "Entrypoint.prototype.fetch = function", "function crashAnswer()"];
 const missing = needed.filter((s) => !source.includes(s));
 if (missing.length) {
   console.error(`scripts/entry.mjs: worker-build's shim has changed; not found: ${missing.join(" | ")}`);
   process.exit(1);
 }
-const objectExport = `var shim_default = {
+// A request the Worker fails (a panic traps the Wasm instance; the shim then re-creates it
+// for the next request) is answered with the API's own 500 (\`crashAnswer\` in src/lib.rs: its
+// headers and error shape, read once), the inbound request id when well formed (the rule of
+// src/http/request_id.rs) or a new one, a traceparent, and one log line. A trap inside a
+// microtask settles none of the answers still waiting on the instance, so those are failed
+// too, instead of being left for the runtime to cancel as hung.
+const objectExport = `const crash = JSON.parse(crashAnswer());
+const waiting = new Set();
+function failWaiting(error) {
+  if (error instanceof WebAssembly.RuntimeError) for (const fail of waiting) fail(error);
+}
+addEventListener("error", (e) => failWaiting(e.error));
+addEventListener("unhandledrejection", (e) => {
+  handleMaybeCritical(e.reason);
+  failWaiting(e.reason);
+});
+function hex(bytes) {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+function crashed(request, error) {
+  handleMaybeCritical(error);
+  const inbound = request.headers.get("x-request-id");
+  const id = inbound !== null && /^[A-Za-z0-9._=-]{1,128}$/.test(inbound) ? inbound : crypto.randomUUID();
+  const parent = /^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/.exec(request.headers.get("traceparent") ?? "");
+  const trace = parent !== null && /[1-9a-f]/.test(parent[1]) ? parent[1] : hex(16);
+  const headers = new Headers(crash.headers);
+  headers.set("X-Request-Id", id);
+  headers.set("traceparent", "00-" + trace + "-" + hex(8) + "-" + (parent === null ? "00" : parent[2]));
+  const body = structuredClone(crash.body);
+  body.error.request_id = id;
+  console.log(JSON.stringify({
+    time: new Date().toISOString(), level: "error", request_id: id, trace_id: trace,
+    method: request.method, status: 500, error_code: body.error.code,
+    cause: "the Worker failed: " + (error instanceof Error ? error.name + ": " + error.message : String(error)),
+  }));
+  return new Response(JSON.stringify(body), { status: 500, headers });
+}
+var shim_default = {
   fetch(request, env, ctx) {
     checkReinitialize();
+    let answer;
     try {
-      return Entrypoint.prototype.fetch.call({ env, ctx }, request);
+      answer = Entrypoint.prototype.fetch.call({ env, ctx }, request);
     } catch (e) {
-      handleMaybeCritical(e);
-      throw e;
+      return crashed(request, e);
     }
+    if (!(answer instanceof Promise)) return answer;
+    let fail;
+    const failed = new Promise((_, reject) => {
+      fail = reject;
+      waiting.add(fail);
+    });
+    return Promise.race([answer, failed]).then(
+      (response) => {
+        waiting.delete(fail);
+        return response;
+      },
+      (e) => {
+        waiting.delete(fail);
+        return crashed(request, e);
+      },
+    );
   }
 };`;
 writeFileSync(file, source.replace(classExport, objectExport));

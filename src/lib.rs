@@ -55,3 +55,51 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker_sys::Context) -> JsVal
             .into())
     })
 }
+
+/// What the entry (`scripts/entry.mjs`) answers when the Worker itself fails: a panic traps
+/// the Wasm instance, so nothing in it runs again until the runtime re-creates it, and the
+/// request it was serving (and any other still waiting on it) would otherwise get the
+/// runtime's plain-text 500. Read once per isolate, before any request: the response headers
+/// (content type, security headers, `no-store`) and the error body with `request_id` left
+/// `null`, for the entry to fill in, so the crash answer keeps the API's shape.
+#[wasm_bindgen(js_name = crashAnswer)]
+pub fn crash_answer() -> String {
+    let err = AppError::new(ErrorCode::Internal);
+    let mut resp = http::ApiResponse::from_error(&err, "");
+    http::security::apply(&mut resp.headers, None);
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&resp.body).unwrap_or(serde_json::Value::Null);
+    body["error"]["request_id"] = serde_json::Value::Null;
+    serde_json::json!({ "headers": resp.headers, "body": body }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_crash_answer_has_the_api_s_headers_and_error_shape() {
+        let answer: serde_json::Value = serde_json::from_str(&crash_answer()).unwrap();
+        let headers: Vec<(String, String)> =
+            serde_json::from_value(answer["headers"].clone()).unwrap();
+        let value = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(value("Content-Type"), Some("application/json"));
+        assert_eq!(value("Cache-Control"), Some("no-store"));
+        assert_eq!(value("X-Content-Type-Options"), Some("nosniff"));
+        assert!(value("Content-Security-Policy").is_some());
+        assert_eq!(
+            answer["body"],
+            serde_json::json!({"error": {
+                "code": "INTERNAL",
+                "message": "An internal error occurred.",
+                "details": [],
+                "request_id": null,
+            }})
+        );
+    }
+}

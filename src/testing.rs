@@ -9,8 +9,13 @@ use crate::error::{AppError, ErrorCode};
 use crate::http::ApiResponse;
 use serde_json::json;
 
-/// Panics on purpose, to prove the runtime recovers and the next request is served.
-pub async fn panic(_cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+/// Panics on purpose, to prove the crash is answered in the API's shape and the next request
+/// is served. With `?after=io`, only once a KV read has come back: the panic then happens in a
+/// later poll, inside a microtask, rather than in the call from the runtime.
+pub async fn panic(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    if cx.query("after")?.as_deref() == Some("io") {
+        let _ = cx.sessions()?.probe().await;
+    }
     panic!("deliberate panic from the test-only route");
 }
 

@@ -1,7 +1,8 @@
-//! After a handler panics, the runtime re-creates the Wasm instance and the next request is
-//! answered normally. Uses a private instance so the panic cannot disturb other tests.
+//! A request whose handler panics is answered with the API's own 500; the runtime re-creates
+//! the Wasm instance and the next request is answered normally. Uses a private instance so
+//! the panic cannot disturb other tests.
 
-use crate::support::{spawn, Spawn};
+use crate::support::{assert_error, assert_security_headers, header, spawn, Spawn};
 
 #[tokio::test]
 async fn next_request_after_a_panic_is_served() {
@@ -10,15 +11,48 @@ async fn next_request_after_a_panic_is_served() {
     let resp = client.get(app.at("/v1/health")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
 
-    for round in 0..2 {
-        let resp = client.get(app.at("/v1/_test/panic")).send().await.unwrap();
+    // At once, and after an await (the trap then happens inside a microtask), each twice.
+    for (round, path) in [
+        "/v1/_test/panic",
+        "/v1/_test/panic?after=io",
+        "/v1/_test/panic",
+        "/v1/_test/panic?after=io",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let request_id = format!("panic-round-{round}");
+        let resp = client
+            .get(app.at(path))
+            .header("x-request-id", &request_id)
+            .header(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            )
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 500, "round {round}");
-        let text = resp.text().await.unwrap();
+        let headers = resp.headers().clone();
+        assert_security_headers(&headers);
+        assert_eq!(header(&headers, "cache-control"), Some("no-store"));
+        assert_eq!(header(&headers, "x-request-id"), Some(request_id.as_str()));
+        let trace = header(&headers, "traceparent").unwrap();
+        assert!(
+            trace.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-") && trace.ends_with("-01"),
+            "{trace}"
+        );
+        let body = assert_error(resp, 500, "INTERNAL").await;
+        let text = body.to_string();
+        assert_eq!(body["error"]["request_id"], request_id.as_str());
         assert!(
             !text.contains("deliberate panic"),
             "panic text leaked: {text}"
         );
         assert!(!text.contains(".rs"), "source path leaked: {text}");
+        let line = app.request_log(&request_id).await;
+        assert_eq!(line["status"], 500, "{line}");
+        assert_eq!(line["error_code"], "INTERNAL", "{line}");
 
         let resp = client.get(app.at("/v1/health")).send().await.unwrap();
         assert_eq!(resp.status(), 200, "round {round}: served after the panic");
