@@ -62,7 +62,10 @@ impl TraceContext {
 /// (W3C Trace Context §3.2.4); `ff` is invalid.
 fn parse(value: &str) -> Option<(&str, u8)> {
     let value = value.trim();
-    let hex = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let hex = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
     let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
     let fields = value.get(..55).filter(|f| f.is_ascii())?;
     let (version, rest) = (&fields[..2], &value[55..]);
@@ -121,7 +124,10 @@ mod tests {
             let t = TraceContext::from_parts(Some(later), [1; 16], [2; 8]);
             assert_eq!(t.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736", "{later}");
             assert_eq!(t.flags, 1, "{later}");
-            assert!(t.header_value().starts_with("00-4bf92f"), "sent as version 00");
+            assert!(
+                t.header_value().starts_with("00-4bf92f"),
+                "sent as version 00"
+            );
         }
     }
 

@@ -285,8 +285,8 @@ pub async fn delete(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let db = cx.db()?;
     let notes = Notes::new(&db);
     let if_match = cx.header("if-match").map(|h| IfMatch::parse(&h));
-    let conditional = matches!(if_match, Some(IfMatch::Versions(_)))
-        || cx.header("if-none-match").is_some();
+    let conditional =
+        matches!(if_match, Some(IfMatch::Versions(_))) || cx.header("if-none-match").is_some();
     let expected = if conditional {
         let current = notes.get(&owner_id, &id).await?.ok_or_else(not_found)?;
         if if_match

@@ -225,9 +225,7 @@ pub async fn login_options(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
             match Users::new(&db).by_email(&email).await? {
                 Some(user) => {
                     let passkeys = Passkeys::new(&db).of_user(&user.id).await?;
-                    let decoy = passkeys
-                        .is_empty()
-                        .then(|| decoy_credential(cx, &email));
+                    let decoy = passkeys.is_empty().then(|| decoy_credential(cx, &email));
                     let purpose = Purpose::SignIn {
                         user_id: Some(user.id),
                         named: true,

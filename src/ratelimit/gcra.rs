@@ -80,7 +80,13 @@ pub struct Decision {
 /// the TAT the quota itself could have reached, which is never more than a window ahead.
 pub fn held(quota: Quota, tat: Option<f64>, now: u64) -> Option<f64> {
     let most = now as f64 + quota.window_ms as f64;
-    tat.map(|t| if t > most + quota.reserve_ms() { most } else { t })
+    tat.map(|t| {
+        if t > most + quota.reserve_ms() {
+            most
+        } else {
+            t
+        }
+    })
 }
 
 /// Decides one request at `now` given the stored TAT (`None` for a fresh key, [`held`] to

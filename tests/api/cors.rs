@@ -88,12 +88,18 @@ async fn every_header_a_cross_origin_client_reads_is_exposed() {
         .header("content-type", "application/json")
         .header("content-encoding", "gzip")
         .body("{}");
-    responses.push(("POST /v1/notes, gzip".to_owned(), compressed.send().await.unwrap()));
+    responses.push((
+        "POST /v1/notes, gzip".to_owned(),
+        compressed.send().await.unwrap(),
+    ));
     let json_patch = app
         .as_browser(&user, Method::PATCH, &location)
         .header("content-type", "application/json-patch+json")
         .body("[]");
-    responses.push((format!("PATCH {location}, JSON Patch"), json_patch.send().await.unwrap()));
+    responses.push((
+        format!("PATCH {location}, JSON Patch"),
+        json_patch.send().await.unwrap(),
+    ));
 
     let mut seen = std::collections::BTreeSet::new();
     for (what, resp) in &responses {

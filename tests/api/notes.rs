@@ -646,8 +646,14 @@ async fn a_patch_in_another_format_or_charset_is_415_and_the_note_is_kept() {
             "application/json-patch+json",
             json!([{"op": "replace", "path": "/title", "value": "x"}]).to_string(),
         ),
-        ("application/json-patch+json", json!({"title": "x"}).to_string()),
-        ("application/vnd.example+json", json!({"title": "x"}).to_string()),
+        (
+            "application/json-patch+json",
+            json!({"title": "x"}).to_string(),
+        ),
+        (
+            "application/vnd.example+json",
+            json!({"title": "x"}).to_string(),
+        ),
     ] {
         let resp = send(content_type, body).await.unwrap();
         let headers = resp.headers().clone();
@@ -704,7 +710,11 @@ async fn a_patch_in_another_format_or_charset_is_415_and_the_note_is_kept() {
         .send()
         .await
         .unwrap();
-    assert_eq!(header(resp.headers(), "accept-patch"), None, "no PATCH there");
+    assert_eq!(
+        header(resp.headers(), "accept-patch"),
+        None,
+        "no PATCH there"
+    );
 }
 
 #[tokio::test]
@@ -718,7 +728,11 @@ async fn every_precondition_is_evaluated_and_a_patch_that_changes_nothing_writes
     for unchanged in [json!({}), json!({"title": "Guarded", "tags": ["x"]})] {
         let resp = patch(app, &user, &path, unchanged.clone(), Some("\"v1\"")).await;
         assert_eq!(resp.status(), 200, "{unchanged}");
-        assert_eq!(header(resp.headers(), "etag"), Some("\"v1\""), "{unchanged}");
+        assert_eq!(
+            header(resp.headers(), "etag"),
+            Some("\"v1\""),
+            "{unchanged}"
+        );
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body, note, "{unchanged}");
     }

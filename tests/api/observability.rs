@@ -92,7 +92,10 @@ async fn a_later_traceparent_version_is_continued_and_answered_as_version_00() {
     let parts: Vec<&str> = out.split('-').collect();
     assert_eq!(parts.len(), 4, "{out}");
     assert_eq!(parts[0], "00");
-    assert_eq!(parts[1], "0af7651916cd43dd8448eb211c80319c", "trace id kept");
+    assert_eq!(
+        parts[1], "0af7651916cd43dd8448eb211c80319c",
+        "trace id kept"
+    );
     assert_ne!(parts[2], "b7ad6b7169203331");
     assert_eq!(parts[3], "01", "flags kept");
 }

@@ -558,7 +558,10 @@ async fn addresses_without_a_passkey_get_a_stable_decoy_shaped_like_a_passkey() 
         assert_eq!(members, ["id", "transports", "type"], "{entry}");
         assert_eq!(entry["type"], "public-key");
         assert!(b64(entry["id"].as_str().unwrap()).is_ok(), "{entry}");
-        assert!(!entry["transports"].as_array().unwrap().is_empty(), "{entry}");
+        assert!(
+            !entry["transports"].as_array().unwrap().is_empty(),
+            "{entry}"
+        );
     }
 }
 

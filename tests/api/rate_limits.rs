@@ -228,7 +228,10 @@ async fn login_is_limited_per_email_across_ips() {
         .unwrap();
     assert_eq!(resp.status(), 202);
     let policy = header(resp.headers(), "ratelimit-policy").unwrap();
-    assert!(policy.contains(r#""email-link-email";q=5;w=300"#), "{policy}");
+    assert!(
+        policy.contains(r#""email-link-email";q=5;w=300"#),
+        "{policy}"
+    );
     assert!(!policy.contains("login-email"), "{policy}");
     let resp = app
         .client()
@@ -260,7 +263,9 @@ async fn password_changes_are_limited_per_account() {
         assert_eq!(body["error"]["details"][0]["issue"], "incorrect");
     }
     let resp = change(&browser).await.unwrap();
-    let policy = header(resp.headers(), "ratelimit-policy").unwrap().to_owned();
+    let policy = header(resp.headers(), "ratelimit-policy")
+        .unwrap()
+        .to_owned();
     assert!(policy.contains(r#""password-user";q=2;w=300"#), "{policy}");
     let body = assert_error(resp, 429, "RATE_LIMITED").await;
     assert_eq!(
@@ -399,7 +404,10 @@ async fn a_raised_quota_frees_a_blocked_key_within_its_own_window() {
             assert_eq!(hit(&app, &client, ip).await.status(), 200);
         }
         let resp = hit(&app, &client, ip).await;
-        let retry: u64 = header(resp.headers(), "retry-after").unwrap().parse().unwrap();
+        let retry: u64 = header(resp.headers(), "retry-after")
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(retry >= 1_700, "{retry}");
         assert_error(resp, 429, "RATE_LIMITED").await;
     }
@@ -415,7 +423,10 @@ async fn a_raised_quota_frees_a_blocked_key_within_its_own_window() {
         let (_, _, reset) = test(&resp);
         assert!(reset <= 2, "t={reset} is past the window of 2 s");
         if resp.status() == 429 {
-            let retry: u64 = header(resp.headers(), "retry-after").unwrap().parse().unwrap();
+            let retry: u64 = header(resp.headers(), "retry-after")
+                .unwrap()
+                .parse()
+                .unwrap();
             assert!(retry <= 2, "Retry-After {retry}");
             assert_error(resp, 429, "RATE_LIMITED").await;
             tokio::time::sleep(Duration::from_millis(2_100)).await;
