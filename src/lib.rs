@@ -67,9 +67,12 @@ pub fn crash_answer() -> String {
     let err = AppError::new(ErrorCode::Internal);
     let mut resp = http::ApiResponse::from_error(&err, "");
     http::security::apply(&mut resp.headers, None);
-    let mut body: serde_json::Value =
-        serde_json::from_slice(&resp.body).unwrap_or(serde_json::Value::Null);
-    body["error"]["request_id"] = serde_json::Value::Null;
+    let body = serde_json::json!({"error": {
+        "code": err.code().as_str(),
+        "message": err.message(),
+        "details": err.details(),
+        "request_id": null,
+    }});
     serde_json::json!({ "headers": resp.headers, "body": body }).to_string()
 }
 
