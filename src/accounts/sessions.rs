@@ -18,10 +18,15 @@ struct SessionView<'a> {
     current: bool,
 }
 
-/// `GET /v1/auth/sessions`: the caller's sessions, newest first, the current one marked.
+/// `GET /v1/auth/sessions`: the caller's sessions that can still be used, newest first, the
+/// current one marked.
 pub async fn list(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let (_, current) = cx.session()?;
     let mut entries = cx.sessions()?.list(&current.user_id).await?;
+    // A session that idled out keeps its index entry until KV expires it with the absolute
+    // lifetime; it can no longer be used, so it is not listed.
+    let (now, policy) = (cx.now(), &cx.config().session);
+    entries.retain(|e| e.summary.id == current.id || e.summary.live(now, policy));
     entries.sort_by_key(|e| std::cmp::Reverse(e.summary.created_at));
     let items: Vec<SessionView> = entries
         .iter()

@@ -117,6 +117,16 @@ pub struct SessionSummary {
     pub user_agent: String,
 }
 
+impl SessionSummary {
+    /// Returns true while the session it sums up can still be used at `now`: its record
+    /// expires `idle_ms` after its last use (the index is written with the record, so it
+    /// holds the same `last_seen_at`) and `absolute_ms` after its creation.
+    pub fn live(&self, now: u64, policy: &SessionPolicy) -> bool {
+        now < self.last_seen_at.saturating_add(policy.idle_ms)
+            && now < self.created_at.saturating_add(policy.absolute_ms)
+    }
+}
+
 impl From<&Session> for SessionSummary {
     fn from(s: &Session) -> Self {
         Self {
@@ -341,6 +351,21 @@ mod tests {
             run(authenticate(&store, &stranger, MIN, &POLICY)).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn a_summary_is_live_until_either_deadline() {
+        let p = POLICY;
+        let summary = SessionSummary::from(&new_session(&user(1), 0));
+        assert!(summary.live(0, &p));
+        assert!(summary.live(p.idle_ms - 1, &p));
+        assert!(!summary.live(p.idle_ms, &p), "idle");
+        let used = SessionSummary {
+            last_seen_at: p.absolute_ms - 1,
+            ..summary
+        };
+        assert!(used.live(p.absolute_ms - 1, &p));
+        assert!(!used.live(p.absolute_ms, &p), "absolute");
     }
 
     #[test]

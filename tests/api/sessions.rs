@@ -208,6 +208,30 @@ async fn idle_and_absolute_timeouts_are_enforced() {
     );
     assert_eq!(status_at(&app, &idle, 0).await, 401, "and deleted");
 
+    // A session that idles out unseen is no longer listed by the one still in use.
+    let unseen = app.browser(&email, PASSWORD).await;
+    let watcher = app.browser(&email, PASSWORD).await;
+    let listed_at = |advance_ms: u64| {
+        let app = &app;
+        let watcher = &watcher;
+        async move {
+            let list: serde_json::Value = app
+                .as_browser(watcher, Method::GET, "/v1/auth/sessions")
+                .header("x-test-clock-advance-ms", advance_ms.to_string())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            list["items"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(listed_at(0).await, 2);
+    assert_eq!(status_at(&app, &watcher, 1_500).await, 200, "the watcher is used");
+    assert_eq!(listed_at(2_500).await, 1, "the unseen one idled out");
+    assert_eq!(status_at(&app, &unseen, 2_500).await, 401);
+
     // Absolute: used every 1.1 s (each use refreshes the idle deadline), still ends 4 s
     // after login.
     let active = app.browser(&email, PASSWORD).await;
