@@ -115,6 +115,8 @@ function clearNotices() {
 function showError(err) {
   $("error").textContent = describe(err);
   $("error").hidden = false;
+  // The notice sits at the top of the page, and the failed action may be far below it.
+  $("error").scrollIntoView({ block: "nearest" });
   // Anything that is not an answer of the API or of the authenticator is a bug in this page.
   if (!(err instanceof ApiError || err instanceof DOMException)) console.error(err);
 }
@@ -122,6 +124,7 @@ function showError(err) {
 function say(message) {
   $("message").textContent = message;
   $("message").hidden = false;
+  $("message").scrollIntoView({ block: "nearest" });
 }
 
 /**
@@ -658,17 +661,27 @@ function takeLinkToken() {
   return token;
 }
 
-async function start() {
-  wire();
-  const token = takeLinkToken();
+/**
+ * Shows the screen for who is signed in: the account of the link's `token` when there is one
+ * and it is good, else the session the browser already has (a link used before, or expired,
+ * is said so, and does not hide that session).
+ */
+async function enter(token) {
   let user = null;
-  try {
-    user = token
-      ? (await api("POST", "/v1/auth/email-link/verify", { body: { token } })).data.user
-      : (await api("GET", "/v1/auth/me")).data.user;
-  } catch (err) {
-    // Signed out is the normal answer of /me; anything else is worth saying.
-    if (token || !(err instanceof ApiError && err.status === 401)) showError(err);
+  if (token) {
+    try {
+      user = (await api("POST", "/v1/auth/email-link/verify", { body: { token } })).data.user;
+    } catch (err) {
+      showError(err);
+    }
+  }
+  if (!user) {
+    try {
+      user = (await api("GET", "/v1/auth/me")).data.user;
+    } catch (err) {
+      // Signed out is the normal answer of /me; anything else is worth saying.
+      if (!(err instanceof ApiError && err.status === 401)) showError(err);
+    }
   }
   if (!user) {
     showSignedOut();
@@ -679,6 +692,19 @@ async function start() {
   } catch (err) {
     showError(err);
   }
+}
+
+function start() {
+  wire();
+  // A link opened in a tab that already shows the page only changes the fragment.
+  addEventListener("hashchange", () => {
+    const token = takeLinkToken();
+    if (token) {
+      clearNotices();
+      enter(token);
+    }
+  });
+  enter(takeLinkToken());
 }
 
 start();

@@ -170,6 +170,13 @@ async function expectNoError(page) {
   assert.equal(await shownError(page), null);
 }
 
+/** Asserts that `selector` is on screen, whole, where the user is looking. */
+async function inView(page, selector) {
+  const box = await page.locator(selector).boundingBox();
+  const { height } = page.viewportSize();
+  assert.ok(box && box.y >= -1 && box.y + box.height <= height + 1, `${selector} at ${JSON.stringify(box)}, viewport height ${height}`);
+}
+
 /** Chrome's virtual authenticator on this page: a platform passkey store that always agrees. */
 async function addAuthenticator(page) {
   const cdp = await page.context().newCDPSession(page);
@@ -237,8 +244,9 @@ const apiNoteTitles = (page) =>
 
 const noteTitles = (page) => page.locator("[data-testid=note-title]").allTextContents();
 
-/** The e-mail link the Worker "sent" to `email`: its console line {"event":"mail",...}. */
-async function mailedLink(email) {
+/** The latest e-mail link the Worker "sent" to `email` (other than `other`): its console line
+ * {"event":"mail",...}. */
+async function mailedLink(email, other = null) {
   for (let i = 0; i < 50; i++) {
     const lines = readFileSync(workerLog, "utf8").split("\n");
     for (const line of lines.reverse()) {
@@ -246,7 +254,7 @@ async function mailedLink(email) {
       if (start < 0 || !line.includes('"mail"')) continue;
       try {
         const entry = JSON.parse(line.slice(start));
-        if (entry.event === "mail" && entry.to === email) return entry.link;
+        if (entry.event === "mail" && entry.to === email && entry.link !== other) return entry.link;
       } catch {
         // Not a JSON line.
       }
@@ -622,12 +630,15 @@ describe("the page", () => {
     await page.waitForFunction(() => document.querySelectorAll("[data-testid=passkey]").length === 1);
     await expectNoError(page);
 
-    // The last way in cannot be deleted: the API says why (409), the page shows it.
+    // The last way in cannot be deleted: the API says why (409), the page shows it, on a
+    // phone's screen too, where the button is far below the notice.
+    await page.setViewportSize({ width: 375, height: 740 });
     const last = page.locator("[data-testid=passkey]");
     await last.locator("[data-action=delete]").click();
     await last.locator("[data-action=delete]").click();
     await page.waitForSelector("#error:not([hidden])");
     assert.equal(await page.locator("[data-testid=passkey]").count(), 1);
+    await inView(page, "#error");
 
     // The remaining passkey signs in.
     await page.click("#signout");
@@ -658,6 +669,26 @@ describe("the page", () => {
     const tab = await context.newPage();
     await load(tab, `/#token=${token}`);
     assert.equal(await screen(tab), "signed-in");
+    assert.equal(await tab.locator("#who-email").textContent(), email);
+    assert.equal(await tab.evaluate(() => location.href), `${origin}/`, "the token is cleared from the address");
+
+    // A used link opened where a session is already signed in says so and keeps the session.
+    await tab.evaluate((t) => { location.hash = `#token=${t}`; }, token);
+    await tab.waitForSelector("#error:not([hidden])");
+    assert.equal(await screen(tab), "signed-in");
+    assert.equal(await tab.locator("#who-email").textContent(), email);
+
+    // A new link opened in a tab that already shows the page (only the fragment changes).
+    await tab.click("#signout");
+    await waitForScreen(tab, "signed-out");
+    await tab.fill("#link-email", email);
+    await tab.click("#link-button");
+    await tab.waitForSelector("#link-sent:not([hidden])");
+    const second = new URL(await mailedLink(email, link)).hash.slice("#token=".length);
+    assert.notEqual(second, token);
+    await tab.evaluate((t) => { location.hash = `#token=${t}`; }, second);
+    await waitForScreen(tab, "signed-in");
+    await expectNoError(tab);
     assert.equal(await tab.locator("#who-email").textContent(), email);
     assert.equal(await tab.evaluate(() => location.href), `${origin}/`, "the token is cleared from the address");
     await context.close();
