@@ -1,34 +1,28 @@
 //! Signing in with a link sent by e-mail: the fallback for a lost passkey. The link carries a
-//! one-time token (32 random bytes; only its hash is stored, for 15 minutes) in its fragment,
+//! one-time token (32 random bytes; only its hash is stored, for 15 minutes, in the database,
+//! which spends it atomically: one sign-in per link) in its fragment,
 //! so it never reaches a server log; the page posts it. A bare `GET` of the link never signs
 //! in, so mail scanners that follow links cannot spend it. The answer is the same, and comes
 //! as fast, whether or not an account has the address: the token is stored and the mail sent
 //! after the answer.
 
-use super::repo::Users;
+use super::repo::{SignInLinks, Users};
 use super::signin;
-use crate::auth::one_time::{self, OneTimeStore};
+use crate::auth::one_time;
 use crate::auth::token::digest_hex;
 use crate::auth::webauthn::{b64, b64_encode};
 use crate::context::Ctx;
-use crate::domain::{Email, UserId};
+use crate::domain::Email;
 use crate::error::{AppError, ErrorCode};
 use crate::http::ApiResponse;
 use crate::mail::{self, Mail};
 use crate::ratelimit::KeyKind;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// How long a link works.
 pub const LIFETIME_MS: u64 = 15 * 60 * 1000;
 
 const KIND: &str = "email-link";
-
-#[derive(Serialize, Deserialize)]
-struct Record {
-    user_id: UserId,
-    expires_at: u64,
-}
 
 fn mailer(cx: &Ctx) -> Result<crate::config::MailerConfig, AppError> {
     cx.config().mailer.clone().ok_or_else(|| {
@@ -59,11 +53,7 @@ pub async fn request(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     // happen after the answer, so its timing does not tell whether the account exists.
     if let Some(user) = Users::new(&*cx.db()?).by_email(&email).await? {
         let token = one_time::secret()?;
-        let record = Record {
-            user_id: user.id,
-            expires_at: cx.now() + LIFETIME_MS,
-        };
-        let value = serde_json::to_string(&record).map_err(AppError::internal)?;
+        let (now, expires_at) = (cx.now(), cx.now() + LIFETIME_MS);
         let base = cx
             .config()
             .app_url
@@ -85,10 +75,12 @@ pub async fn request(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
             ),
             link,
         };
-        let store = cx.sessions()?;
+        let db = cx.db()?;
         let key = one_time::key(KIND, &token);
         cx.after_answer("email_link_not_sent", async move {
-            store.put(&key, &value, LIFETIME_MS / 1000).await?;
+            SignInLinks::new(&db)
+                .file(&key, &user.id, expires_at, now)
+                .await?;
             mail::send(&mailer, &mail).await
         });
     }
@@ -119,17 +111,13 @@ pub async fn verify(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let token = input.required("token", parse_token);
     input.finish()?;
     let token = token.ok_or_else(|| AppError::internal("validated field missing"))?;
-    let value = cx
-        .sessions()?
-        .take(&one_time::key(KIND, &token))
+    let db = cx.db()?;
+    let user_id = SignInLinks::new(&db)
+        .take(&one_time::key(KIND, &token), cx.now())
         .await?
         .ok_or_else(invalid_link)?;
-    let record: Record = serde_json::from_str(&value).map_err(|_| invalid_link())?;
-    if cx.now() >= record.expires_at {
-        return Err(invalid_link());
-    }
-    let user = Users::new(&*cx.db()?)
-        .by_id(&record.user_id)
+    let user = Users::new(&db)
+        .by_id(&user_id)
         .await?
         .ok_or_else(invalid_link)?;
     signin::signed_in(cx, &user).await

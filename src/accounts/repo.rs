@@ -3,7 +3,7 @@
 
 use super::User;
 use crate::db::DbError;
-use crate::db::{stmt, Db, Row, Statement, Value};
+use crate::db::{stmt, Database, Db, Row, Statement, Value};
 use crate::domain::{Email, Role, UserId};
 use crate::error::{AppError, ErrorCode, FieldIssue};
 
@@ -203,5 +203,59 @@ impl<'a> Users<'a> {
             .iter()
             .map(|r| User::from_row(r).map_err(AppError::from))
             .collect()
+    }
+}
+
+/// E-mail sign-in links (`sign_in_links`), filed under the SHA-256 of their token.
+pub struct SignInLinks<'a> {
+    db: &'a Db,
+}
+
+impl<'a> SignInLinks<'a> {
+    pub fn new(db: &'a Db) -> Self {
+        Self { db }
+    }
+
+    /// Files a link to `user_id`'s account under `key` until `expires_at`, and clears the
+    /// links that have expired by `now`.
+    pub async fn file(
+        &self,
+        key: &str,
+        user_id: &UserId,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<(), AppError> {
+        self.db
+            .batch(vec![
+                stmt(
+                    "DELETE FROM sign_in_links WHERE expires_at <= ?1",
+                    [now.into()],
+                ),
+                stmt(
+                    "INSERT INTO sign_in_links (key, user_id, expires_at) VALUES (?1, ?2, ?3)",
+                    [key.into(), user_id.as_str().into(), expires_at.into()],
+                ),
+            ])
+            .await?;
+        Ok(())
+    }
+
+    /// Spends the link filed under `key`: its account, when it is filed and has not expired
+    /// by `now`. One statement reads and deletes it, so of any number of requests racing
+    /// for one link exactly one gets the account.
+    pub async fn take(&self, key: &str, now: u64) -> Result<Option<UserId>, AppError> {
+        let rows = self
+            .db
+            .rows(stmt(
+                "DELETE FROM sign_in_links WHERE key = ?1 RETURNING user_id, expires_at",
+                [key.into()],
+            ))
+            .await?;
+        match rows.first() {
+            Some(row) if row.uint("expires_at")? > now => {
+                Ok(Some(row.parsed("user_id", UserId::parse)?))
+            }
+            _ => Ok(None),
+        }
     }
 }

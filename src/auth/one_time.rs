@@ -1,12 +1,14 @@
-//! One-time records: WebAuthn challenges and e-mail sign-in tokens. Each is filed under the
-//! SHA-256 of its secret (a leaked store reveals no usable value), expires on its own, and is
-//! deleted when it is first taken.
+//! One-time records: WebAuthn challenges, and the keys and secrets of e-mail sign-in links.
+//! Each is filed under the SHA-256 of its secret (a leaked store reveals no usable value),
+//! expires on its own, and is deleted when it is first taken.
 //!
-//! The KV adapter reads then deletes: KV has no atomic take, so within its propagation delay
-//! (up to about a minute) a second location may still read a record already taken elsewhere.
-//! A replayed WebAuthn response still needs the authenticator's signature over that very
-//! challenge, and a sign-in token is 256 random bits sent only to the mailbox; see the
-//! README, "Passkeys", for what a strongly consistent store would add.
+//! Challenges live in KV through [`OneTimeStore`]. The KV adapter reads then deletes: KV has
+//! no atomic take, so within its propagation delay (up to about a minute) a second location
+//! may still read a record already taken elsewhere, and two requests racing in one location
+//! may both read it. A replayed WebAuthn response still needs the authenticator's signature
+//! over that very challenge; see the README, "Passkeys". A sign-in link, which is all it
+//! takes to sign in, is filed in the database instead (`accounts::repo::SignInLinks`), where
+//! one statement spends it.
 
 use super::token::digest_hex;
 use crate::error::AppError;

@@ -2,8 +2,10 @@
 //! and the test reads the link from it as a person would from their inbox.
 
 use crate::support::{
-    app, assert_error, session_cookie, spawn, unique_email, Spawn, TestApp, PASSWORD,
+    app, app_on, assert_error, session_cookie, spawn, unique_email, Backend, Spawn, TestApp,
+    PASSWORD,
 };
+use futures_util::future::join_all;
 use serde_json::{json, Value};
 
 async fn request_link(app: &TestApp, email: &str) -> reqwest::Response {
@@ -79,6 +81,31 @@ async fn a_mailed_link_signs_in_once() {
         .as_str()
         .unwrap()
         .contains("invalid, used or expired"));
+}
+
+#[tokio::test]
+async fn requests_racing_for_one_link_sign_in_once() {
+    // The link is spent by one atomic statement in the database, so however many requests
+    // arrive together, one gets a session (on both backends).
+    for backend in [Backend::D1, Backend::Turso] {
+        let app = app_on(backend);
+        let email = unique_email("race");
+        assert_eq!(app.signup(&email, PASSWORD).await.status(), 201);
+        assert_eq!(request_link(app, &email).await.status(), 202);
+        let link = mailed_link(app, &email).await.expect("the link is mailed");
+        let token = link.split_once("/#token=").unwrap().1.to_owned();
+        let answers = join_all((0..8).map(|_| verify(app, &token))).await;
+        let mut signed_in = 0;
+        for resp in answers {
+            if resp.status() == 200 {
+                assert!(session_cookie(&resp).is_some());
+                signed_in += 1;
+            } else {
+                assert_error(resp, 401, "UNAUTHENTICATED").await;
+            }
+        }
+        assert_eq!(signed_in, 1, "{backend:?}: one session per link");
+    }
 }
 
 #[tokio::test]

@@ -228,7 +228,11 @@ async fn idle_and_absolute_timeouts_are_enforced() {
         }
     };
     assert_eq!(listed_at(0).await, 2);
-    assert_eq!(status_at(&app, &watcher, 1_500).await, 200, "the watcher is used");
+    assert_eq!(
+        status_at(&app, &watcher, 1_500).await,
+        200,
+        "the watcher is used"
+    );
     assert_eq!(listed_at(2_500).await, 1, "the unseen one idled out");
     assert_eq!(status_at(&app, &unseen, 2_500).await, 401);
 
