@@ -111,7 +111,7 @@ async fn current_user(cx: &Ctx, db: &crate::db::Db) -> Result<User, AppError> {
 fn registration_refused(rejection: Rejection) -> AppError {
     AppError::new(ErrorCode::BadRequest)
         .with_message("The passkey could not be verified.")
-        .with_details(vec![FieldIssue::new("credential", rejection.reason())])
+        .with_details(vec![FieldIssue::new("credential", rejection.code())])
         .with_cause(format!("webauthn registration: {}", rejection.reason()))
 }
 

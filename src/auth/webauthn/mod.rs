@@ -79,6 +79,15 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// The issue code a client is told: the rule's name, and `malformed` for any structure
+    /// that does not decode (which one is in [`Self::reason`], for the log line).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed",
+            other => other.reason(),
+        }
+    }
+
     /// A stable name for the log line.
     pub fn reason(&self) -> &'static str {
         match self {
