@@ -673,6 +673,8 @@ async function enter(token) {
       user = (await api("POST", "/v1/auth/email-link/verify", { body: { token } })).data.user;
     } catch (err) {
       showError(err);
+      // A link opened where the page already shows an account leaves that account's screen.
+      if (state.user) return;
     }
   }
   if (!user) {
