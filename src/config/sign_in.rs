@@ -35,18 +35,26 @@ pub fn parse(
     let webauthn = relying_party(lookup, production)?;
     let password_login = flag(lookup, "PASSWORD_LOGIN", true)?;
     let mailer = mailer(lookup, production)?;
+    // Links that reach real mailboxes (a mail API, in any environment) never take their host
+    // from the request, whose `Host` a caller chooses: they point at `APP_URL`, or else at the
+    // first passkey origin. Only the development log mailer uses the origin a request reached.
+    let mails_out = matches!(mailer, Some(MailerConfig::Http { .. }));
     let app_url = match lookup("APP_URL").filter(|v| !v.trim().is_empty()) {
         Some(url) => Some(parse_origin(url.trim()).map_err(|reason| ConfigError {
             var: "APP_URL",
             reason,
         })?),
-        None if production => webauthn.as_ref().and_then(|rp| rp.origins.first().cloned()),
+        None if production || mails_out => {
+            webauthn.as_ref().and_then(|rp| rp.origins.first().cloned())
+        }
         None => None,
     };
-    if production && mailer.is_some() && app_url.is_none() {
+    if mails_out && app_url.is_none() {
         return Err(ConfigError {
             var: "APP_URL",
-            reason: "required in production when mail is configured".into(),
+            reason: "required when a mail API is configured (links must not take their host \
+                     from the request)"
+                .into(),
         });
     }
     Ok(SignIn {

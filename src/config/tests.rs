@@ -337,6 +337,25 @@ fn mail_goes_through_the_api_when_configured() {
         ("MAIL_FROM", "a@b.example"),
     ];
     assert_eq!(parse(&no_url).unwrap_err().var, "APP_URL");
+    // Outside production too: the links reach real mailboxes, so their host may not come
+    // from the request's `Host`.
+    for env in ["development", "test"] {
+        let staging = [no_url[0], no_url[1], no_url[2], ("APP_ENV", env)];
+        assert_eq!(parse(&staging).unwrap_err().var, "APP_URL", "{env}");
+        let with_url = [
+            no_url[0],
+            no_url[1],
+            no_url[2],
+            ("APP_ENV", env),
+            ("APP_URL", "https://staging.example.com"),
+        ];
+        assert_eq!(
+            parse(&with_url).unwrap().app_url.as_deref(),
+            Some("https://staging.example.com")
+        );
+    }
+    // The development log mailer keeps the origin the request reached.
+    assert_eq!(parse(&[("APP_ENV", "development")]).unwrap().app_url, None);
 }
 
 #[test]

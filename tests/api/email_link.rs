@@ -187,6 +187,8 @@ async fn a_mail_api_that_fails_changes_nothing_the_caller_sees() {
         ("MAIL_API_URL", "http://127.0.0.1:9/emails"),
         ("MAIL_API_TOKEN", "test-token"),
         ("MAIL_FROM", "login@example.test"),
+        // Required beside a mail API: links never take their host from the request.
+        ("APP_URL", "http://localhost:8787"),
     ]));
     let email = unique_email("unmailable");
     assert_eq!(app.signup(&email, PASSWORD).await.status(), 201);
