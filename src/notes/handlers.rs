@@ -200,11 +200,23 @@ pub async fn get(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     Ok(cached_response(cx, &entry))
 }
 
-/// Whether `If-None-Match` on a change names the note as it is (`*` does, for any note):
-/// 412, the change is not made (RFC 9110 §13.1.2).
-fn none_match_fails(cx: &Ctx, current: &Note) -> bool {
-    cx.header("if-none-match")
-        .is_some_and(|h| conditional::none_match(&h, &current.etag()))
+/// The preconditions of a change to `current` (RFC 9110 §13.1): an `If-Match` must name its
+/// version, and an `If-None-Match` must not name it (`*` names any note); else 412, and the
+/// change is not made.
+fn check_preconditions(
+    cx: &Ctx,
+    if_match: Option<&IfMatch>,
+    current: &Note,
+) -> Result<(), AppError> {
+    let stale = if_match.is_some_and(|m| !m.matches(current.version));
+    let named = cx
+        .header("if-none-match")
+        .is_some_and(|h| conditional::none_match(&h, &current.etag()));
+    if stale || named {
+        Err(AppError::new(ErrorCode::PreconditionFailed))
+    } else {
+        Ok(())
+    }
 }
 
 /// Answers from a cache entry: 304 when `If-None-Match` matches its ETag, else 200.
@@ -238,13 +250,7 @@ pub async fn update(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let db = cx.db()?;
     let notes = Notes::new(&db);
     let current = notes.get(&owner_id, &id).await?.ok_or_else(not_found)?;
-    if if_match
-        .as_ref()
-        .is_some_and(|m| !m.matches(current.version))
-        || none_match_fails(cx, &current)
-    {
-        return Err(AppError::new(ErrorCode::PreconditionFailed));
-    }
+    check_preconditions(cx, if_match.as_ref(), &current)?;
     let mut next = current.clone();
     if let Patch::Set(t) = title {
         next.title = t;
@@ -289,13 +295,7 @@ pub async fn delete(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
         matches!(if_match, Some(IfMatch::Versions(_))) || cx.header("if-none-match").is_some();
     let expected = if conditional {
         let current = notes.get(&owner_id, &id).await?.ok_or_else(not_found)?;
-        if if_match
-            .as_ref()
-            .is_some_and(|m| !m.matches(current.version))
-            || none_match_fails(cx, &current)
-        {
-            return Err(AppError::new(ErrorCode::PreconditionFailed));
-        }
+        check_preconditions(cx, if_match.as_ref(), &current)?;
         Some(current.version)
     } else {
         None
