@@ -44,7 +44,7 @@ pub fn operations() -> Vec<Op> {
     vec![
         op(Method::Post, "/v1/auth/signup", "signup", "Create an account")
             .tag("accounts")
-            .body(credentials.clone(), &["email", "password"])
+            .body(credentials, &["email", "password"])
             .json(201, "The account (role `user`).", shared("User"), headers(&[("Location", "Location")]))
             .error(409, "CONFLICT: an account with this e-mail exists")
             .links(201, json!({
@@ -53,7 +53,7 @@ pub fn operations() -> Vec<Op> {
             })),
         op(Method::Post, "/v1/auth/login", "login", "Sign in with e-mail and password")
             .tag("accounts")
-            .body(credentials, &["email", "password"])
+            .body(json!({"email": schema::email(), "password": schema::existing_password()}), &["email", "password"])
             .json(
                 200,
                 "Signed in: a new session, its cookie set.",

@@ -14,11 +14,17 @@ use crate::http::{cursor, ApiResponse};
 use crate::ratelimit::KeyKind;
 use serde_json::json;
 
-/// Reads `{"email", "password"}`.
-async fn credentials(cx: &mut Ctx) -> Result<(Email, Password), AppError> {
+/// Reads `{"email", "password"}`, the password with `password_rule`: [`Password::parse`] for
+/// one being chosen, [`Password::parse_existing`] for one being checked (a login is compared
+/// with what is stored, so raising the length rule never locks an account out, and a short
+/// guess fails like any wrong one).
+async fn credentials(
+    cx: &mut Ctx,
+    password_rule: fn(&str) -> Result<Password, crate::domain::Issue>,
+) -> Result<(Email, Password), AppError> {
     let mut input = cx.input(&["email", "password"]).await?;
     let email = input.required("email", Email::parse);
-    let password = input.required("password", Password::parse);
+    let password = input.required("password", password_rule);
     input.finish()?;
     email
         .zip(password)
@@ -38,7 +44,7 @@ fn passwords_off(cx: &Ctx) -> Result<(), AppError> {
 /// `POST /v1/auth/signup`: creates an account (role `user`); 409 if the e-mail is taken.
 pub async fn signup(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     passwords_off(cx)?;
-    let (email, password) = credentials(cx).await?;
+    let (email, password) = credentials(cx, Password::parse).await?;
     let hash = password::hash(password.as_bytes(), password::ITERATIONS).await?;
     let user = Users::new(&*cx.db()?)
         .insert(&email, &hash, cx.now())
@@ -58,7 +64,7 @@ fn bad_credentials() -> AppError {
 /// login always issues a fresh token (no session fixation).
 pub async fn login(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     passwords_off(cx)?;
-    let (email, password) = credentials(cx).await?;
+    let (email, password) = credentials(cx, Password::parse_existing).await?;
     // Per-e-mail limit across all IPs; the key is a digest so no address names an object.
     cx.limit(KeyKind::Email, &digest_hex(email.as_str().as_bytes()))
         .await?;
