@@ -18,10 +18,11 @@ fn imports() -> BTreeMap<String, BTreeMap<String, BTreeSet<String>>> {
                 continue;
             }
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            let test_file = name == "tests.rs" || name.ends_with("_tests.rs");
+            let test_file =
+                name == "tests.rs" || name.ends_with("_tests.rs") || dir.ends_with("fuzz");
             if !name.ends_with(".rs")
                 || test_file
-                || ["fuzz.rs", "architecture.rs", "lib.rs"].contains(&name.as_str())
+                || ["architecture.rs", "lib.rs"].contains(&name.as_str())
             {
                 continue;
             }
