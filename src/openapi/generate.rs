@@ -94,27 +94,30 @@ fn operation(route: &Route<Handler>, op: &Op) -> Value {
             "PAYLOAD_TOO_LARGE: the body is over the route's limit",
             json!({}),
         );
-        if route.method == Method::Patch {
-            add(
-                415,
-                "UNSUPPORTED_MEDIA_TYPE: the body is not a JSON Merge Patch \
-                 (`application/merge-patch+json` or `application/json`; `Accept-Patch` says \
-                 so), not UTF-8, or is compressed (`Content-Encoding`; `Accept-Encoding: \
-                 identity` says so)",
+        // A PATCH reads merge patches only, and says so in `Accept-Patch`.
+        let (media, refusal_headers) = if route.method == Method::Patch {
+            (
+                "a JSON Merge Patch (`application/merge-patch+json` or `application/json`; \
+                 `Accept-Patch` says so)",
                 headers(&[
                     ("Accept-Encoding", "AcceptEncoding"),
                     ("Accept-Patch", "AcceptPatch"),
                 ]),
-            );
+            )
         } else {
-            add(
-                415,
-                "UNSUPPORTED_MEDIA_TYPE: the body is not `application/json` (or \
-                 `application/*+json`), not UTF-8, or is compressed (`Content-Encoding`; \
-                 `Accept-Encoding: identity` says so)",
+            (
+                "`application/json` (or `application/*+json`)",
                 headers(&[("Accept-Encoding", "AcceptEncoding")]),
-            );
-        }
+            )
+        };
+        add(
+            415,
+            &format!(
+                "UNSUPPORTED_MEDIA_TYPE: the body is not {media}, not UTF-8, or is compressed \
+                 (`Content-Encoding`; `Accept-Encoding: identity` says so)"
+            ),
+            refusal_headers,
+        );
         add(
             422,
             "VALIDATION_ERROR: unknown or invalid fields, each in `details` (at most 20)",
