@@ -190,19 +190,21 @@ async fn status_at(app: &crate::support::TestApp, browser: &Browser, advance_ms:
 #[tokio::test]
 async fn idle_and_absolute_timeouts_are_enforced() {
     let app = spawn(Spawn::with_vars(&[
-        ("SESSION_IDLE_SECS", "2"),
-        ("SESSION_ABSOLUTE_SECS", "4"),
-        ("SESSION_TOUCH_SECS", "1"),
+        ("SESSION_IDLE_SECS", "10"),
+        ("SESSION_ABSOLUTE_SECS", "20"),
+        ("SESSION_TOUCH_SECS", "5"),
     ]));
-    // Idle: unused for longer than 2 s.
+    // The clock header moves time ahead of the real one, which also runs between the
+    // requests: windows of seconds leave a slow machine room. Idle: unused for longer than
+    // 10 s.
     let (email, idle) = app.new_user("idle").await;
     assert_eq!(
-        status_at(&app, &idle, 1_500).await,
+        status_at(&app, &idle, 7_500).await,
         200,
         "within the idle time"
     );
     assert_eq!(
-        status_at(&app, &idle, 3_600).await,
+        status_at(&app, &idle, 18_000).await,
         401,
         "idle session expired"
     );
@@ -229,17 +231,17 @@ async fn idle_and_absolute_timeouts_are_enforced() {
     };
     assert_eq!(listed_at(0).await, 2);
     assert_eq!(
-        status_at(&app, &watcher, 1_500).await,
+        status_at(&app, &watcher, 7_500).await,
         200,
         "the watcher is used"
     );
-    assert_eq!(listed_at(2_500).await, 1, "the unseen one idled out");
-    assert_eq!(status_at(&app, &unseen, 2_500).await, 401);
+    assert_eq!(listed_at(12_500).await, 1, "the unseen one idled out");
+    assert_eq!(status_at(&app, &unseen, 12_500).await, 401);
 
-    // Absolute: used every 1.1 s (each use refreshes the idle deadline), still ends 4 s
+    // Absolute: used every 5.5 s (each use refreshes the idle deadline), still ends 20 s
     // after login.
     let active = app.browser(&email, PASSWORD).await;
-    for advance in [1_100, 2_200, 3_300] {
+    for advance in [5_500, 11_000, 16_500] {
         assert_eq!(
             status_at(&app, &active, advance).await,
             200,
@@ -247,7 +249,7 @@ async fn idle_and_absolute_timeouts_are_enforced() {
         );
     }
     assert_eq!(
-        status_at(&app, &active, 4_100).await,
+        status_at(&app, &active, 20_500).await,
         401,
         "absolute lifetime reached"
     );
