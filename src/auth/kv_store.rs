@@ -147,33 +147,3 @@ impl SessionStore for KvSessions {
         }
     }
 }
-
-/// The session namespace also holds one-time records (WebAuthn challenges, sign-in tokens),
-/// under their own prefixes.
-impl super::one_time::OneTimeStore for KvSessions {
-    async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), AppError> {
-        self.kv
-            .put(key, value)
-            .map_err(|e| kv_error("put", e))?
-            .expiration_ttl(ttl_secs.max(60))
-            .execute()
-            .await
-            .map_err(|e| kv_error("put", e))
-    }
-
-    async fn take(&self, key: &str) -> Result<Option<String>, AppError> {
-        let value = self
-            .kv
-            .get(key)
-            .text()
-            .await
-            .map_err(|e| kv_error("get", e))?;
-        if value.is_some() {
-            self.kv
-                .delete(key)
-                .await
-                .map_err(|e| kv_error("delete", e))?;
-        }
-        Ok(value)
-    }
-}

@@ -2,23 +2,24 @@
 //! Each is filed under the SHA-256 of its secret (a leaked store reveals no usable value),
 //! expires on its own, and is deleted when it is first taken.
 //!
-//! Challenges live in KV through [`OneTimeStore`]. The KV adapter reads then deletes: KV has
-//! no atomic take, so within its propagation delay (up to about a minute) a second location
-//! may still read a record already taken elsewhere, and two requests racing in one location
-//! may both read it. A replayed WebAuthn response still needs the authenticator's signature
-//! over that very challenge; see the README, "Passkeys". A sign-in link, which is all it
-//! takes to sign in, is filed in the database instead (`accounts::repo::SignInLinks`), where
-//! one statement spends it.
+//! Both live in the database, where one `DELETE … RETURNING` takes a record, so of any
+//! number of requests racing for one exactly one gets it, in every location: challenges
+//! through [`OneTimeStore`] (`passkeys::repo::Challenges`), sign-in links in
+//! `accounts::repo::SignInLinks`. KV would not do: it has no atomic take, and a record
+//! deleted in one location can still be read in another for up to a minute.
 
 use super::token::digest_hex;
 use crate::error::AppError;
 
-/// Where one-time records live. The KV adapter is in `kv_store.rs`; tests use a map.
+/// Where one-time records live. The database adapter is `passkeys::repo::Challenges`; tests
+/// use a map.
 #[allow(async_fn_in_trait)]
 pub trait OneTimeStore {
-    /// Stores `value` under `key` for `ttl_secs` (at least 60, KV's minimum).
-    async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), AppError>;
-    /// Reads and deletes the record under `key`.
+    /// Stores `value` under `key` until `expires_at` (Unix milliseconds), and may clear the
+    /// records that have expired by `now`.
+    async fn put(&self, key: &str, value: &str, expires_at: u64, now: u64) -> Result<(), AppError>;
+    /// Reads and deletes the record under `key`, in one step: two callers never both get
+    /// it. An expired record may still be returned; the caller checks its time.
     async fn take(&self, key: &str) -> Result<Option<String>, AppError>;
 }
 
@@ -45,7 +46,7 @@ pub mod memory {
     pub struct MemoryOneTime(pub RefCell<BTreeMap<String, String>>);
 
     impl OneTimeStore for MemoryOneTime {
-        async fn put(&self, key: &str, value: &str, _ttl: u64) -> Result<(), AppError> {
+        async fn put(&self, key: &str, value: &str, _: u64, _: u64) -> Result<(), AppError> {
             self.0.borrow_mut().insert(key.into(), value.into());
             Ok(())
         }

@@ -1,6 +1,6 @@
 //! A ceremony's state between its options and its response: what it is for and for whom,
 //! filed in the one-time store under the SHA-256 of its challenge, for the ceremony's
-//! timeout, and taken (deleted) by the first response that names it.
+//! timeout, and taken (deleted) by the first response that names it, in one step.
 
 use crate::auth::one_time::{self, OneTimeStore};
 use crate::auth::webauthn::forms::TIMEOUT_MS;
@@ -93,7 +93,12 @@ pub async fn begin<S: OneTimeStore>(
     };
     let value = serde_json::to_string(&record.to_record()).map_err(AppError::internal)?;
     store
-        .put(&one_time::key(KIND, &challenge), &value, TIMEOUT_MS / 1000)
+        .put(
+            &one_time::key(KIND, &challenge),
+            &value,
+            record.expires_at,
+            now,
+        )
         .await?;
     Ok(challenge)
 }
@@ -181,7 +186,7 @@ mod tests {
         }
         // A record of no known shape is no ceremony.
         let key = one_time::key(KIND, b"odd");
-        run(store.put(&key, r#"{"kind":"sign_up","expires_at":9}"#, 60)).unwrap();
+        run(store.put(&key, r#"{"kind":"sign_up","expires_at":9}"#, 9, 0)).unwrap();
         assert_eq!(run(take(&store, b"odd", 0)).unwrap(), None);
     }
 }

@@ -6,7 +6,7 @@
 //! goes to the log line as the error's cause.
 
 use super::ceremony::{self, Purpose};
-use super::repo::{Deleted, Passkeys};
+use super::repo::{Challenges, Deleted, Passkeys};
 use super::{parse_name, Passkey, DEFAULT_NAME};
 use crate::accounts::repo::{email_taken, Users};
 use crate::accounts::signin;
@@ -87,7 +87,7 @@ pub async fn register_options(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
             (purpose, handle, user.email.as_str().to_owned(), existing)
         }
     };
-    let challenge = ceremony::begin(&cx.sessions()?, purpose, cx.now()).await?;
+    let challenge = ceremony::begin(&Challenges::new(&db), purpose, cx.now()).await?;
     options(forms::creation_options(
         &rp,
         &challenge,
@@ -144,7 +144,8 @@ pub async fn register_verify(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let name = credential_name(&body)?;
     let challenge =
         webauthn::challenge_of(&response.client_data_json).map_err(registration_refused)?;
-    let found = ceremony::take(&cx.sessions()?, &challenge, cx.now()).await?;
+    let db = cx.db()?;
+    let found = ceremony::take(&Challenges::new(&db), &challenge, cx.now()).await?;
     let purpose = found
         .map(|c| c.purpose)
         .ok_or_else(|| registration_refused(Rejection::Challenge))?;
@@ -152,7 +153,6 @@ pub async fn register_verify(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
         .verify_registration(&response, &challenge)
         .await
         .map_err(registration_refused)?;
-    let db = cx.db()?;
     let now = cx.now();
     match purpose {
         Purpose::AddPasskey { user_id } => {
@@ -242,7 +242,7 @@ pub async fn login_options(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
             }
         }
     };
-    let challenge = ceremony::begin(&cx.sessions()?, purpose, cx.now()).await?;
+    let challenge = ceremony::begin(&Challenges::new(&*cx.db()?), purpose, cx.now()).await?;
     let mut allow = descriptors(&passkeys);
     // Listed as a synced passkey is (`getTransports()` of one on a phone or a laptop), so
     // that it is not told apart from a real entry by its shape.
@@ -261,11 +261,11 @@ pub async fn login_verify(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let body = cx.json_body().await?;
     let response = forms::authentication(&body).map_err(AppError::validation)?;
     let challenge = webauthn::challenge_of(&response.client_data_json).map_err(sign_in_refused)?;
-    let found = ceremony::take(&cx.sessions()?, &challenge, cx.now()).await?;
+    let db = cx.db()?;
+    let found = ceremony::take(&Challenges::new(&db), &challenge, cx.now()).await?;
     let Some(Purpose::SignIn { user_id, named }) = found.map(|c| c.purpose) else {
         return Err(sign_in_refused(Rejection::Challenge));
     };
-    let db = cx.db()?;
     let passkeys = Passkeys::new(&db);
     let (passkey, user) = passkeys
         .with_owner(&b64_encode(&response.raw_id))

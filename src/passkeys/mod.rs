@@ -1,7 +1,7 @@
 //! Passkeys: signing up and in with WebAuthn credentials, and managing them. The relying
 //! party's checks are in [`crate::auth::webauthn`]; this feature holds the ceremonies'
-//! state (a challenge in the one-time store, bound to its ceremony and account), the
-//! `passkeys` table, and the handlers.
+//! state (a challenge in the `webauthn_challenges` table, bound to its ceremony and
+//! account), the `passkeys` table, and the handlers.
 
 pub mod ceremony;
 #[cfg(not(target_arch = "wasm32"))]

@@ -299,3 +299,46 @@ pub enum Deleted {
     /// Refused: it is the account's last way to sign in.
     LastWayIn,
 }
+
+/// The ceremonies' challenges ([`crate::auth::one_time::OneTimeStore`]), in the
+/// `webauthn_challenges` table.
+pub struct Challenges<'a> {
+    db: &'a Db,
+}
+
+impl<'a> Challenges<'a> {
+    pub fn new(db: &'a Db) -> Self {
+        Self { db }
+    }
+}
+
+impl crate::auth::one_time::OneTimeStore for Challenges<'_> {
+    async fn put(&self, key: &str, value: &str, expires_at: u64, now: u64) -> Result<(), AppError> {
+        self.db
+            .batch(vec![
+                stmt(
+                    "DELETE FROM webauthn_challenges WHERE expires_at <= ?1",
+                    [now.into()],
+                ),
+                stmt(
+                    "INSERT INTO webauthn_challenges (key, ceremony, expires_at) VALUES (?1, ?2, ?3)",
+                    [key.into(), value.into(), expires_at.into()],
+                ),
+            ])
+            .await?;
+        Ok(())
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<String>, AppError> {
+        let rows = self
+            .db
+            .rows(stmt(
+                "DELETE FROM webauthn_challenges WHERE key = ?1 RETURNING ceremony",
+                [key.into()],
+            ))
+            .await?;
+        rows.first()
+            .map(|row| row.text("ceremony").map_err(AppError::from))
+            .transpose()
+    }
+}

@@ -8,12 +8,14 @@ use crate::support::{
 };
 use edge_api::auth::webauthn::soft::{Claims, SoftAuthenticator};
 use edge_api::auth::webauthn::{b64, b64_encode};
+use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 on_both_backends!(
     a_passkey_signs_up_and_signs_in_like_a_password,
     another_passkey_is_added_renamed_and_removed,
+    responses_racing_for_one_challenge_sign_in_once,
 );
 
 /// The page's origin in the test environment (any `http://localhost:<port>` is accepted
@@ -204,6 +206,38 @@ async fn a_passkey_signs_up_and_signs_in_like_a_password(backend: Backend) {
 
     // A password cannot sign in to an account that has none.
     assert_error(app.login(&email, PASSWORD).await, 401, "UNAUTHENTICATED").await;
+}
+
+async fn responses_racing_for_one_challenge_sign_in_once(backend: Backend) {
+    // A synced passkey's counter stays 0, so no counter refuses a replay: the challenge is
+    // what makes a response single use. It is spent by one atomic statement in the
+    // database, so of the same response sent eight times at once exactly one signs in.
+    let app = app_on(backend);
+    let auth = SoftAuthenticator::es256(23);
+    let (_, _, created) = sign_up(app, &auth).await;
+    let handle = handle_of(&created["user"]);
+    let opts = options(app, "/v1/auth/passkeys/login/options", None, json!({})).await;
+    let claims = Claims::new("webauthn.get", &challenge(&opts), RP_ID, PAGE);
+    assert_eq!(claims.sign_count, 0, "a synced passkey's counter");
+    let body = auth.authentication(&claims, Some(&handle));
+    let answers =
+        join_all((0..8).map(|_| post(app, "/v1/auth/passkeys/login/verify", None, &body))).await;
+    let mut signed_in = 0;
+    for resp in answers {
+        if resp.status() == 200 {
+            assert!(session_cookie(&resp).is_some());
+            signed_in += 1;
+        } else {
+            let err = assert_error(resp, 401, "UNAUTHENTICATED").await;
+            assert_eq!(
+                err["error"]["message"],
+                "The passkey could not be verified."
+            );
+        }
+    }
+    assert_eq!(signed_in, 1, "{backend:?}: one session per challenge");
+    // The counter would have let a later one through: the next ceremony signs in again.
+    assert_eq!(sign_in(app, &auth, 0, &handle).await.status(), 200);
 }
 
 async fn another_passkey_is_added_renamed_and_removed(backend: Backend) {
