@@ -7,7 +7,7 @@ use crate::cache::{digest_key, Entry, Fill};
 use crate::context::Ctx;
 use crate::domain::{NoteBody, NoteId, NoteTitle, Tag, Tags, UserId};
 use crate::error::{AppError, ErrorCode, FieldIssue};
-use crate::http::conditional::{self, IfMatch};
+use crate::http::conditional;
 use crate::http::input::{string, Patch};
 use crate::http::{cursor, ApiResponse};
 use serde_json::json;
@@ -203,15 +203,12 @@ pub async fn get(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
 /// The preconditions of a change to `current` (RFC 9110 §13.1): an `If-Match` must name its
 /// version, and an `If-None-Match` must not name it (`*` names any note); else 412, and the
 /// change is not made.
-fn check_preconditions(
-    cx: &Ctx,
-    if_match: Option<&IfMatch>,
-    current: &Note,
-) -> Result<(), AppError> {
-    let stale = if_match.is_some_and(|m| !m.matches(current.version));
+fn check_preconditions(cx: &Ctx, if_match: Option<&str>, current: &Note) -> Result<(), AppError> {
+    let etag = current.etag();
+    let stale = if_match.is_some_and(|h| !conditional::matches(h, &etag));
     let named = cx
         .header("if-none-match")
-        .is_some_and(|h| conditional::none_match(&h, &current.etag()));
+        .is_some_and(|h| conditional::none_match(&h, &etag));
     if stale || named {
         Err(AppError::new(ErrorCode::PreconditionFailed))
     } else {
@@ -236,7 +233,7 @@ fn cached_response(cx: &Ctx, entry: &Entry) -> ApiResponse {
 pub async fn update(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let owner_id = cx.user_id()?.clone();
     let id = cx.id(NoteId::parse)?;
-    let if_match = cx.header("if-match").map(|h| IfMatch::parse(&h));
+    let if_match = cx.header("if-match");
 
     let mut input = cx.input(&["title", "body", "tags"]).await?;
     let title = input.patch("title", string(NoteTitle::parse));
@@ -250,7 +247,7 @@ pub async fn update(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let db = cx.db()?;
     let notes = Notes::new(&db);
     let current = notes.get(&owner_id, &id).await?.ok_or_else(not_found)?;
-    check_preconditions(cx, if_match.as_ref(), &current)?;
+    check_preconditions(cx, if_match.as_deref(), &current)?;
     let mut next = current.clone();
     if let Patch::Set(t) = title {
         next.title = t;
@@ -290,12 +287,13 @@ pub async fn delete(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let id = cx.id(NoteId::parse)?;
     let db = cx.db()?;
     let notes = Notes::new(&db);
-    let if_match = cx.header("if-match").map(|h| IfMatch::parse(&h));
-    let conditional =
-        matches!(if_match, Some(IfMatch::Versions(_))) || cx.header("if-none-match").is_some();
+    let if_match = cx.header("if-match");
+    // `If-Match: *` asks only that the note exist, which the delete itself finds out.
+    let conditional = if_match.as_deref().is_some_and(|h| h.trim() != "*")
+        || cx.header("if-none-match").is_some();
     let expected = if conditional {
         let current = notes.get(&owner_id, &id).await?.ok_or_else(not_found)?;
-        check_preconditions(cx, if_match.as_ref(), &current)?;
+        check_preconditions(cx, if_match.as_deref(), &current)?;
         Some(current.version)
     } else {
         None
