@@ -273,6 +273,7 @@ function setScreen(name) {
   $("loading").hidden = true;
   $("signed-out").hidden = name !== "signed-out";
   $("signed-in").hidden = name !== "signed-in";
+  $("unavailable").hidden = name !== "unavailable";
   $("who").hidden = name !== "signed-in";
 }
 
@@ -573,6 +574,8 @@ async function passwordSignIn(email, password) {
 }
 
 function wire() {
+  $("retry").addEventListener("click", () => run($("retry"), () => enter(null)));
+
   $("signup-form").addEventListener("submit", (event) => {
     event.preventDefault();
     run($("signup-button"), async () => {
@@ -664,10 +667,13 @@ function takeLinkToken() {
 /**
  * Shows the screen for who is signed in: the account of the link's `token` when there is one
  * and it is good, else the session the browser already has (a link used before, or expired,
- * is said so, and does not hide that session).
+ * is said so, and does not hide that session). When the API cannot say (an outage, a limit,
+ * no network), the page says so and offers to try again rather than show the sign-in forms
+ * to someone who may still be signed in.
  */
 async function enter(token) {
   let user = null;
+  let unknown = false;
   if (token) {
     try {
       user = (await api("POST", "/v1/auth/email-link/verify", { body: { token } })).data.user;
@@ -682,11 +688,13 @@ async function enter(token) {
       user = (await api("GET", "/v1/auth/me")).data.user;
     } catch (err) {
       // Signed out is the normal answer of /me; anything else is worth saying.
-      if (!(err instanceof ApiError && err.status === 401)) showError(err);
+      unknown = !(err instanceof ApiError && err.status === 401);
+      if (unknown) showError(err);
     }
   }
   if (!user) {
-    showSignedOut();
+    if (unknown) setScreen("unavailable");
+    else showSignedOut();
     return;
   }
   try {

@@ -21,6 +21,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
+import { connect, createServer as createTcpServer } from "node:net";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
@@ -275,6 +276,51 @@ async function otherOrigin(host) {
     url: `http://${host}:${server.address().port}/`,
     close: () => {
       server.closeAllConnections(); // the browser keeps its connections alive
+      return new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/** A real sqld (tests/support/sqld.mjs) with the migrations applied: {url, token, stop}. */
+async function startSqld() {
+  const child = spawn(process.execPath, ["tests/support/sqld.mjs"], { cwd: root, stdio: ["pipe", "pipe", "inherit"] });
+  const line = await new Promise((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`sqld.mjs exited with ${code}`)));
+    createInterface({ input: child.stdout }).once("line", resolve);
+  });
+  return { ...JSON.parse(line), stop: () => child.stdin.end() };
+}
+
+/**
+ * A TCP relay to `target` (http://host:port) that can be cut: while it is down, every open
+ * connection is reset and new ones are closed as they arrive, as when a database's network
+ * goes away.
+ */
+async function relay(target) {
+  const { hostname, port } = new URL(target);
+  const open = new Set();
+  let down = false;
+  const server = createTcpServer((client) => {
+    if (down) return client.destroy();
+    const upstream = connect(Number(port), hostname);
+    open.add(client);
+    client.on("close", () => open.delete(client));
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    cut() {
+      down = true;
+      for (const socket of open) socket.resetAndDestroy();
+    },
+    restore() {
+      down = false;
+    },
+    close() {
+      for (const socket of open) socket.destroy();
       return new Promise((r) => server.close(r));
     },
   };
@@ -581,6 +627,57 @@ describe("the page", () => {
       await context.close();
     } finally {
       server.stdin.end();
+    }
+  });
+
+  test("an outage while loading says so, keeps the session, and a retry signs back in", TIMEOUT, async () => {
+    // A Worker on a real sqld reached through a relay that can be cut: the account read of
+    // the page's first request (GET /v1/auth/me) then fails as the API fails, with a 503.
+    const sqld = await startSqld();
+    const link = await relay(sqld.url);
+    const otherPort = await freePort();
+    const server = await startWorker(otherPort, {
+      vars: { DB_BACKEND: "turso", TURSO_URL: link.url, TURSO_AUTH_TOKEN: sqld.token, TURSO_TIMEOUT_MS: "3000" },
+      log: join(workDir, "worker-outage.log"),
+    });
+    try {
+      const base = `http://localhost:${otherPort}`;
+      const { context, page } = await openPage({ base });
+      const email = await signUpWithPassword(page);
+
+      link.cut();
+      const me = page.waitForResponse((r) => r.url().endsWith("/v1/auth/me"));
+      await page.goto(base + "/");
+      const answer = await me;
+      assert.equal(answer.status(), 503);
+      await waitForScreen(page, "unavailable");
+      // The API's own message, and no sign-in forms for someone who is still signed in.
+      assert.equal(await shownError(page), (await answer.json()).error.message);
+      assert.equal(await page.locator("#unavailable").isVisible(), true);
+      assert.equal(await page.locator("#signed-out").isVisible(), false);
+      assert.equal(await page.locator("#who").isVisible(), false);
+      await inView(page, "#retry");
+      await page.screenshot({ path: join(screenshots, "unavailable.png"), fullPage: true });
+      const cookie = (await context.cookies()).find((c) => c.name === COOKIE);
+      assert.ok(cookie, "the session cookie is kept");
+
+      // Still down: the retry says so again and stays on this screen.
+      await page.click("#retry");
+      await page.waitForSelector("#retry:not([disabled])");
+      await page.waitForSelector("#error:not([hidden])");
+      assert.equal(await screen(page), "unavailable");
+
+      link.restore();
+      await page.click("#retry");
+      await waitForScreen(page, "signed-in");
+      assert.equal(await page.locator("#who-email").textContent(), email);
+      await expectNoError(page);
+      assert.equal(await page.locator("#unavailable").isVisible(), false);
+      await context.close();
+    } finally {
+      server.stdin.end();
+      await link.close();
+      sqld.stop();
     }
   });
 
