@@ -28,7 +28,10 @@ if (missing.length) {
 // A request the Worker fails (a panic traps the Wasm instance; the shim then re-creates it
 // for the next request) is answered with the API's own 500 (\`crashAnswer\` in src/lib.rs: its
 // headers and error shape, read once), the inbound request id when well formed (the rule of
-// src/http/request_id.rs) or a new one, a traceparent, and one log line. A trap inside a
+// src/http/request_id.rs) or a new one, the inbound trace continued (the rule of
+// src/http/trace.rs) or a new one, CORS headers for an origin on ALLOWED_ORIGINS (the list
+// as src/config/mod.rs reads it; a list it refuses never gets this far), and one log line.
+// A trap inside a
 // microtask settles none of the answers still waiting on the instance, so those are failed
 // too, instead of being left for the runtime to cancel as hung.
 const objectExport = `const crash = JSON.parse(crashAnswer());
@@ -44,15 +47,29 @@ addEventListener("unhandledrejection", (e) => {
 function hex(bytes) {
   return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
 }
-function crashed(request, error) {
+// Version 00 is exactly its four fields; a later one (not ff) may go on after a further "-".
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+function inboundTrace(value) {
+  const m = TRACEPARENT.exec((value ?? "").trim());
+  if (m === null || m[1] === "ff" || (m[1] === "00" && m[5] !== undefined)) return null;
+  if (!/[1-9a-f]/.test(m[2]) || !/[1-9a-f]/.test(m[3])) return null;
+  return { trace: m[2], flags: m[4] };
+}
+function crashed(request, env, error) {
   handleMaybeCritical(error);
   const inbound = request.headers.get("x-request-id");
   const id = inbound !== null && /^[A-Za-z0-9._=-]{1,128}$/.test(inbound) ? inbound : crypto.randomUUID();
-  const parent = /^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/.exec(request.headers.get("traceparent") ?? "");
-  const trace = parent !== null && /[1-9a-f]/.test(parent[1]) ? parent[1] : hex(16);
+  const parent = inboundTrace(request.headers.get("traceparent"));
+  const trace = parent === null ? hex(16) : parent.trace;
   const headers = new Headers(crash.headers);
   headers.set("X-Request-Id", id);
-  headers.set("traceparent", "00-" + trace + "-" + hex(8) + "-" + (parent === null ? "00" : parent[2]));
+  headers.set("traceparent", "00-" + trace + "-" + hex(8) + "-" + (parent === null ? "00" : parent.flags));
+  const origin = request.headers.get("origin");
+  if (origin !== null && String(env?.ALLOWED_ORIGINS ?? "").split(",").some((o) => o.trim() === origin && origin !== "")) {
+    headers.set("Access-Control-Allow-Origin", origin);
+    headers.set("Access-Control-Allow-Credentials", "true");
+    headers.set("Access-Control-Expose-Headers", crash.expose_headers);
+  }
   const body = structuredClone(crash.body);
   body.error.request_id = id;
   console.log(JSON.stringify({
@@ -69,7 +86,7 @@ var shim_default = {
     try {
       answer = Entrypoint.prototype.fetch.call({ env, ctx }, request);
     } catch (e) {
-      return crashed(request, e);
+      return crashed(request, env, e);
     }
     if (!(answer instanceof Promise)) return answer;
     let fail;
@@ -84,7 +101,7 @@ var shim_default = {
       },
       (e) => {
         waiting.delete(fail);
-        return crashed(request, e);
+        return crashed(request, env, e);
       },
     );
   }

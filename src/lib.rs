@@ -60,20 +60,28 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker_sys::Context) -> JsVal
 /// the Wasm instance, so nothing in it runs again until the runtime re-creates it, and the
 /// request it was serving (and any other still waiting on it) would otherwise get the
 /// runtime's plain-text 500. Read once per isolate, before any request: the response headers
-/// (content type, security headers, `no-store`) and the error body with `request_id` left
-/// `null`, for the entry to fill in, so the crash answer keeps the API's shape.
+/// (content type, security headers, `no-store`, `Vary: Origin`), the error body with
+/// `request_id` left `null`, for the entry to fill in, so the crash answer keeps the API's
+/// shape, and the headers a browser on an allowed origin may read, for the entry's CORS
+/// headers (it matches `Origin` against `ALLOWED_ORIGINS` itself: the instance is gone).
 #[wasm_bindgen(js_name = crashAnswer)]
 pub fn crash_answer() -> String {
     let err = AppError::new(ErrorCode::Internal);
     let mut resp = http::ApiResponse::from_error(&err, "");
     http::security::apply(&mut resp.headers, None);
+    http::cors::apply(&mut resp.headers, &[], None);
     let body = serde_json::json!({"error": {
         "code": err.code().as_str(),
         "message": err.message(),
         "details": err.details(),
         "request_id": null,
     }});
-    serde_json::json!({ "headers": resp.headers, "body": body }).to_string()
+    serde_json::json!({
+        "headers": resp.headers,
+        "body": body,
+        "expose_headers": http::cors::EXPOSED_HEADERS,
+    })
+    .to_string()
 }
 
 #[cfg(test)]
@@ -95,6 +103,8 @@ mod tests {
         assert_eq!(value("Cache-Control"), Some("no-store"));
         assert_eq!(value("X-Content-Type-Options"), Some("nosniff"));
         assert!(value("Content-Security-Policy").is_some());
+        assert_eq!(value("Vary"), Some("Origin"));
+        assert_eq!(answer["expose_headers"], http::cors::EXPOSED_HEADERS);
         assert_eq!(
             answer["body"],
             serde_json::json!({"error": {

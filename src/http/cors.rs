@@ -14,7 +14,7 @@ const ALLOWED_HEADERS: &str = "authorization, content-type, idempotency-key, if-
 
 /// Response headers a cross-origin client may read: every header the API sends that is not
 /// CORS-safelisted, a CORS header itself, or a security header meant for the browser alone.
-const EXPOSED_HEADERS: &str = "Accept-Encoding, Accept-Patch, Allow, Deprecation, ETag, \
+pub const EXPOSED_HEADERS: &str = "Accept-Encoding, Accept-Patch, Allow, Deprecation, ETag, \
     Idempotent-Replayed, Location, \
     RateLimit, RateLimit-Policy, Retry-After, Server-Timing, Sunset, traceparent, \
     WWW-Authenticate, X-D1-Bookmark, X-Request-Id";
