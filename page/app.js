@@ -148,19 +148,24 @@ async function run(button, action) {
   }
 }
 
-/** A destructive button that asks once more before it acts ("Delete" → "Confirm delete"). */
-function confirmButton(label, confirmLabel, action, props = {}) {
+/**
+ * A destructive button that asks once more before it acts ("Delete" → "Confirm delete"). Its
+ * accessible name is the visible label and what it acts on (`subject`), in both states.
+ */
+function confirmButton(label, confirmLabel, subject, action, props = {}) {
   let timer;
-  const button = h("button", { type: "button", class: "danger", ...props }, label);
+  const button = h("button", { type: "button", class: "danger", "aria-label": `${label} ${subject}`, ...props }, label);
   const reset = () => {
     clearTimeout(timer);
     delete button.dataset.confirm;
     button.textContent = label;
+    button.setAttribute("aria-label", `${label} ${subject}`);
   };
   button.addEventListener("click", () => {
     if (button.dataset.confirm !== "true") {
       button.dataset.confirm = "true";
       button.textContent = confirmLabel;
+      button.setAttribute("aria-label", `${confirmLabel} ${subject}`);
       timer = setTimeout(reset, 5000);
       return;
     }
@@ -293,7 +298,9 @@ async function showSignedIn(user) {
   document.documentElement.dataset.state = "loading";
   const loaded = await Promise.allSettled([loadNotes(), loadPasskeys(), loadSessions()]);
   setScreen("signed-in");
-  $("main").focus();
+  // A new screen: keyboard and screen-reader users start at its top, and so does the view.
+  $("main").focus({ preventScroll: true });
+  scrollTo(0, 0);
   const failed = loaded.find((r) => r.status === "rejected");
   if (failed) throw failed.reason;
 }
@@ -339,9 +346,8 @@ function renderNote(li, note) {
         "aria-label": `Edit “${note.title}”`,
         onclick: (e) => run(e.currentTarget, () => editNote(li, note.id)),
       }, "Edit"),
-      confirmButton("Delete", "Confirm delete", () => deleteNote(li, note.id), {
+      confirmButton("Delete", "Confirm delete", `“${note.title}”`, () => deleteNote(li, note.id), {
         "data-action": "delete",
-        "aria-label": `Delete “${note.title}”`,
       }),
     ),
   );
@@ -461,12 +467,11 @@ function renderPasskey(li, passkey) {
         type: "button",
         class: "secondary",
         dataset: { action: "rename" },
-        "aria-label": `Rename passkey “${passkey.name}”`,
+        "aria-label": `Rename passkey “${passkey.name || "Passkey"}”`,
         onclick: () => renamePasskey(li, passkey),
       }, "Rename"),
-      confirmButton("Delete", "Confirm delete", () => deletePasskey(li, passkey.id), {
+      confirmButton("Delete", "Confirm delete", `passkey “${passkey.name || "Passkey"}”`, () => deletePasskey(li, passkey.id), {
         "data-action": "delete",
-        "aria-label": `Delete passkey “${passkey.name}”`,
       }),
     ),
   );
@@ -534,10 +539,12 @@ async function loadSessions() {
 }
 
 function sessionItem(session) {
+  const agent = describeAgent(session.user_agent);
+  const label = session.current ? "Sign out" : "Revoke";
   const li = h("li", { class: "item session", dataset: { testid: "session", id: session.id, current: session.current } },
     h("div", { class: "item-main" },
       h("h3", { title: session.user_agent },
-        describeAgent(session.user_agent),
+        agent,
         session.current ? h("span", { class: "badge" }, "This browser") : null),
       h("p", { class: "meta" }, "Signed in ", time(session.created_at), " · last active ", time(session.last_seen_at)),
     ),
@@ -546,6 +553,10 @@ function sessionItem(session) {
     type: "button",
     class: "secondary",
     dataset: { action: "revoke" },
+    // Each session's button names its session: "Revoke Chrome on Linux, last active …".
+    "aria-label": session.current
+      ? `${label} (this browser)`
+      : `${label} ${agent}, last active ${dateFormat.format(new Date(session.last_seen_at))}`,
     onclick: () => run(button, async () => {
       await api("DELETE", `/v1/auth/sessions/${encodeURIComponent(session.id)}`);
       if (session.current) {
@@ -556,7 +567,7 @@ function sessionItem(session) {
         say("Session revoked.");
       }
     }),
-  }, session.current ? "Sign out" : "Revoke");
+  }, label);
   li.append(h("div", { class: "actions" }, button));
   return li;
 }

@@ -387,6 +387,38 @@ describe("the page", () => {
     );
     assert.deepEqual(unlabelled, []);
 
+    // Every form field's outline stands out at 3:1 or more from the card around it and from
+    // the field itself (WCAG 1.4.11), in both colour schemes.
+    for (const colorScheme of ["light", "dark"]) {
+      await page.emulateMedia({ colorScheme });
+      const faint = await page.evaluate(() => {
+        const rgb = (css) => css.match(/[\d.]+/g).slice(0, 3).map(Number);
+        const luminance = (css) => {
+          const [r, g, b] = rgb(css).map((v) => (v / 255 <= 0.03928 ? v / 255 / 12.92 : ((v / 255 + 0.055) / 1.055) ** 2.4));
+          return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        };
+        const ratio = (a, b) => {
+          const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+          return (hi + 0.05) / (lo + 0.05);
+        };
+        const behind = (e) => {
+          for (let n = e.parentElement; n; n = n.parentElement) {
+            const bg = getComputedStyle(n).backgroundColor;
+            if (!/rgba\(.*, 0\)$/.test(bg)) return bg;
+          }
+          return "rgb(255, 255, 255)";
+        };
+        return [...document.querySelectorAll("#signed-out input")].flatMap((e) => {
+          const style = getComputedStyle(e);
+          const border = style.borderTopColor;
+          const worst = Math.min(ratio(border, behind(e)), ratio(border, style.backgroundColor));
+          return worst < 3 ? [`${e.id}: ${worst.toFixed(2)}`] : [];
+        });
+      });
+      assert.deepEqual(faint, [], colorScheme);
+    }
+    await page.emulateMedia({ colorScheme: "light" });
+
     // The policy is enforced: an injected inline script does not run, and the page hears of it.
     await page.evaluate(() => {
       const s = document.createElement("script");
@@ -402,6 +434,9 @@ describe("the page", () => {
   test("notes: create, validation error, edit, delete, pagination", TIMEOUT, async () => {
     const { context, page } = await openPage();
     await signUp(page);
+    // The signed-in screen starts at its top, with the focus at the start of its content.
+    assert.equal(await page.evaluate(() => scrollY), 0);
+    assert.equal(await page.evaluate(() => document.activeElement.id), "main");
     assert.equal(await page.locator("#notes-empty").isVisible(), true);
 
     // An invalid note: the API's structured error is shown.
@@ -432,10 +467,12 @@ describe("the page", () => {
     assert.equal(await note.locator("[data-testid=note-body] b").count(), 0);
     assert.deepEqual(await apiNoteTitles(page), ["First note, edited"]);
 
-    // Delete asks once more.
+    // Delete asks once more, and says so to screen readers too.
     const del = note.locator("[data-action=delete]");
+    assert.equal(await del.getAttribute("aria-label"), "Delete “First note, edited”");
     await del.click();
     assert.equal(await del.textContent(), "Confirm delete");
+    assert.equal(await del.getAttribute("aria-label"), "Confirm delete “First note, edited”");
     await del.click();
     await page.waitForSelector("[data-testid=note]", { state: "detached" });
     assert.deepEqual(await apiNoteTitles(page), []);
@@ -499,6 +536,15 @@ describe("the page", () => {
     const sessions = first.page.locator("[data-testid=session]");
     assert.equal(await sessions.count(), 2);
     assert.equal(await first.page.locator("[data-testid=session][data-current=true] .badge").textContent(), "This browser");
+    // Each button names its session.
+    assert.equal(
+      await first.page.locator("[data-testid=session][data-current=true] [data-action=revoke]").getAttribute("aria-label"),
+      "Sign out (this browser)",
+    );
+    assert.match(
+      await first.page.locator("[data-testid=session][data-current=false] [data-action=revoke]").getAttribute("aria-label"),
+      /^Revoke Headless Chrome on Linux, last active \S/,
+    );
     await first.page.locator("[data-testid=session][data-current=false] [data-action=revoke]").click();
     await first.page.waitForFunction(() => document.querySelectorAll("[data-testid=session]").length === 1);
 
