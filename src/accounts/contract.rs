@@ -1,5 +1,6 @@
 //! The accounts routes as the OpenAPI document describes them.
 
+use crate::auth::session::FRESH_PROOF_MS;
 use crate::domain::schema;
 use crate::http::contract::{headers, op, shared, Op};
 use crate::http::Method;
@@ -18,6 +19,18 @@ pub fn user_schema() -> Value {
             "created_at": {"type": "integer", "minimum": 0, "description": "Unix milliseconds."},
         },
     })
+}
+
+/// `current_password`, which a fresh passkey or e-mail link sign-in may leave out.
+fn current_password() -> Value {
+    let mut schema = schema::existing_password();
+    schema["description"] = json!(format!(
+        "Required, unless this session began with a passkey or an e-mail link less than {} \
+         minutes ago (how an account without a password sets one, and how a forgotten one is \
+         replaced). Checked whenever it is sent.",
+        FRESH_PROOF_MS / 60_000
+    ));
+    schema
 }
 
 fn session_schema() -> Value {
@@ -98,13 +111,13 @@ pub fn operations() -> Vec<Op> {
             .tag("accounts")
             .empty(204, "Revoked (the cookie is cleared when it was the current one).", headers(&[("Set-Cookie", "ClearSessionOptional")]))
             .error(403, NEEDS_SESSION),
-        op(Method::Post, "/v1/auth/password", "changePassword", "Change the password")
+        op(Method::Post, "/v1/auth/password", "changePassword", "Set or change the password")
             .tag("accounts")
-            .body(json!({"current_password": schema::existing_password(), "new_password": schema::new_password()}),
-                  &["current_password", "new_password"])
-            .empty(204, "Changed: every session revoked, this one continued on a new cookie.", headers(&[("Set-Cookie", "SetSession")]))
+            .body(json!({"current_password": current_password(), "new_password": schema::new_password()}),
+                  &["new_password"])
+            .empty(204, "Set: every session revoked, this one continued on a new cookie.", headers(&[("Set-Cookie", "SetSession")]))
             .error(403, NEEDS_SESSION)
-            .error(422, "VALIDATION_ERROR: `current_password` is incorrect"),
+            .error(422, "VALIDATION_ERROR: `current_password` is missing or incorrect"),
         op(Method::Get, "/v1/admin/users", "adminListUsers", "Every account, oldest first")
             .tag("accounts")
             .query("limit", json!({"type": "integer", "minimum": 1, "maximum": 100}), "Page size (default 20).")

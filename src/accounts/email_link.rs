@@ -9,6 +9,7 @@
 use super::repo::{SignInLinks, Users};
 use super::signin;
 use crate::auth::one_time;
+use crate::auth::session::SignIn;
 use crate::auth::token::digest_hex;
 use crate::auth::webauthn::{b64, b64_encode};
 use crate::context::Ctx;
@@ -120,7 +121,7 @@ pub async fn verify(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
         .by_id(&user_id)
         .await?
         .ok_or_else(invalid_link)?;
-    signin::signed_in(cx, &user).await
+    signin::signed_in(cx, &user, SignIn::EmailLink).await
 }
 
 #[cfg(test)]

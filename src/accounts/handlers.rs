@@ -4,7 +4,7 @@
 use super::repo::Users;
 use super::signin::{self, start_session};
 use super::User;
-use crate::auth::session::{self, SessionStore};
+use crate::auth::session::{self, SessionStore, SignIn};
 use crate::auth::token::digest_hex;
 use crate::auth::{cookie, password, unauthenticated, Principal};
 use crate::context::Ctx;
@@ -84,7 +84,7 @@ pub async fn login(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
         user = users.set_password(&user.id, &hash, false).await?;
     }
 
-    signin::signed_in(cx, &user).await
+    signin::signed_in(cx, &user, SignIn::Password).await
 }
 
 /// `POST /v1/auth/logout`: deletes the current session and the cookie.
@@ -121,17 +121,25 @@ pub async fn me(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     }
 }
 
-/// `POST /v1/auth/password` with `{"current_password", "new_password"}`: changes the
-/// password, revokes every other session, and rotates the current one (new token, new epoch).
+/// `POST /v1/auth/password` with `{"current_password", "new_password"}`: sets the password,
+/// revokes every other session, and rotates the current one (new token, new epoch).
+///
+/// `current_password` proves the account. Within [`session::FRESH_PROOF_MS`] of signing in
+/// with a passkey or an e-mail link the session is that proof and it may be left out: that is
+/// how an account made with a passkey adds a password, and how a forgotten one is replaced.
+/// When it is sent, it is checked.
 pub async fn change_password(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     passwords_off(cx)?;
+    let fresh = cx.session()?.1.freshly_proven(cx.now());
     let mut input = cx.input(&["current_password", "new_password"]).await?;
-    let current_pw = input.required("current_password", Password::parse_existing);
+    let current_pw = if fresh {
+        input.optional("current_password", Password::parse_existing)
+    } else {
+        input.required("current_password", Password::parse_existing)
+    };
     let new_pw = input.required("new_password", Password::parse);
     input.finish()?;
-    let (current_pw, new_pw) = current_pw
-        .zip(new_pw)
-        .ok_or_else(|| AppError::internal("validated fields missing"))?;
+    let new_pw = new_pw.ok_or_else(|| AppError::internal("validated field missing"))?;
 
     let db = cx.db()?;
     let users = Users::new(&db);
@@ -139,16 +147,18 @@ pub async fn change_password(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
         .by_id(cx.user_id()?)
         .await?
         .ok_or_else(|| unauthenticated(true))?;
-    let current = if user.has_password() {
-        user.password_hash.as_str()
-    } else {
-        password::DUMMY_HASH
-    };
-    if !password::verify(current_pw.as_bytes(), current).await? || !user.has_password() {
-        return Err(AppError::validation(vec![FieldIssue::new(
-            "current_password",
-            "incorrect",
-        )]));
+    if let Some(current_pw) = current_pw {
+        let current = if user.has_password() {
+            user.password_hash.as_str()
+        } else {
+            password::DUMMY_HASH
+        };
+        if !password::verify(current_pw.as_bytes(), current).await? || !user.has_password() {
+            return Err(AppError::validation(vec![FieldIssue::new(
+                "current_password",
+                "incorrect",
+            )]));
+        }
     }
     let hash = password::hash(new_pw.as_bytes(), password::ITERATIONS).await?;
     let user = users.set_password(&user.id, &hash, true).await?;
@@ -156,7 +166,7 @@ pub async fn change_password(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let store = cx.sessions()?;
     // Every session goes, the current one included; the caller continues on a fresh one.
     session::revoke_all(&store, &user.id, None).await?;
-    let (token, _) = start_session(cx, &store, &user).await?;
+    let (token, _) = start_session(cx, &store, &user, SignIn::Password).await?;
     Ok(ApiResponse::empty(204).with_header("Set-Cookie", signin::session_cookie(cx, &token)))
 }
 

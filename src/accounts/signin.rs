@@ -5,7 +5,7 @@
 use super::User;
 use crate::auth::cookie;
 use crate::auth::kv_store::KvSessions;
-use crate::auth::session::{self, Session, SessionStore};
+use crate::auth::session::{self, Session, SessionStore, SignIn};
 use crate::auth::token::SessionToken;
 use crate::context::Ctx;
 use crate::error::AppError;
@@ -23,11 +23,12 @@ pub fn session_cookie(cx: &Ctx, token: &SessionToken) -> String {
     cookie::set(&token.encode(), cx.config().session.absolute_ms / 1000)
 }
 
-/// Starts and stores a session for `user`.
+/// Starts and stores a session for `user`, who has just proven the account `with` this.
 pub async fn start_session(
     cx: &Ctx,
     store: &KvSessions,
     user: &User,
+    with: SignIn,
 ) -> Result<(SessionToken, Session), AppError> {
     let user_agent = cx.header("user-agent").unwrap_or_default();
     let record = Session::new(
@@ -35,6 +36,7 @@ pub async fn start_session(
         user.role,
         user.session_epoch,
         &user_agent,
+        with,
         cx.now(),
         &cx.config().session,
     );
@@ -43,7 +45,11 @@ pub async fn start_session(
 
 /// Ends the presented session, if any, and starts a new one for `user` (no session
 /// fixation); returns it and its `Set-Cookie` value.
-pub async fn fresh_session(cx: &Ctx, user: &User) -> Result<(Session, String), AppError> {
+pub async fn fresh_session(
+    cx: &Ctx,
+    user: &User,
+    with: SignIn,
+) -> Result<(Session, String), AppError> {
     let store = cx.sessions()?;
     if let Some(old) = presented_token(cx) {
         let found = session::authenticate(&store, &old, cx.now(), &cx.config().session).await?;
@@ -52,13 +58,13 @@ pub async fn fresh_session(cx: &Ctx, user: &User) -> Result<(Session, String), A
             store.remove(&found.storage_key, &s.user_id, &s.id).await?;
         }
     }
-    let (token, session) = start_session(cx, &store, user).await?;
+    let (token, session) = start_session(cx, &store, user, with).await?;
     Ok((session, session_cookie(cx, &token)))
 }
 
 /// 200 `{"user", "session_id"}` with the new session's cookie.
-pub async fn signed_in(cx: &Ctx, user: &User) -> Result<ApiResponse, AppError> {
-    let (session, cookie) = fresh_session(cx, user).await?;
+pub async fn signed_in(cx: &Ctx, user: &User, with: SignIn) -> Result<ApiResponse, AppError> {
+    let (session, cookie) = fresh_session(cx, user, with).await?;
     Ok(ApiResponse::json(
         200,
         &json!({"user": user.public(), "session_id": session.id}),

@@ -117,6 +117,7 @@ mod tests {
                 role,
                 0,
                 "",
+                session::SignIn::Password,
                 0,
                 &policy,
             ),

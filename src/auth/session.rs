@@ -27,6 +27,21 @@ pub struct SessionPolicy {
     pub cache_ms: u64,
 }
 
+/// How a session began.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignIn {
+    /// A password login or sign-up, and records written before the field existed.
+    #[default]
+    Password,
+    Passkey,
+    EmailLink,
+}
+
+/// How long after a sign-in with a passkey or an e-mail link the session counts as a
+/// fresh proof of the account, in milliseconds (see [`Session::freshly_proven`]).
+pub const FRESH_PROOF_MS: u64 = 5 * 60 * 1000;
+
 /// One session as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
@@ -41,6 +56,8 @@ pub struct Session {
     pub idle_expires_at: u64,
     pub absolute_expires_at: u64,
     pub user_agent: String,
+    #[serde(default)]
+    pub signed_in_with: SignIn,
 }
 
 /// The longest user agent kept, in bytes.
@@ -53,6 +70,7 @@ impl Session {
         role: Role,
         epoch: i64,
         user_agent: &str,
+        signed_in_with: SignIn,
         now: u64,
         policy: &SessionPolicy,
     ) -> Self {
@@ -67,7 +85,16 @@ impl Session {
             idle_expires_at: (now + policy.idle_ms).min(absolute_expires_at),
             absolute_expires_at,
             user_agent: truncate(user_agent, MAX_USER_AGENT).to_owned(),
+            signed_in_with,
         }
+    }
+
+    /// Returns true while the session is less than [`FRESH_PROOF_MS`] old and began with a
+    /// passkey or an e-mail link: proof of the account as strong as its password, so it may
+    /// stand in for the current password when setting a new one.
+    pub fn freshly_proven(&self, now: u64) -> bool {
+        self.signed_in_with != SignIn::Password
+            && now.saturating_sub(self.created_at) < FRESH_PROOF_MS
     }
 
     /// Returns true once either deadline has passed.
@@ -293,7 +320,15 @@ mod tests {
     }
 
     fn new_session(user_id: &UserId, now: u64) -> Session {
-        Session::new(user_id, Role::User, 0, "test-agent", now, &POLICY)
+        Session::new(
+            user_id,
+            Role::User,
+            0,
+            "test-agent",
+            SignIn::Password,
+            now,
+            &POLICY,
+        )
     }
 
     #[test]
@@ -323,6 +358,42 @@ mod tests {
     }
 
     #[test]
+    fn only_a_recent_passkey_or_e_mail_link_sign_in_is_a_fresh_proof() {
+        for (with, fresh) in [
+            (SignIn::Password, false),
+            (SignIn::Passkey, true),
+            (SignIn::EmailLink, true),
+        ] {
+            let s = Session::new(&user(0), Role::User, 0, "", with, 10 * MIN, &POLICY);
+            assert_eq!(s.freshly_proven(10 * MIN), fresh, "{with:?} at once");
+            assert_eq!(
+                s.freshly_proven(15 * MIN - 1),
+                fresh,
+                "{with:?} just inside"
+            );
+            assert!(!s.freshly_proven(15 * MIN), "{with:?} five minutes on");
+            // Use moves `last_seen_at`, never the sign-in.
+            let touched = s.touched(15 * MIN, &POLICY).unwrap();
+            assert!(!touched.freshly_proven(15 * MIN), "{with:?} after a touch");
+        }
+    }
+
+    #[test]
+    fn records_without_a_sign_in_method_read_as_password() {
+        let s = new_session(&user(0), 0);
+        let mut stored = serde_json::to_value(&s).unwrap();
+        assert_eq!(stored["signed_in_with"], "password");
+        stored.as_object_mut().unwrap().remove("signed_in_with");
+        let read: Session = serde_json::from_value(stored).unwrap();
+        assert_eq!(read, s);
+        let link = Session::new(&user(0), Role::User, 0, "", SignIn::EmailLink, 0, &POLICY);
+        assert_eq!(
+            serde_json::to_value(&link).unwrap()["signed_in_with"],
+            "email_link"
+        );
+    }
+
+    #[test]
     fn ttl_follows_the_absolute_deadline_with_kv_minimum() {
         let s = new_session(&user(0), 0);
         assert_eq!(s.ttl_secs(0), 120 * 60);
@@ -332,7 +403,7 @@ mod tests {
     #[test]
     fn user_agent_is_truncated_on_a_char_boundary() {
         let ua = "é".repeat(200);
-        let s = Session::new(&user(0), Role::User, 0, &ua, 0, &POLICY);
+        let s = Session::new(&user(0), Role::User, 0, &ua, SignIn::Password, 0, &POLICY);
         assert!(s.user_agent.len() <= 256);
         assert!(ua.starts_with(&s.user_agent));
     }

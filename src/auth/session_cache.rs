@@ -78,7 +78,7 @@ pub fn with<T>(f: impl FnOnce(&mut SessionCache) -> T) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::session::SessionPolicy;
+    use crate::auth::session::{SessionPolicy, SignIn};
     use crate::domain::{Role, UserId};
 
     fn session(n: u64) -> Session {
@@ -88,7 +88,15 @@ mod tests {
             touch_ms: 100,
             cache_ms: 0,
         };
-        Session::new(&UserId::generate(n), Role::User, 0, "ua", n, &policy)
+        Session::new(
+            &UserId::generate(n),
+            Role::User,
+            0,
+            "ua",
+            SignIn::Password,
+            n,
+            &policy,
+        )
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::{parse_name, Passkey, DEFAULT_NAME};
 use crate::accounts::repo::{email_taken, Users};
 use crate::accounts::signin;
 use crate::accounts::User;
+use crate::auth::session::SignIn;
 use crate::auth::token::digest_hex;
 use crate::auth::webauthn::forms::{self, Descriptor};
 use crate::auth::webauthn::{self, b64, b64_encode, Rejection, RelyingParty, StoredCredential};
@@ -171,7 +172,7 @@ pub async fn register_verify(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
             let (user, passkey) = Passkeys::new(&db)
                 .sign_up(&user_id, &email, &credential, &name, now)
                 .await?;
-            let (session, cookie) = signin::fresh_session(cx, &user).await?;
+            let (session, cookie) = signin::fresh_session(cx, &user, SignIn::Passkey).await?;
             Ok(ApiResponse::json(
                 201,
                 &json!({
@@ -302,7 +303,7 @@ pub async fn login_verify(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     if !counted {
         return Err(cloned(cx, &passkey, Some(assertion.sign_count)));
     }
-    signin::signed_in(cx, &user).await
+    signin::signed_in(cx, &user, SignIn::Passkey).await
 }
 
 /// A counter that did not increase: refused, and logged as a possible cloned authenticator.

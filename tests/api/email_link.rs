@@ -3,7 +3,7 @@
 
 use crate::support::{
     app, app_on, assert_error, session_cookie, spawn, unique_email, Backend, Spawn, TestApp,
-    PASSWORD,
+    ORIGIN, PASSWORD,
 };
 use futures_util::future::join_all;
 use serde_json::{json, Value};
@@ -81,6 +81,38 @@ async fn a_mailed_link_signs_in_once() {
         .as_str()
         .unwrap()
         .contains("invalid, used or expired"));
+}
+
+#[tokio::test]
+async fn a_fresh_link_sign_in_replaces_a_forgotten_password() {
+    let app = app();
+    let email = unique_email("forgot");
+    assert_eq!(app.signup(&email, PASSWORD).await.status(), 201);
+    assert_eq!(request_link(app, &email).await.status(), 202);
+    let link = mailed_link(app, &email).await.expect("the link is mailed");
+    let (_, token) = link.split_once("/#token=").unwrap();
+    let resp = verify(app, token).await;
+    assert_eq!(resp.status(), 200);
+    let cookie = session_cookie(&resp).expect("a session");
+
+    // No current password: the link just spent proves the mailbox, which is how the
+    // account would be recovered anyway.
+    let resp = app
+        .client()
+        .post(app.at("/v1/auth/password"))
+        .header("cookie", &cookie)
+        .header("origin", ORIGIN)
+        .json(&json!({"new_password": "remembered this time"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert!(session_cookie(&resp).is_some(), "the session continues");
+    assert_eq!(app.login(&email, PASSWORD).await.status(), 401);
+    assert_eq!(
+        app.login(&email, "remembered this time").await.status(),
+        200
+    );
 }
 
 #[tokio::test]

@@ -347,6 +347,72 @@ async fn another_passkey_is_added_renamed_and_removed(backend: Backend) {
 }
 
 #[tokio::test]
+async fn a_passkey_account_sets_a_password_on_a_fresh_sign_in() {
+    let app = app();
+    let auth = SoftAuthenticator::es256(81);
+    let (email, browser, created) = sign_up(app, &auth).await;
+    let me = |browser: &Browser| app.as_browser(browser, Method::GET, "/v1/auth/me").send();
+    let set = |browser: &Browser, body: Value| {
+        app.as_browser(browser, Method::POST, "/v1/auth/password")
+            .json(&body)
+            .send()
+    };
+
+    // A current password that is sent is checked; the account has none to match.
+    let resp = set(
+        &browser,
+        json!({"current_password": PASSWORD, "new_password": "a passphrase of my own"}),
+    )
+    .await
+    .unwrap();
+    let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
+    assert_eq!(
+        body["error"]["details"],
+        json!([{"field": "current_password", "issue": "incorrect"}])
+    );
+    assert_eq!(
+        app.login(&email, "a passphrase of my own").await.status(),
+        401
+    );
+
+    // The passkey sign-up a moment ago stands in for it.
+    let resp = set(&browser, json!({"new_password": "a passphrase of my own"}))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let continued = Browser {
+        cookie: session_cookie(&resp).expect("the session continues on a new cookie"),
+    };
+    assert_ne!(continued.cookie, browser.cookie);
+    assert_eq!(
+        me(&browser).await.unwrap().status(),
+        401,
+        "the old session is revoked"
+    );
+    assert_eq!(me(&continued).await.unwrap().status(), 200);
+
+    // The password signs in now, and the passkey still does.
+    assert_eq!(
+        app.login(&email, "a passphrase of my own").await.status(),
+        200
+    );
+    let resp = sign_in(app, &auth, 1, &handle_of(&created["user"])).await;
+    assert_eq!(resp.status(), 200);
+    // The continued session began with the password: changing it again needs it.
+    let resp = set(
+        &continued,
+        json!({"new_password": "yet another passphrase"}),
+    )
+    .await
+    .unwrap();
+    let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
+    assert_eq!(
+        body["error"]["details"],
+        json!([{"field": "current_password", "issue": "required"}])
+    );
+}
+
+#[tokio::test]
 async fn a_password_account_may_remove_its_only_passkey_while_passwords_are_on() {
     let app = app();
     let (_, browser) = app.new_user("pw-passkey").await;

@@ -127,6 +127,19 @@ async fn password_change_rotates_this_session_and_revokes_the_others() {
         body["error"]["details"],
         json!([{"field": "current_password", "issue": "incorrect"}])
     );
+    // A session that began with the password must send it, however new the session is.
+    let resp = app
+        .as_browser(&first, Method::POST, "/v1/auth/password")
+        .json(&json!({"new_password": "a brand new passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
+    assert_eq!(
+        body["error"]["details"],
+        json!([{"field": "current_password", "issue": "required"}])
+    );
+    assert_eq!(status(app, &first).await, 200, "nothing changed");
 
     let resp = app
         .as_browser(&first, Method::POST, "/v1/auth/password")
