@@ -15,7 +15,7 @@ use crate::db::{turso::Turso, Database, Db};
 use crate::domain::{Issue, UserId};
 use crate::error::{AppError, ErrorCode, FieldIssue};
 use crate::http::log::Warning;
-use crate::http::{input, json, page, query, ApiResponse, Method};
+use crate::http::{cursor, input, json, page, query, ApiResponse, Method};
 use crate::platform::{Bindings, RawRequest, RuntimeClock};
 use crate::ratelimit::client::DurableLimiter;
 use crate::ratelimit::{self, Checked, KeyKind, Verdict};
@@ -174,9 +174,23 @@ impl Ctx {
         query::get(self.query_string(), name)
     }
 
-    /// Reads `limit` and `cursor` from the query string (see [`page::params`]).
+    /// Reads `limit` and `cursor` from the query string (see [`page::params`]); a cursor
+    /// is accepted only from the caller it was issued to.
     pub fn page<T: serde::de::DeserializeOwned>(&self) -> Result<page::Page<T>, AppError> {
-        page::params(self.query_string(), &self.config.cursor_secret)
+        page::params(
+            self.query_string(),
+            &self.config.cursor_secret,
+            self.cursor_scope(),
+        )
+    }
+
+    /// Returns the `next_cursor` for `position`, signed for this caller.
+    pub fn cursor<T: serde::Serialize>(&self, position: &T) -> String {
+        cursor::encode(&self.config.cursor_secret, self.cursor_scope(), position)
+    }
+
+    fn cursor_scope(&self) -> &str {
+        self.caller.as_deref().unwrap_or_default()
     }
 
     /// Returns a path parameter captured by the route pattern.
@@ -397,7 +411,6 @@ impl Ctx {
         self.params = params;
     }
 
-    /// Sets the authenticated caller.
     /// Sets the authenticated caller; returns its id for logs and per-user limits.
     pub fn authenticated(&mut self, principal: Principal) -> &str {
         let caller = self.caller.insert(principal.log_id());

@@ -10,7 +10,7 @@ use crate::auth::{cookie, password, unauthenticated, Principal};
 use crate::context::Ctx;
 use crate::domain::{Email, Password, UserId};
 use crate::error::{AppError, ErrorCode, FieldIssue};
-use crate::http::{cursor, ApiResponse};
+use crate::http::ApiResponse;
 use crate::ratelimit::KeyKind;
 use serde_json::json;
 
@@ -179,10 +179,7 @@ pub async fn admin_list(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let more = users.len() > page.limit as usize;
     users.truncate(page.limit as usize);
     let next_cursor = match users.last() {
-        Some(last) if more => Some(cursor::encode(
-            &cx.config().cursor_secret,
-            &(last.created_at, &last.id),
-        )),
+        Some(last) if more => Some(cx.cursor(&(last.created_at, &last.id))),
         _ => None,
     };
     let items: Vec<_> = users.iter().map(User::public).collect();

@@ -137,7 +137,7 @@ proptest! {
         prop_assert!(!q.contains('#'));
         // Every pair comes from one `&`-separated part: never more pairs than parts.
         prop_assert!(query::pairs(q).len() <= q.split('&').count());
-        match page::params::<(u64, NoteId)>(q, SECRET) {
+        match page::params::<(u64, NoteId)>(q, SECRET, "caller") {
             Ok(p) => prop_assert!((1..=page::MAX_LIMIT).contains(&p.limit)),
             Err(e) => prop_assert!(matches!(e.status(), 400 | 422)),
         }
@@ -149,7 +149,7 @@ proptest! {
         (json_value(), any::<Vec<u8>>()).prop_map(|(v, tag)| format!(
             "{}.{}", B64URL.encode(v.to_string()), B64URL.encode(tag))),
     ]) {
-        if let Err(e) = cursor::decode::<(u64, NoteId, Option<Tag>)>(SECRET, &raw) {
+        if let Err(e) = cursor::decode::<(u64, NoteId, Option<Tag>)>(SECRET, "caller", &raw) {
             prop_assert_eq!(e.status(), 400);
         }
     }
@@ -157,8 +157,8 @@ proptest! {
     #[test]
     fn signed_cursors_round_trip(created in any::<u64>(), n in any::<u16>()) {
         let id = NoteId::parse(&format!("0190b0a0-0000-7000-8000-00000000{n:04x}")).unwrap();
-        let c = cursor::encode(SECRET, &(created, &id));
-        prop_assert_eq!(cursor::decode::<(u64, NoteId)>(SECRET, &c).unwrap(), (created, id));
+        let c = cursor::encode(SECRET, "caller", &(created, &id));
+        prop_assert_eq!(cursor::decode::<(u64, NoteId)>(SECRET, "caller", &c).unwrap(), (created, id));
     }
 
     #[test]

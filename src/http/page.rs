@@ -16,9 +16,13 @@ pub struct Page<T> {
 }
 
 /// Reads `limit` and `cursor` from `query` (the part after `?`): `limit` 1–100 (default 20,
-/// else 422), `cursor` as issued by a previous page and verified with `secret` (else 400);
-/// either given twice is 422 (see [`query::get`]).
-pub fn params<T: DeserializeOwned>(query: &str, secret: &[u8]) -> Result<Page<T>, AppError> {
+/// else 422), `cursor` as issued to `scope` by a previous page and verified with `secret`
+/// (else 400); either given twice is 422 (see [`query::get`]).
+pub fn params<T: DeserializeOwned>(
+    query: &str,
+    secret: &[u8],
+    scope: &str,
+) -> Result<Page<T>, AppError> {
     let [limit, cursor] = query::get_each(query, ["limit", "cursor"])?;
     let limit = match limit.map(|v| v.parse::<u32>()) {
         None => DEFAULT_LIMIT,
@@ -37,7 +41,7 @@ pub fn params<T: DeserializeOwned>(query: &str, secret: &[u8]) -> Result<Page<T>
         }
     };
     let after = match cursor {
-        Some(value) => Some(cursor::decode(secret, &value)?),
+        Some(value) => Some(cursor::decode(secret, scope, &value)?),
         None => None,
     };
     Ok(Page { limit, after })
@@ -51,7 +55,7 @@ mod tests {
 
     #[test]
     fn defaults_and_bounds() {
-        let p: Page<u64> = params("", SECRET).unwrap();
+        let p: Page<u64> = params("", SECRET, "me").unwrap();
         assert_eq!(
             p,
             Page {
@@ -59,25 +63,25 @@ mod tests {
                 after: None
             }
         );
-        assert_eq!(params::<u64>("limit=100", SECRET).unwrap().limit, 100);
-        let err = params::<u64>("limit=0", SECRET).unwrap_err();
+        assert_eq!(params::<u64>("limit=100", SECRET, "me").unwrap().limit, 100);
+        let err = params::<u64>("limit=0", SECRET, "me").unwrap_err();
         assert_eq!(
             (err.status(), err.details()[0].issue.as_ref()),
             (422, "out_of_range")
         );
-        let err = params::<u64>("limit=x", SECRET).unwrap_err();
+        let err = params::<u64>("limit=x", SECRET, "me").unwrap_err();
         assert_eq!(err.details()[0].issue, "expected_integer");
     }
 
     #[test]
     fn limit_or_cursor_given_twice_is_refused() {
-        let c = cursor::encode(SECRET, &7u64);
+        let c = cursor::encode(SECRET, "me", &7u64);
         for (query, field) in [
             ("limit=5&limit=5".to_owned(), "limit"),
             ("limit=x&limit=5".to_owned(), "limit"),
             (format!("cursor={c}&limit=5&cursor={c}"), "cursor"),
         ] {
-            let err = params::<u64>(&query, SECRET).unwrap_err();
+            let err = params::<u64>(&query, SECRET, "me").unwrap_err();
             assert_eq!(err.status(), 422, "{query}");
             assert_eq!(
                 (
@@ -91,8 +95,8 @@ mod tests {
 
     #[test]
     fn cursors_must_be_signed_with_the_secret() {
-        let c = cursor::encode(SECRET, &7u64);
-        let p: Page<u64> = params(&format!("cursor={c}&limit=5"), SECRET).unwrap();
+        let c = cursor::encode(SECRET, "me", &7u64);
+        let p: Page<u64> = params(&format!("cursor={c}&limit=5"), SECRET, "me").unwrap();
         assert_eq!(
             p,
             Page {
@@ -100,8 +104,10 @@ mod tests {
                 after: Some(7)
             }
         );
-        let forged = cursor::encode(b"another secret, also 32 bytes long", &7u64);
-        let err = params::<u64>(&format!("cursor={forged}"), SECRET).unwrap_err();
+        let forged = cursor::encode(b"another secret, also 32 bytes long", "me", &7u64);
+        let err = params::<u64>(&format!("cursor={forged}"), SECRET, "me").unwrap_err();
         assert_eq!(err.status(), 400);
+        let err = params::<u64>(&format!("cursor={c}"), SECRET, "someone else").unwrap_err();
+        assert_eq!(err.status(), 400, "issued to another caller");
     }
 }

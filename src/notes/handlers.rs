@@ -9,7 +9,7 @@ use crate::domain::{NoteBody, NoteId, NoteTitle, Tag, Tags, UserId};
 use crate::error::{AppError, ErrorCode, FieldIssue};
 use crate::http::conditional;
 use crate::http::input::{string, Patch};
-use crate::http::{cursor, ApiResponse};
+use crate::http::ApiResponse;
 use serde_json::json;
 
 /// How long an `Idempotency-Key` is remembered.
@@ -148,10 +148,7 @@ pub async fn list(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
         let more = items.len() > limit as usize;
         items.truncate(limit as usize);
         let next_cursor = match items.last() {
-            Some(last) if more => Some(cursor::encode(
-                &cx.config().cursor_secret,
-                &(last.created_at, &last.id, &tag),
-            )),
+            Some(last) if more => Some(cx.cursor(&(last.created_at, &last.id, &tag))),
             _ => None,
         };
         let views: Vec<_> = items.iter().map(Note::view).collect();

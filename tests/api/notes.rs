@@ -304,6 +304,16 @@ async fn list_pages_newest_first_with_signed_cursors(backend: Backend) {
     let tampered = format!("{}x{}", &cursor[..3], &cursor[4..]);
     let resp = list_page(app, &user, &format!("?cursor={tampered}")).await;
     assert_error(resp, 400, "BAD_REQUEST").await;
+    // A cursor works only for the caller it was issued to.
+    let (_, other) = app.new_user("pages-other").await;
+    let resp = list_page(app, &other, &format!("?limit=2&cursor={cursor}")).await;
+    let body = assert_error(resp, 400, "BAD_REQUEST").await;
+    assert_eq!(
+        body["error"]["message"],
+        "The pagination cursor is not valid."
+    );
+    let resp = list_page(app, &user, &format!("?limit=2&cursor={cursor}")).await;
+    assert_eq!(resp.status(), 200);
     for bad in ["?limit=101", "?limit=0", "?limit=abc"] {
         let resp = list_page(app, &user, bad).await;
         let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
