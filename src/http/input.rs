@@ -34,14 +34,17 @@ pub fn string<T>(
     move |v| v.as_str().ok_or("expected_string").and_then(parse)
 }
 
+/// The answer to a body that is valid JSON but not an object: 422, `$: expected_object`.
+pub fn not_an_object() -> AppError {
+    AppError::validation(vec![FieldIssue::new("$", "expected_object")])
+        .with_message("The request body must be a JSON object.")
+}
+
 impl Input {
     /// Starts reading `value`, which must be an object whose keys are all in `allowed`.
     pub fn new(value: Value, allowed: &[&str]) -> Result<Self, AppError> {
         let Value::Object(fields) = value else {
-            return Err(
-                AppError::validation(vec![FieldIssue::new("$", "expected_object")])
-                    .with_message("The request body must be a JSON object."),
-            );
+            return Err(not_an_object());
         };
         // Only as many unknown keys are kept as an error lists: a body of thousands of keys
         // costs neither memory nor a large answer.

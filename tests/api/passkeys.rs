@@ -764,6 +764,25 @@ async fn malformed_credentials_get_structured_errors_never_a_crash() {
             "{err}"
         );
     }
+    // A body that is not an object gets the answer every other route gives it.
+    for path in [
+        "/v1/auth/passkeys/login/verify",
+        "/v1/auth/passkeys/register/verify",
+    ] {
+        for body in [json!([]), json!(null), json!("x")] {
+            let resp = post(app, path, None, &body).await;
+            let err = assert_error(resp, 422, "VALIDATION_ERROR").await;
+            assert_eq!(
+                err["error"]["details"],
+                json!([{"field": "$", "issue": "expected_object"}]),
+                "{path} {body}"
+            );
+            assert_eq!(
+                err["error"]["message"],
+                "The request body must be a JSON object."
+            );
+        }
+    }
     // Well-formed JSON around bytes that are not WebAuthn structures.
     let reg_claims = Claims::new("webauthn.create", &[2; 32], RP_ID, PAGE);
     let mut garbage = auth.registration(&reg_claims);

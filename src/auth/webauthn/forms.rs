@@ -188,7 +188,7 @@ impl Reader {
 fn root(value: &Value) -> Result<&Map<String, Value>, Vec<FieldIssue>> {
     value
         .as_object()
-        .ok_or_else(|| vec![FieldIssue::new("body", "invalid_type")])
+        .ok_or_else(|| vec![FieldIssue::new("$", "expected_object")])
 }
 
 /// The largest byte strings read: a credential id (§5.1), an attestation object with a
