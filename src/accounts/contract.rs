@@ -21,6 +21,9 @@ pub fn user_schema() -> Value {
     })
 }
 
+/// What the password routes answer while `PASSWORD_LOGIN` is off.
+const PASSWORDS_OFF: &str = "NOT_FOUND: password sign-in is turned off (`PASSWORD_LOGIN=false`)";
+
 /// `current_password`, which a fresh passkey or e-mail link sign-in may leave out.
 fn current_password() -> Value {
     let mut schema = schema::existing_password();
@@ -59,6 +62,7 @@ pub fn operations() -> Vec<Op> {
             .tag("accounts")
             .body(credentials, &["email", "password"])
             .json(201, "The account (role `user`).", shared("User"), headers(&[("Location", "Location")]))
+            .error(404, PASSWORDS_OFF)
             .error(409, "CONFLICT: an account with this e-mail exists")
             .links(201, json!({
                 "Login": {"operationId": "login", "requestBody": "$request.body"},
@@ -74,7 +78,8 @@ pub fn operations() -> Vec<Op> {
                        "properties": {"user": shared("User"), "session_id": schema::id()}}),
                 headers(&[("Set-Cookie", "SetSession")]),
             )
-            .error(401, "UNAUTHENTICATED: the e-mail or password is incorrect (one answer for both)"),
+            .error(401, "UNAUTHENTICATED: the e-mail or password is incorrect (one answer for both)")
+            .error(404, PASSWORDS_OFF),
         op(Method::Post, "/v1/auth/logout", "logout", "Sign out this session")
             .tag("accounts")
             .empty(204, "The session is deleted and the cookie cleared.", headers(&[("Set-Cookie", "ClearSession")]))
@@ -117,6 +122,7 @@ pub fn operations() -> Vec<Op> {
                   &["new_password"])
             .empty(204, "Set: every session revoked, this one continued on a new cookie.", headers(&[("Set-Cookie", "SetSession")]))
             .error(403, NEEDS_SESSION)
+            .error(404, PASSWORDS_OFF)
             .error(422, "VALIDATION_ERROR: `current_password` is missing or incorrect"),
         op(Method::Get, "/v1/admin/users", "adminListUsers", "Every account, oldest first")
             .tag("accounts")

@@ -307,7 +307,7 @@ fn components() -> Value {
         "headers": {
             "XRequestId": required("This request's id (the client's, when well formed).", json!({"type": "string", "pattern": "^[A-Za-z0-9._=-]{1,128}$"})),
             "Traceparent": required("W3C trace context of this request.", json!({"type": "string", "pattern": "^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$"})),
-            "RateLimit": string("Remaining quota per policy (draft-ietf-httpapi-ratelimit-headers), e.g. `\"ip\";r=299;t=60`."),
+            "RateLimit": string("Per policy (draft-ietf-httpapi-ratelimit-headers): `r` requests left now, `t` seconds until the quota is back in full, e.g. `\"ip\";r=299;t=60`."),
             "RateLimitPolicy": string("Quota per policy, e.g. `\"ip\";q=300;w=60`."),
             "RateLimitRequired": required("Remaining quota per policy.", json!({"type": "string"})),
             "RateLimitPolicyRequired": required("Quota per policy.", json!({"type": "string"})),

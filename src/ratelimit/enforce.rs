@@ -80,8 +80,8 @@ struct Lease {
 /// What one isolate remembers between requests.
 #[derive(Debug, Default)]
 pub struct Local {
-    /// `policy:key` → blocked until (Unix ms).
-    blocked: HashMap<String, u64>,
+    /// `policy:key` → blocked until, and back in full at (Unix ms).
+    blocked: HashMap<String, (u64, u64)>,
     /// `policy:key` → this isolate's lease and recent rate.
     leases: HashMap<String, Lease>,
 }
@@ -131,15 +131,19 @@ fn from_lease(
     }
 }
 
-fn blocked_until(local: &RefCell<Local>, id: &str, now: u64) -> Option<u64> {
+fn blocked_until(local: &RefCell<Local>, id: &str, now: u64) -> Option<(u64, u64)> {
     let local = local.borrow();
-    local.blocked.get(id).copied().filter(|until| *until > now)
+    local
+        .blocked
+        .get(id)
+        .copied()
+        .filter(|(until, _)| *until > now)
 }
 
-fn remember_blocked(local: &RefCell<Local>, id: String, until: u64, now: u64) {
+fn remember_blocked(local: &RefCell<Local>, id: String, until: (u64, u64), now: u64) {
     let map = &mut local.borrow_mut().blocked;
     if map.len() >= BLOCKED_CAPACITY {
-        map.retain(|_, t| *t > now);
+        map.retain(|_, (t, _)| *t > now);
         if map.len() >= BLOCKED_CAPACITY {
             map.clear();
         }
@@ -279,13 +283,12 @@ async fn check_one<L: Limiter>(
     now: u64,
 ) -> Result<Decision, String> {
     let id = format!("{}:{key}", policy.name);
-    if let Some(until) = blocked_until(local, &id, now) {
-        let wait = until - now;
+    if let Some((until, full)) = blocked_until(local, &id, now) {
         return Ok(Decision {
             allowed: false,
             remaining: 0,
-            reset_ms: wait,
-            retry_after_ms: wait,
+            reset_ms: full.saturating_sub(now),
+            retry_after_ms: until - now,
         });
     }
     let leased = policy.lease;
@@ -303,7 +306,8 @@ async fn check_one<L: Limiter>(
     }
     let grant = answer?;
     if !grant.allowed {
-        remember_blocked(local, id, now + grant.retry_after_ms, now);
+        let until = (now + grant.retry_after_ms, now + grant.reset_ms);
+        remember_blocked(local, id, until, now);
     }
     // With a lease, the request's own view counts the tokens it holds.
     let mut decision = grant.decision();

@@ -82,11 +82,12 @@ fn admits_up_to_the_quota_then_answers_429_with_retry_after() {
     assert_eq!(err.status(), 429);
     assert_eq!(err.details()[0].field, "t-quota");
     assert_eq!(err.details()[0].issue, "limit_exceeded");
-    // One request comes back every 20 s.
+    // One request comes back every 20 s; all three in 60 s, which `t=` gives on a refusal
+    // as on an admission.
     assert_eq!(err.headers(), &[("Retry-After", Cow::from("20"))]);
     let (policy_header, limit_header) = header_values(&v.checked).unwrap();
     assert_eq!(policy_header, r#""t-quota";q=3;w=60"#);
-    assert_eq!(limit_header, r#""t-quota";r=0;t=20"#);
+    assert_eq!(limit_header, r#""t-quota";r=0;t=60"#);
 }
 
 #[test]
@@ -119,6 +120,10 @@ fn a_blocked_key_is_answered_locally_until_its_retry_time() {
     assert_eq!(limiter.calls.get(), 2, "answered from the blocked cache");
     assert_eq!(v.error.unwrap().headers()[0].1, "6");
     assert_eq!(v.checked[0].decision.retry_after_ms, 6_000);
+    assert_eq!(
+        v.checked[0].decision.reset_ms, 6_000,
+        "one request's worth: back in full then"
+    );
     // After the retry time the counter is asked again and admits.
     limiter.now.set(10_000);
     let v = block_on(enforce(&limiter, &[(&p, k)], 10_000));

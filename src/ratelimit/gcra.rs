@@ -66,8 +66,8 @@ pub struct Decision {
     pub allowed: bool,
     /// Requests still admissible right now after this one.
     pub remaining: u32,
-    /// Milliseconds until the quota is back: in full when allowed; when denied, until the next
-    /// request would be admitted (so `Retry-After` is never earlier than the reset).
+    /// Milliseconds until the quota is back in full (the `t=` of the `RateLimit` header),
+    /// whether or not this request was admitted.
     pub reset_ms: u64,
     /// When denied: milliseconds until one request would be admitted.
     pub retry_after_ms: u64,
@@ -115,7 +115,7 @@ pub fn check(quota: Quota, tat: Option<f64>, now: u64) -> (Decision, f64) {
             Decision {
                 allowed: false,
                 remaining: 0,
-                reset_ms: ceil_ms(new_tat - window - now_f),
+                reset_ms: ceil_ms(tat - now_f),
                 retry_after_ms: ceil_ms(new_tat - window - now_f),
             },
             tat,
@@ -262,7 +262,10 @@ mod tests {
         assert!(!d.allowed);
         assert_eq!(d.remaining, 0);
         assert_eq!(d.retry_after_ms, 2_000, "one interval until the next slot");
-        assert_eq!(d.reset_ms, d.retry_after_ms);
+        assert_eq!(
+            d.reset_ms, 10_000,
+            "the whole burst until the quota is back in full"
+        );
     }
 
     #[test]
