@@ -81,13 +81,15 @@ extern "C" {
 }
 
 /// Headers every request's pipeline reads (request id, trace, CORS and CSRF origin, D1
-/// bookmark, and the test clock when test routes are on), fetched with the method and URL in
-/// one crossing. The test clock is last, so that without test routes it is left out.
-const READ_WITH_REQUEST: [&str; 5] = [
+/// bookmark, the `If-Match` every read answer is checked against, and the test clock when
+/// test routes are on), fetched with the method and URL in one crossing. The test clock is
+/// last, so that without test routes it is left out.
+const READ_WITH_REQUEST: [&str; 6] = [
     "x-request-id",
     "traceparent",
     "origin",
     "x-d1-bookmark",
+    "if-match",
     crate::http::CLOCK_ADVANCE_HEADER,
 ];
 
@@ -313,10 +315,11 @@ mod tests {
     #[test]
     fn the_request_head_splits_into_method_url_and_headers() {
         let (method, url, read) =
-            parse_head("PATCH\nhttps://api.example/v1/notes/1?x=1\nabc\n\0\n\nb-1\n\0");
+            parse_head("PATCH\nhttps://api.example/v1/notes/1?x=1\nabc\n\0\n\nb-1\n\"v1\"\n\0");
         assert_eq!(method, "PATCH");
         assert_eq!(url, "https://api.example/v1/notes/1?x=1");
-        // Present, absent, present but empty, present, absent: in READ_WITH_REQUEST's order.
+        // Present, absent, present but empty, present, present, absent: in
+        // READ_WITH_REQUEST's order.
         assert_eq!(
             read,
             [
@@ -324,12 +327,14 @@ mod tests {
                 None,
                 Some(String::new()),
                 Some("b-1".to_owned()),
+                Some("\"v1\"".to_owned()),
                 None
             ]
         );
         // Without test routes the test clock is not asked for, and reads as absent.
-        assert_eq!(READ_WITH_REQUEST[4], crate::http::CLOCK_ADVANCE_HEADER);
-        let (_, _, read) = parse_head("GET\nhttps://api.example/\nid\n\0\nhttps://app.example\n");
+        assert_eq!(READ_WITH_REQUEST[5], crate::http::CLOCK_ADVANCE_HEADER);
+        let (_, _, read) =
+            parse_head("GET\nhttps://api.example/\nid\n\0\nhttps://app.example\n\n\0");
         assert_eq!(
             read,
             [
@@ -337,6 +342,7 @@ mod tests {
                 None,
                 Some("https://app.example".to_owned()),
                 Some(String::new()),
+                None,
                 None
             ]
         );

@@ -24,6 +24,16 @@ pub fn matches(header: &str, current: &str) -> bool {
         .any(|tag| tag == "*" || (tag == current && !tag.starts_with("W/")))
 }
 
+/// Returns true when `If-Match` holds for a representation that exists, tagged `etag` if it
+/// has a tag: `*` always, else `etag` among its tags by strong comparison ([`matches`]). A
+/// representation without a tag matches no tag.
+pub fn if_match_holds(header: &str, etag: Option<&str>) -> bool {
+    match etag {
+        Some(etag) => matches(header, etag),
+        None => header.split(',').any(|tag| tag.trim() == "*"),
+    }
+}
+
 /// A JSON body with its `etag`: 304 when `if_none_match` matches the ETag, else 200 with
 /// `body()`, which is only called for a 200 (a 304 copies none of a cached entry or of the
 /// embedded API document).
@@ -68,6 +78,16 @@ mod tests {
         assert!(!matches("W/\"a\"", "W/\"a\""), "a weak tag never matches");
         assert!(matches("*", "\"v7\""));
         assert!(!matches("\"v03\"", "\"v3\""), "tags compare as octets");
+    }
+
+    #[test]
+    fn if_match_on_an_untagged_representation_holds_only_for_a_star() {
+        assert!(if_match_holds("*", None));
+        assert!(if_match_holds("\"a\", *", None));
+        assert!(!if_match_holds("\"a\"", None));
+        assert!(!if_match_holds("", None));
+        assert!(if_match_holds("\"a\"", Some("\"a\"")));
+        assert!(!if_match_holds("W/\"a\"", Some("W/\"a\"")));
     }
 
     #[test]

@@ -189,11 +189,7 @@ pub async fn get(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
         .read(&format!("note:{id}"), load)
         .await?
         .ok_or_else(not_found)?;
-    if let (Some(if_match), Some(etag)) = (cx.header("if-match"), entry.etag.as_deref()) {
-        if !conditional::matches(&if_match, etag) {
-            return Err(AppError::new(ErrorCode::PreconditionFailed));
-        }
-    }
+    // `If-Match` is checked on the answer, as on every read (`pipeline::dispatch`).
     Ok(cached_response(cx, &entry))
 }
 

@@ -6,7 +6,7 @@ use super::authenticate::authenticate;
 use crate::auth::authorize;
 use crate::context::Ctx;
 use crate::error::{AppError, ErrorCode};
-use crate::http::{cors, json, ApiResponse, Method};
+use crate::http::{conditional, cors, json, ApiResponse, Method};
 use crate::ratelimit::{KeyKind, Verdict};
 use crate::router::{self, Access, Match};
 use crate::routes::ROUTES;
@@ -55,7 +55,26 @@ pub async fn dispatch(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
         let verdict: Verdict = cx.check_limits(KeyKind::User, &user).await;
         cx.record(verdict)?;
     }
-    (route.handler)(cx).await
+    let resp = (route.handler)(cx).await?;
+    if matches!(method, Method::Get | Method::Head) {
+        check_if_match(cx, &resp)?;
+    }
+    Ok(resp)
+}
+
+/// `If-Match` on a read (RFC 9110 §13.1.1, §13.2.2): evaluated against the answer's `ETag`
+/// for every route, so an answer the request's `If-Match` does not hold for is 412. A read
+/// has no effect to hold back, so checking its answer is checking before the method. It
+/// applies when the answer without the preconditions would have been 2xx: 2xx, and a 304
+/// from `If-None-Match`, which `If-Match` comes before.
+fn check_if_match(cx: &Ctx, resp: &ApiResponse) -> Result<(), AppError> {
+    let applies = (200..300).contains(&resp.status) || resp.status == 304;
+    match cx.header("if-match") {
+        Some(h) if applies && !conditional::if_match_holds(&h, resp.header("ETag")) => {
+            Err(AppError::new(ErrorCode::PreconditionFailed))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Returns true when the request carries a bearer token or the session cookie.

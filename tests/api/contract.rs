@@ -85,6 +85,26 @@ async fn the_document_revalidates_with_its_etag() {
     assert_eq!(resp.status(), 200);
     assert_eq!(header(resp.headers(), "etag"), Some(etag.as_str()));
     assert_eq!(resp.bytes().await.unwrap(), document);
+
+    // `If-Match` holds for the document's strong tag only; a 412 is an error, never stored.
+    let if_match = |tag: String| {
+        app.client()
+            .get(app.at("/v1/openapi.json"))
+            .header("If-Match", tag)
+            .send()
+    };
+    let resp = if_match(etag.clone()).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.bytes().await.unwrap(), document);
+    for stale in ["\"0123456789abcdef\"".to_owned(), format!("W/{etag}")] {
+        let resp = if_match(stale.clone()).await.unwrap();
+        assert_eq!(
+            header(resp.headers(), "cache-control"),
+            Some("no-store"),
+            "If-Match: {stale}"
+        );
+        assert_error(resp, 412, "PRECONDITION_FAILED").await;
+    }
 }
 
 #[tokio::test]

@@ -795,6 +795,71 @@ async fn every_precondition_is_evaluated_and_a_patch_that_changes_nothing_writes
         assert_eq!(resp.status(), 200, "{current}");
         assert_eq!(header(resp.headers(), "etag"), Some("\"v2\""));
     }
+    // `If-Match` comes before `If-None-Match`: a stale one is 412 even where the other
+    // would have been 304.
+    let resp = app
+        .as_browser(&user, Method::GET, &path)
+        .header("if-match", "\"v1\"")
+        .header("if-none-match", "\"v2\"")
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 412, "PRECONDITION_FAILED").await;
+    let resp = app
+        .as_browser(&user, Method::GET, &path)
+        .header("if-match", "\"v2\"")
+        .header("if-none-match", "\"v2\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 304);
+
+    // Every read evaluates `If-Match`: a list page's tag is weak, so only `*` holds for it,
+    // and an answer without a tag (the caller) holds for `*` alone.
+    for (read, tag, expected) in [
+        ("/v1/notes", "*", 200),
+        ("/v1/notes", "\"nope\"", 412),
+        ("/v1/auth/me", "*", 200),
+        ("/v1/auth/me", "\"nope\"", 412),
+    ] {
+        let resp = app
+            .as_browser(&user, Method::GET, read)
+            .header("if-match", tag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), expected, "{read} If-Match: {tag}");
+        if expected == 412 {
+            assert_error(resp, 412, "PRECONDITION_FAILED").await;
+        }
+    }
+    let list = app
+        .as_browser(&user, Method::GET, "/v1/notes")
+        .send()
+        .await
+        .unwrap();
+    let weak = header(list.headers(), "etag").unwrap().to_owned();
+    assert!(weak.starts_with("W/"), "{weak}");
+    let resp = app
+        .as_browser(&user, Method::GET, "/v1/notes")
+        .header("if-match", &weak)
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 412, "PRECONDITION_FAILED").await;
+    // A failed read precondition is no reason to refuse an error: a missing note stays 404.
+    let resp = app
+        .as_browser(
+            &user,
+            Method::GET,
+            "/v1/notes/0190b0a0-0000-7000-8000-000000000000",
+        )
+        .header("if-match", "\"nope\"")
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 404, "NOT_FOUND").await;
+
     // And `If-None-Match` on a change that names another version, with the deletion last.
     let resp = app
         .as_browser(&user, Method::DELETE, &path)
