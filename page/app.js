@@ -176,9 +176,12 @@ function confirmButton(label, confirmLabel, subject, action, props = {}) {
   return button;
 }
 
-/** Reads a form's trimmed text fields by name. */
+/** Reads a form's fields by name, trimmed except for passwords (a space may be part of one). */
 function fields(form) {
-  return Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, String(v).trim()]));
+  return Object.fromEntries([...new FormData(form)].map(([k, v]) => {
+    const secret = form.elements[k]?.type === "password";
+    return [k, secret ? String(v) : String(v).trim()];
+  }));
 }
 
 /* ------------------------------------------------------------------ WebAuthn */
@@ -293,6 +296,7 @@ function showSignedOut() {
 async function showSignedIn(user) {
   state.user = user;
   $("who-email").textContent = user.email;
+  $("password-username").value = user.email;
   for (const form of document.querySelectorAll("#signed-out form")) form.reset();
   $("link-sent").hidden = true;
   document.documentElement.dataset.state = "loading";
@@ -579,6 +583,31 @@ function passwordsOff(err) {
   return err instanceof ApiError && (err.status === 404 || (err.status === 403 && err.code !== "CSRF_REJECTED"));
 }
 
+/**
+ * Sets the password: with the current one, or without it on a session that began with a
+ * passkey or an e-mail link minutes ago. Every other session ends; this one goes on.
+ */
+async function savePassword(form) {
+  const { current_password, new_password } = fields(form);
+  const body = { new_password };
+  if (current_password) body.current_password = current_password;
+  try {
+    await api("POST", "/v1/auth/password", { body });
+  } catch (err) {
+    if (passwordsOff(err)) $("password-settings").hidden = true;
+    const needsCurrent = err instanceof ApiError
+      && err.details.some((d) => d.field === "current_password" && d.issue === "required");
+    if (needsCurrent) {
+      throw new ApiError(err.status, err.code, "Enter your current password. Without one, sign out and back in with a passkey or an e-mail link, then set it within 5 minutes.");
+    }
+    throw err;
+  }
+  form.reset();
+  $("password-username").value = state.user.email;
+  say("Password saved. Every other session is signed out.");
+  await loadSessions();
+}
+
 async function passwordSignIn(email, password) {
   const { data } = await api("POST", "/v1/auth/login", { body: { email, password } });
   await showSignedIn(data.user);
@@ -637,6 +666,12 @@ function wire() {
       await api("POST", "/v1/auth/signup", { body: { email, password } });
       await passwordSignIn(email, password);
     });
+  });
+
+  $("password-change-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    run($("password-save"), () => savePassword(form));
   });
 
   $("signout").addEventListener("click", (event) => {

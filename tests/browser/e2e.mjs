@@ -670,6 +670,18 @@ describe("the page", () => {
       assert.equal(await shownError(page), (await answer.json()).error.message);
       assert.equal(await page.locator("#password-panel").isVisible(), false);
       assert.equal(await screen(page), "signed-out");
+
+      // Signed in with a passkey, the password card does the same.
+      if (PASSKEYS) {
+        await addAuthenticator(page);
+        await signUpWithPasskey(page);
+        await page.fill("#new-password", "a passphrase of my own");
+        await page.click("#password-save");
+        await page.waitForSelector("#error:not([hidden])");
+        assert.equal(await shownError(page), (await answer.json()).error.message);
+        assert.equal(await page.locator("#password-settings").isVisible(), false);
+        assert.equal(await screen(page), "signed-in");
+      }
       await context.close();
     } finally {
       server.stdin.end();
@@ -788,6 +800,44 @@ describe("the page", () => {
     await waitForScreen(page, "signed-out");
     await page.fill("#signin-email", email);
     await page.click("#signin-button");
+    await waitForScreen(page, "signed-in");
+    assert.equal(await page.locator("#who-email").textContent(), email);
+    await context.close();
+  });
+
+  test("password: a passkey account sets one on a fresh sign-in, then needs it to change it", needs(PASSKEYS, "passkey"), async () => {
+    const { context, page } = await openPage();
+    await addAuthenticator(page);
+    const email = await signUpWithPasskey(page);
+    // A space at the end is part of the password, in the settings form and at sign-in.
+    const chosen = "a passphrase of my own ";
+    await page.fill("#new-password", chosen);
+    await page.click("#password-save");
+    await page.waitForSelector("#message:not([hidden])");
+    await expectNoError(page);
+    assert.match(await page.locator("#message").textContent(), /Password saved/);
+    assert.equal(await page.locator("#new-password").inputValue(), "", "the form is cleared");
+    assert.equal(await page.locator("#password-username").inputValue(), email, "password managers see the account");
+    // The session went on (on a new cookie): the page still works signed in.
+    assert.equal(await page.locator("[data-testid=session]").count(), 1);
+
+    // The session that went on began with the password: a change now needs it, and the
+    // page says how to do without.
+    await page.fill("#new-password", "yet another passphrase");
+    await page.click("#password-save");
+    await page.waitForSelector("#error:not([hidden])");
+    assert.match(await shownError(page), /Enter your current password/);
+    await page.fill("#current-password", chosen);
+    await page.click("#password-save");
+    await page.waitForSelector("#message:not([hidden])");
+    await expectNoError(page);
+
+    await page.click("#signout");
+    await waitForScreen(page, "signed-out");
+    await page.locator("#password-panel summary").click();
+    await page.fill("#password-email", email);
+    await page.fill("#password", "yet another passphrase");
+    await page.click("#password-signin");
     await waitForScreen(page, "signed-in");
     assert.equal(await page.locator("#who-email").textContent(), email);
     await context.close();
