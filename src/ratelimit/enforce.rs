@@ -178,17 +178,16 @@ fn remember_lease(local: &RefCell<Local>, id: &str, grant: Option<&Grant>, sized
         return;
     };
     if lease.expires <= now {
-        // A new period: what was left of the old lease is gone, the rate is counted afresh.
+        // A new period: what was left of the old lease is gone, and the rate is counted
+        // afresh from this request, so the next lease is sized by this period alone (carried
+        // over, the count only grew, and a steady client was charged full leases it never
+        // used).
         *lease = Lease {
             tokens: 0,
             expires: now + LEASE_MS,
             remaining: 0,
             reset_at: now,
-            seen: if now.saturating_sub(lease.since) < 2 * LEASE_MS {
-                lease.seen
-            } else {
-                1
-            },
+            seen: 1,
             since: now,
             asking: lease.asking,
         };

@@ -132,6 +132,27 @@ fn a_blocked_key_is_answered_locally_until_its_retry_time() {
 }
 
 #[test]
+fn a_blocked_key_answered_locally_keeps_both_times() {
+    // Three a minute: after the burst one comes back in 20 s, all three in 60 s.
+    let limiter = MemoryLimiter::default();
+    let p = policy("t-blocked-full", 3, 60, OnError::Open);
+    let k = key("c2");
+    for _ in 0..4 {
+        block_on(enforce(&limiter, &[(&p, k.clone())], 0));
+    }
+    let calls = limiter.calls.get();
+    let v = block_on(enforce(&limiter, &[(&p, k)], 5_000));
+    assert_eq!(
+        limiter.calls.get(),
+        calls,
+        "answered from the blocked cache"
+    );
+    assert_eq!(v.checked[0].decision.retry_after_ms, 15_000);
+    assert_eq!(v.checked[0].decision.reset_ms, 55_000);
+    assert_eq!(v.error.unwrap().headers()[0].1, "15");
+}
+
+#[test]
 fn an_unreachable_limiter_fails_open_or_closed_as_the_policy_says() {
     let limiter = MemoryLimiter {
         down: vec!["t-down-"],
@@ -223,6 +244,37 @@ fn a_busy_key_is_served_from_leases_with_truthful_headers() {
     // An expired lease is never used.
     run(1_500 + LEASE_MS + 1);
     assert_eq!(limiter.calls.get(), calls + 2);
+}
+
+#[test]
+fn a_steady_client_is_charged_about_what_it_uses() {
+    // 2 requests a second against 300 a minute (5 a second come back): the leases taken for
+    // it must not drain the quota. Each period's lease is sized by the period before it, so
+    // at most about one token a second goes unused.
+    let limiter = MemoryLimiter::default();
+    let p = policy("t-steady", 300, 60, OnError::Open);
+    let k = key("s");
+    let local = RefCell::new(Local::default());
+    let mut lowest = u32::MAX;
+    for i in 0..130 {
+        let now = i * 500;
+        limiter.now.set(now);
+        let v = block_on(enforce_in(&local, &limiter, &[(&p, k.clone())], now));
+        assert!(v.error.is_none(), "request {i}");
+        lowest = lowest.min(v.checked[0].decision.remaining);
+    }
+    assert!(lowest >= 280, "remaining fell to {lowest}");
+    // A burst afterwards gets what exact counting would leave: nearly the whole quota.
+    let now = 130 * 500;
+    limiter.now.set(now);
+    let admitted = (0..250)
+        .filter(|_| {
+            block_on(enforce_in(&local, &limiter, &[(&p, k.clone())], now))
+                .error
+                .is_none()
+        })
+        .count();
+    assert!(admitted >= 240, "{admitted} of a burst of 250");
 }
 
 #[test]
