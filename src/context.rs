@@ -228,17 +228,6 @@ impl Ctx {
         json::parse(&bytes)
     }
 
-    /// Reads the body as a JSON object (else 422, as [`Ctx::input`] answers), for bodies
-    /// read by a form of their own such as WebAuthn's.
-    pub async fn json_object(&mut self) -> Result<serde_json::Value, AppError> {
-        let body = self.json_body().await?;
-        if body.is_object() {
-            Ok(body)
-        } else {
-            Err(input::not_an_object())
-        }
-    }
-
     /// Reads the body as a JSON object whose fields are all in `allowed`, ready to be read
     /// field by field into domain types.
     pub async fn input(&mut self, allowed: &[&str]) -> Result<input::Input, AppError> {

@@ -35,9 +35,19 @@ pub fn string<T>(
 }
 
 /// The answer to a body that is valid JSON but not an object: 422, `$: expected_object`.
-pub fn not_an_object() -> AppError {
+fn not_an_object() -> AppError {
     AppError::validation(vec![FieldIssue::new("$", "expected_object")])
         .with_message("The request body must be a JSON object.")
+}
+
+/// Checks that a body read whole (such as WebAuthn's forms) is an object, with the answer
+/// [`Input::new`] gives one that is not.
+pub fn require_object(value: &Value) -> Result<(), AppError> {
+    if value.is_object() {
+        Ok(())
+    } else {
+        Err(not_an_object())
+    }
 }
 
 impl Input {
@@ -232,5 +242,10 @@ mod tests {
         let err = Input::new(json!([1, 2]), &[]).unwrap_err();
         assert_eq!(err.status(), 422);
         assert_eq!(err.details()[0].issue, "expected_object");
+        // A body read whole gets the same answer.
+        for value in [json!([1, 2]), json!(null), json!("x")] {
+            assert_eq!(require_object(&value).unwrap_err(), err, "{value}");
+        }
+        assert!(require_object(&json!({})).is_ok());
     }
 }

@@ -19,7 +19,7 @@ use crate::context::Ctx;
 use crate::domain::{Email, PasskeyId, UserId};
 use crate::error::{AppError, ErrorCode, FieldIssue};
 use crate::http::log::Warning;
-use crate::http::ApiResponse;
+use crate::http::{input, ApiResponse};
 use crate::ratelimit::KeyKind;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -140,7 +140,8 @@ fn credential_name(body: &Value) -> Result<String, AppError> {
 /// optional `name`): 201 with the passkey; a sign-up also creates the account and signs in.
 pub async fn register_verify(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let rp = relying_party(cx)?;
-    let body = cx.json_object().await?;
+    let body = cx.json_body().await?;
+    input::require_object(&body)?;
     let response = forms::registration(&body).map_err(AppError::validation)?;
     let name = credential_name(&body)?;
     let challenge =
@@ -259,7 +260,8 @@ pub async fn login_options(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
 /// session, exactly like a password login.
 pub async fn login_verify(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let rp = relying_party(cx)?;
-    let body = cx.json_object().await?;
+    let body = cx.json_body().await?;
+    input::require_object(&body)?;
     let response = forms::authentication(&body).map_err(AppError::validation)?;
     let challenge = webauthn::challenge_of(&response.client_data_json).map_err(sign_in_refused)?;
     let db = cx.db()?;
