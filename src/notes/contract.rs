@@ -76,11 +76,9 @@ pub fn operations() -> Vec<Op> {
         op(Method::Get, "/v1/notes/{id}", "getNote", "One of the caller's notes")
             .tag("notes")
             .header("If-None-Match", if_none_match.clone(), "ETags the client holds.")
-            .header("If-Match", if_match.clone(), "Read only if the note is this version (strong comparison).")
             .json(200, "The note.", shared("Note"), etag.clone())
             .empty(304, not_modified, etag.clone())
-            .error(403, browser_only)
-            .error(412, "PRECONDITION_FAILED: `If-Match` does not name the current version"),
+            .error(403, browser_only),
         op(Method::Patch, "/v1/notes/{id}", "updateNote", "Change a note (JSON Merge Patch)")
             .tag("notes")
             .header("If-Match", if_match.clone(), "The ETag the change is based on.")

@@ -163,6 +163,15 @@ fn operation(route: &Route<Handler>, op: &Op) -> Value {
             json!({}),
         );
     }
+    if route.method == Method::Get {
+        // The pipeline evaluates `If-Match` on every read (`pipeline::dispatch`).
+        add(
+            412,
+            "PRECONDITION_FAILED: `If-Match` does not hold for the answer (it holds for `*`, \
+             or for the answer's own strong `ETag`)",
+            json!({}),
+        );
+    }
     if !route.rate_limits.is_empty() {
         let limited = headers(&[
             ("Retry-After", "RetryAfter"),
@@ -232,6 +241,14 @@ fn operation(route: &Route<Handler>, op: &Op) -> Value {
         })
         .collect();
     params.extend(op.params.iter().cloned());
+    if route.method == Method::Get {
+        params.push(
+            json!({"name": "If-Match", "in": "header", "required": false,
+            "schema": {"type": "string"},
+            "description": "Answer only if this holds: `*`, or the answer's strong `ETag` among \
+                            the tags given; else 412."}),
+        );
+    }
 
     let mut description = String::new();
     if optional {
