@@ -23,6 +23,15 @@ const HEADERS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Whether a shared cache may keep an answer with this `Cache-Control` (`public` or
+/// `s-maxage`): such an answer must not carry what is true for one client only.
+pub fn shared(cache_control: &str) -> bool {
+    cache_control.split(',').any(|directive| {
+        let name = directive.trim().split('=').next().unwrap_or("").trim_end();
+        name.eq_ignore_ascii_case("public") || name.eq_ignore_ascii_case("s-maxage")
+    })
+}
+
 /// Adds the security headers, and `Cache-Control` unless the response already has one. A
 /// response that sets its own `Content-Security-Policy` (the browser page) keeps it.
 pub fn apply(headers: &mut Headers, route_cache_control: Option<&'static str>) {
@@ -44,6 +53,15 @@ pub fn apply(headers: &mut Headers, route_cache_control: Option<&'static str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_and_s_maxage_are_shared() {
+        assert!(shared("public, max-age=300"));
+        assert!(shared("max-age=60, S-Maxage=600"));
+        assert!(!shared("private, no-cache"));
+        assert!(!shared("no-store"));
+        assert!(!shared("max-age=60, publicity"));
+    }
 
     #[test]
     fn defaults_to_no_store() {

@@ -198,12 +198,17 @@ fn operation(route: &Route<Handler>, op: &Op) -> Value {
     }
 
     // Every answer carries the request id and the trace; limited routes their RateLimit
-    // fields; deprecated routes their Deprecation and Sunset fields.
+    // fields (on a route a shared cache may keep, only its errors do); deprecated routes their
+    // Deprecation and Sunset fields.
     let mut common = vec![
         ("X-Request-Id", "XRequestId"),
         ("traceparent", "Traceparent"),
     ];
-    if !route.rate_limits.is_empty() {
+    let limited = !route.rate_limits.is_empty();
+    let shared = route
+        .cache_control
+        .is_some_and(crate::http::security::shared);
+    if limited && !shared {
         common.extend([
             ("RateLimit", "RateLimit"),
             ("RateLimit-Policy", "RateLimitPolicy"),
@@ -225,6 +230,14 @@ fn operation(route: &Route<Handler>, op: &Op) -> Value {
             .collect();
         if status == 401 {
             all.insert("WWW-Authenticate".to_owned(), header_ref("WWWAuthenticate"));
+        }
+        if limited && shared && status >= 400 {
+            for (name, component) in [
+                ("RateLimit", "RateLimit"),
+                ("RateLimit-Policy", "RateLimitPolicy"),
+            ] {
+                all.insert(name.to_owned(), header_ref(component));
+            }
         }
         all.extend(hs);
         resp["headers"] = Value::Object(all);

@@ -110,6 +110,27 @@ fn access_limits_bodies_and_errors_follow_the_route_table() {
         assert!(limited.get(h).is_some(), "429 carries {h}");
     }
 
+    // The document may be kept by shared caches: its answers leave the client's quota out,
+    // its errors (never stored) carry it.
+    let document = &op(&doc, "get", "/v1/openapi.json")["responses"];
+    for status in ["200", "304"] {
+        assert!(
+            document[status]["headers"].get("RateLimit").is_none(),
+            "{status}"
+        );
+        assert!(
+            document[status]["headers"]["X-Request-Id"].is_object(),
+            "{status}"
+        );
+    }
+    for status in ["412", "429", "500"] {
+        assert!(
+            document[status]["headers"]["RateLimit"].is_object(),
+            "{status}"
+        );
+    }
+    assert!(op(&doc, "get", "/v1/notes")["responses"]["200"]["headers"]["RateLimit"].is_object());
+
     let patch = op(&doc, "patch", "/v1/notes/{id}");
     assert_eq!(patch["security"][0]["sessionCookie"], serde_json::json!([]));
     assert_eq!(patch["security"][1]["bearerJwt"], serde_json::json!([]));

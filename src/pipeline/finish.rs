@@ -59,7 +59,10 @@ pub fn finish(
     if !trail.preflight {
         cors::apply(&mut resp.headers, facts.allowed_origins, facts.origin);
     }
-    if let Some((policy, limit)) = ratelimit::header_values(&trail.checked) {
+    // A client's remaining quota is its own: an answer a shared cache may keep for others
+    // leaves it out (its errors, never stored, keep it).
+    let shared = route_cache.is_some_and(security::shared);
+    if let Some((policy, limit)) = ratelimit::header_values(&trail.checked).filter(|_| !shared) {
         resp.headers.push(("RateLimit-Policy", policy.into()));
         resp.headers.push(("RateLimit", limit.into()));
     }
@@ -137,6 +140,22 @@ mod tests {
         }
     }
 
+    fn ip_checked() -> Vec<Checked> {
+        vec![Checked {
+            policy: "ip",
+            quota: Quota {
+                limit: 300,
+                window_ms: 60_000,
+            },
+            decision: Decision {
+                allowed: true,
+                remaining: 299,
+                reset_ms: 200,
+                retry_after_ms: 0,
+            },
+        }]
+    }
+
     #[test]
     fn a_routed_answer_carries_every_header_and_one_line() {
         let trace = TraceContext::continue_or_start(None);
@@ -151,19 +170,7 @@ mod tests {
                 }),
             }),
             user_id: Some("u1".into()),
-            checked: vec![Checked {
-                policy: "ip",
-                quota: Quota {
-                    limit: 300,
-                    window_ms: 60_000,
-                },
-                decision: Decision {
-                    allowed: true,
-                    remaining: 299,
-                    reset_ms: 200,
-                    retry_after_ms: 0,
-                },
-            }],
+            checked: ip_checked(),
             cache: crate::cache::Trail {
                 report: Some(Report {
                     outcome: Outcome::L1Hit,
@@ -241,6 +248,7 @@ mod tests {
                 cache_control: Some("public, max-age=300"),
                 deprecation: None,
             }),
+            checked: ip_checked(),
             ..Trail::default()
         };
         let run = |outcome| {
@@ -251,8 +259,13 @@ mod tests {
             )
             .response
         };
-        let ok = run(Ok(ApiResponse::empty(304)));
-        assert_eq!(ok.header("cache-control"), Some("public, max-age=300"));
+        for status in [200, 304] {
+            let ok = run(Ok(ApiResponse::empty(status)));
+            assert_eq!(ok.header("cache-control"), Some("public, max-age=300"));
+            // A shared cache would hand one client's quota to the next.
+            assert_eq!(ok.header("ratelimit"), None, "{status}");
+            assert_eq!(ok.header("ratelimit-policy"), None, "{status}");
+        }
         for err in [
             AppError::internal("boom"),
             AppError::new(ErrorCode::RateLimited),
@@ -266,6 +279,7 @@ mod tests {
                 "{}",
                 resp.status
             );
+            assert_eq!(resp.header("ratelimit"), Some(r#""ip";r=299;t=1"#));
         }
         // An answer a handler built with an error status is an error too.
         let resp = run(Ok(ApiResponse::empty(503)));

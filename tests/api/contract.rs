@@ -19,6 +19,9 @@ async fn the_document_is_served_as_committed() {
         header(&headers, "cache-control"),
         Some("public, max-age=300")
     );
+    // Kept by shared caches, so it carries nothing that is true for one client only.
+    assert_eq!(header(&headers, "ratelimit"), None);
+    assert_eq!(header(&headers, "ratelimit-policy"), None);
     assert_security_headers(&headers);
     let served = resp.bytes().await.unwrap();
     let committed = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json")).unwrap();
@@ -76,6 +79,7 @@ async fn the_document_revalidates_with_its_etag() {
             Some("public, max-age=300")
         );
         assert_eq!(header(&headers, "content-type"), None);
+        assert_eq!(header(&headers, "ratelimit"), None);
         assert_security_headers(&headers);
         assert!(resp.bytes().await.unwrap().is_empty());
     }
@@ -103,6 +107,9 @@ async fn the_document_revalidates_with_its_etag() {
             Some("no-store"),
             "If-Match: {stale}"
         );
+        // The error is never stored, so the client's quota is on it.
+        let limit = header(resp.headers(), "ratelimit").unwrap_or_default();
+        assert!(limit.starts_with("\"ip\";r="), "{limit:?}");
         assert_error(resp, 412, "PRECONDITION_FAILED").await;
     }
 }
