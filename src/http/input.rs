@@ -102,13 +102,13 @@ impl Input {
         }
     }
 
-    /// Reads an optional field of any JSON type through `parse`; absent gives `None`.
+    /// Reads an optional field of any JSON type through `parse`; absent or `null` gives `None`.
     pub fn optional_value<T>(
         &mut self,
         name: &'static str,
         parse: impl FnOnce(&Value) -> Result<T, Issue>,
     ) -> Option<T> {
-        let parsed = self.fields.get(name).map(parse)?;
+        let parsed = self.fields.get(name).filter(|v| !v.is_null()).map(parse)?;
         self.kept(name, parsed)
     }
 
@@ -215,10 +215,23 @@ mod tests {
 
     #[test]
     fn input_yields_parsed_values() {
-        let mut input = Input::new(json!({"a": "x", "b": null}), &["a", "b"]).unwrap();
+        let mut input = Input::new(
+            json!({"a": "x", "b": null, "c": null}),
+            &["a", "b", "c", "d"],
+        )
+        .unwrap();
         assert_eq!(input.required("a", non_empty).as_deref(), Some("x"));
+        // `null` on an optional field is the field left out, whatever its type.
         assert_eq!(input.optional("b", non_empty), None);
+        assert_eq!(input.optional_value("c", string(non_empty)), None);
+        assert_eq!(input.optional_value("d", string(non_empty)), None);
         assert!(input.finish().is_ok());
+        let mut input = Input::new(json!({"c": 5}), &["c"]).unwrap();
+        assert_eq!(input.optional_value("c", string(non_empty)), None);
+        assert_eq!(
+            input.finish().unwrap_err().details()[0].issue,
+            "expected_string"
+        );
     }
 
     #[test]

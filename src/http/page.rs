@@ -24,27 +24,36 @@ pub fn params<T: DeserializeOwned>(
     scope: &str,
 ) -> Result<Page<T>, AppError> {
     let [limit, cursor] = query::get_each(query, ["limit", "cursor"])?;
-    let limit = match limit.map(|v| v.parse::<u32>()) {
+    let limit = match limit.as_deref() {
         None => DEFAULT_LIMIT,
-        Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
-        Some(Ok(_)) => {
-            return Err(
-                AppError::validation(vec![FieldIssue::new("limit", "out_of_range")])
-                    .with_message("limit must be between 1 and 100."),
-            )
-        }
-        Some(Err(_)) => {
-            return Err(AppError::validation(vec![FieldIssue::new(
-                "limit",
-                "expected_integer",
-            )]))
-        }
+        Some(value) => match value.parse::<u32>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            // An integer too large or negative for `u32` is out of range too.
+            _ if is_integer(value) => {
+                return Err(
+                    AppError::validation(vec![FieldIssue::new("limit", "out_of_range")])
+                        .with_message("limit must be between 1 and 100."),
+                )
+            }
+            _ => {
+                return Err(AppError::validation(vec![FieldIssue::new(
+                    "limit",
+                    "expected_integer",
+                )]))
+            }
+        },
     };
     let after = match cursor {
         Some(value) => Some(cursor::decode(secret, scope, &value)?),
         None => None,
     };
     Ok(Page { limit, after })
+}
+
+/// Whether `s` is a decimal integer: an optional sign, then digits.
+fn is_integer(s: &str) -> bool {
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -69,8 +78,15 @@ mod tests {
             (err.status(), err.details()[0].issue.as_ref()),
             (422, "out_of_range")
         );
-        let err = params::<u64>("limit=x", SECRET, "me").unwrap_err();
-        assert_eq!(err.details()[0].issue, "expected_integer");
+        for limit in ["-1", "101", "99999999999999999999", "%2B0"] {
+            let err = params::<u64>(&format!("limit={limit}"), SECRET, "me").unwrap_err();
+            assert_eq!(err.details()[0].issue, "out_of_range", "{limit}");
+        }
+        // `+` in a query is a space.
+        for limit in ["x", "", "1.5", "1e2", "-", "+5"] {
+            let err = params::<u64>(&format!("limit={limit}"), SECRET, "me").unwrap_err();
+            assert_eq!(err.details()[0].issue, "expected_integer", "{limit:?}");
+        }
     }
 
     #[test]

@@ -103,6 +103,20 @@ async fn create_answers_201_with_location_etag_and_the_note(backend: Backend) {
     let big = "x".repeat(64 * 1024);
     let resp = create_note(app, &user, json!({"title": "Big", "body": big})).await;
     assert_eq!(resp.status(), 201);
+
+    // `null` on an optional field is the field left out, as everywhere in the API.
+    let resp = create_note(
+        app,
+        &user,
+        json!({"title": "Nulls", "body": null, "tags": null}),
+    )
+    .await;
+    assert_eq!(resp.status(), 201);
+    let made: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (made["body"].clone(), made["tags"].clone()),
+        (json!(""), json!([]))
+    );
 }
 
 async fn create_validates_every_field(backend: Backend) {
@@ -314,10 +328,21 @@ async fn list_pages_newest_first_with_signed_cursors(backend: Backend) {
     );
     let resp = list_page(app, &user, &format!("?limit=2&cursor={cursor}")).await;
     assert_eq!(resp.status(), 200);
-    for bad in ["?limit=101", "?limit=0", "?limit=abc"] {
+    for (bad, issue) in [
+        ("?limit=101", "out_of_range"),
+        ("?limit=0", "out_of_range"),
+        ("?limit=-1", "out_of_range"),
+        ("?limit=99999999999999999999", "out_of_range"),
+        ("?limit=abc", "expected_integer"),
+        ("?limit=1.5", "expected_integer"),
+    ] {
         let resp = list_page(app, &user, bad).await;
         let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
-        assert_eq!(body["error"]["details"][0]["field"], "limit");
+        assert_eq!(
+            body["error"]["details"],
+            json!([{"field": "limit", "issue": issue}]),
+            "{bad}"
+        );
     }
     // A parameter given twice is refused, whichever value a cache in front would have taken.
     for (query, field) in [
