@@ -4,7 +4,8 @@
 //! so it never reaches a server log; the page posts it. A bare `GET` of the link never signs
 //! in, so mail scanners that follow links cannot spend it. The answer is the same, and comes
 //! as fast, whether or not an account has the address: the token is stored and the mail sent
-//! after the answer.
+//! after the answer, and an address without an account gets a decoy link stored, so the
+//! database moves alike. Signing in with a link spends the account's other links.
 
 use super::repo::{SignInLinks, Users};
 use super::signin;
@@ -50,45 +51,53 @@ pub async fn request(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let email = email.ok_or_else(|| AppError::internal("validated field missing"))?;
     cx.limit(KeyKind::Email, &digest_hex(email.as_str().as_bytes()))
         .await?;
-    // Both answers take the same path up to here; storing the token and sending the mail
-    // happen after the answer, so its timing does not tell whether the account exists.
-    if let Some(user) = Users::new(&*cx.db()?).by_email(&email).await? {
-        let token = one_time::secret()?;
-        let (now, expires_at) = (cx.now(), cx.now() + LIFETIME_MS);
-        let base = cx
-            .config()
-            .app_url
-            .clone()
-            .unwrap_or_else(|| cx.own_origin().to_owned());
-        let link = link(&base, &token);
-        let site = cx
-            .config()
-            .webauthn
-            .as_ref()
-            .map_or("edge-api", |rp| rp.name.as_str())
-            .to_owned();
-        let mail = Mail {
-            to: email.as_str().to_owned(),
-            subject: format!("Sign in to {site}"),
-            text: format!(
-                "Open this link to sign in to {site}. It works once, for 15 minutes:\n\n{link}\n\n\
-                 If you did not ask for it, ignore this message."
-            ),
-            link,
-        };
-        let db = cx.db()?;
-        let key = one_time::key(KIND, &token);
-        cx.after_answer("email_link_not_sent", async move {
-            SignInLinks::new(&db)
-                .file(&key, &user.id, expires_at, now)
-                .await?;
-            mail::send(&mailer, &mail).await
-        });
-    }
+    // Both answers take the same path, and the same work follows them: a link is filed
+    // either way (a decoy, which nobody holds, when no account has the address), so neither
+    // the answer, its timing nor how far the database moved tells whether the account exists.
+    let user = Users::new(&*cx.db()?).by_email(&email).await?;
+    let token = one_time::secret()?;
+    let (now, expires_at) = (cx.now(), cx.now() + LIFETIME_MS);
+    let mail = user.as_ref().map(|_| sign_in_mail(cx, &email, &token));
+    let user_id = user.map(|u| u.id);
+    let db = cx.db()?;
+    let key = one_time::key(KIND, &token);
+    cx.after_answer("email_link_not_sent", async move {
+        SignInLinks::new(&db)
+            .file(&key, user_id.as_ref(), expires_at, now)
+            .await?;
+        match mail {
+            Some(mail) => mail::send(&mailer, &mail).await,
+            None => Ok(()),
+        }
+    });
     ApiResponse::json(
         202,
         &json!({"message": "If an account has this address, a sign-in link is on its way."}),
     )
+}
+
+/// The message that carries the link for `token` to `email`.
+fn sign_in_mail(cx: &Ctx, email: &Email, token: &[u8]) -> Mail {
+    let base = cx
+        .config()
+        .app_url
+        .clone()
+        .unwrap_or_else(|| cx.own_origin().to_owned());
+    let link = link(&base, token);
+    let site = cx
+        .config()
+        .webauthn
+        .as_ref()
+        .map_or("edge-api", |rp| rp.name.as_str());
+    Mail {
+        to: email.as_str().to_owned(),
+        subject: format!("Sign in to {site}"),
+        text: format!(
+            "Open this link to sign in to {site}. It works once, for 15 minutes:\n\n{link}\n\n\
+             If you did not ask for it, ignore this message."
+        ),
+        link,
+    }
 }
 
 fn invalid_link() -> AppError {

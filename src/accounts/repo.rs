@@ -217,11 +217,12 @@ impl<'a> SignInLinks<'a> {
     }
 
     /// Files a link to `user_id`'s account under `key` until `expires_at`, and clears the
-    /// links that have expired by `now`.
+    /// links that have expired by `now`. With no account it files a decoy, which signs in to
+    /// nothing, so the database does the same work for every address.
     pub async fn file(
         &self,
         key: &str,
-        user_id: &UserId,
+        user_id: Option<&UserId>,
         expires_at: u64,
         now: u64,
     ) -> Result<(), AppError> {
@@ -233,29 +234,34 @@ impl<'a> SignInLinks<'a> {
                 ),
                 stmt(
                     "INSERT INTO sign_in_links (key, user_id, expires_at) VALUES (?1, ?2, ?3)",
-                    [key.into(), user_id.as_str().into(), expires_at.into()],
+                    [
+                        key.into(),
+                        user_id.map(UserId::as_str).into(),
+                        expires_at.into(),
+                    ],
                 ),
             ])
             .await?;
         Ok(())
     }
 
-    /// Spends the link filed under `key`: its account, when it is filed and has not expired
-    /// by `now`. One statement reads and deletes it, so of any number of requests racing
-    /// for one link exactly one gets the account.
+    /// Spends the link filed under `key`: its account, when it is filed to one and has not
+    /// expired by `now`. Spending one link spends every other link of its account too (a
+    /// sign-in leaves no older link working). One statement reads and deletes them, so of any
+    /// number of requests racing for one account's links exactly one gets the account.
     pub async fn take(&self, key: &str, now: u64) -> Result<Option<UserId>, AppError> {
         let rows = self
             .db
             .rows(stmt(
-                "DELETE FROM sign_in_links WHERE key = ?1 RETURNING user_id, expires_at",
-                [key.into()],
+                "DELETE FROM sign_in_links WHERE user_id = \
+                 (SELECT user_id FROM sign_in_links WHERE key = ?1 AND expires_at > ?2) \
+                 RETURNING user_id",
+                [key.into(), now.into()],
             ))
             .await?;
         match rows.first() {
-            Some(row) if row.uint("expires_at")? > now => {
-                Ok(Some(row.parsed("user_id", UserId::parse)?))
-            }
-            _ => Ok(None),
+            Some(row) => Ok(Some(row.parsed("user_id", UserId::parse)?)),
+            None => Ok(None),
         }
     }
 }

@@ -115,6 +115,62 @@ async fn a_fresh_link_sign_in_replaces_a_forgotten_password() {
     );
 }
 
+/// Every link mailed to `email` so far, oldest first, once there are `count`.
+async fn mailed_links(app: &TestApp, email: &str, count: usize) -> Vec<String> {
+    for _ in 0..100 {
+        let links: Vec<String> = app
+            .log_text()
+            .lines()
+            .filter(|l| l.contains(&format!("\"to\":\"{email}\"")))
+            .filter_map(|l| serde_json::from_str::<Value>(&l[l.find('{')?..]).ok())
+            .filter_map(|mail| Some(mail["link"].as_str()?.to_owned()))
+            .collect();
+        if links.len() >= count {
+            return links;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{count} links to {email} were not mailed");
+}
+
+#[tokio::test]
+async fn signing_in_with_one_link_spends_the_accounts_other_links() {
+    for backend in [Backend::D1, Backend::Turso] {
+        let app = app_on(backend);
+        let email = unique_email("many-links");
+        assert_eq!(app.signup(&email, PASSWORD).await.status(), 201);
+        for n in 1..=3 {
+            assert_eq!(request_link(app, &email).await.status(), 202);
+            mailed_links(app, &email, n).await;
+        }
+        let tokens: Vec<String> = mailed_links(app, &email, 3)
+            .await
+            .iter()
+            .map(|l| l.split_once("#token=").unwrap().1.to_owned())
+            .collect();
+        assert_eq!(tokens.len(), 3, "{backend:?}");
+        assert_eq!(verify(app, &tokens[1]).await.status(), 200, "{backend:?}");
+        for token in [&tokens[0], &tokens[2]] {
+            let resp = verify(app, token).await;
+            assert_error(resp, 401, "UNAUTHENTICATED").await;
+        }
+
+        // Two of one account's links used at once: one session.
+        for n in 4..=5 {
+            assert_eq!(request_link(app, &email).await.status(), 202);
+            mailed_links(app, &email, n).await;
+        }
+        let links = mailed_links(app, &email, 5).await;
+        let [a, b] = [&links[3], &links[4]].map(|l| l.split_once("#token=").unwrap().1.to_owned());
+        let (a, b) = futures_util::join!(verify(app, &a), verify(app, &b));
+        let statuses = [a.status().as_u16(), b.status().as_u16()];
+        assert!(
+            statuses == [200, 401] || statuses == [401, 200],
+            "{backend:?}: {statuses:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn requests_racing_for_one_link_sign_in_once() {
     // The link is spent by one atomic statement in the database, so however many requests
@@ -231,4 +287,51 @@ async fn a_mail_api_that_fails_changes_nothing_the_caller_sees() {
     assert!(warned[0].contains("mail API"), "{}", warned[0]);
     // The HTTP mailer never writes the message, or its link, to the log.
     assert!(!app.log_text().contains("#token="));
+}
+
+/// The database's bookmark, which answers that read the database carry, moves as far after a
+/// request for an address with no account as after one for an address with one: what is
+/// written after the answer does not tell them apart either.
+#[tokio::test]
+async fn the_database_moves_alike_for_known_and_unknown_addresses() {
+    // A private instance: no other test writes to its database.
+    let app = spawn(Spawn::default());
+    let email = unique_email("moves");
+    assert_eq!(app.signup(&email, PASSWORD).await.status(), 201);
+    let bookmark = || async {
+        let resp = app
+            .client()
+            .get(app.at("/v1/health/ready"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        crate::support::header(resp.headers(), "x-d1-bookmark")
+            .expect("the readiness check reads the database")
+            .to_owned()
+    };
+    let mut moves = Vec::new();
+    for (round, address) in [email.clone(), unique_email("moves-ghost")]
+        .into_iter()
+        .cycle()
+        .take(4)
+        .enumerate()
+    {
+        let before = bookmark().await;
+        assert_eq!(request_link(&app, &address).await.status(), 202);
+        if round % 2 == 0 {
+            assert!(mailed_link(&app, &address).await.is_some());
+        } else {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        let after = bookmark().await;
+        moves.push(position(&after) - position(&before));
+    }
+    assert!(moves.iter().all(|m| *m == moves[0]), "{moves:?}");
+}
+
+/// Where a local D1 bookmark says the database is: its second group counts what has run.
+fn position(bookmark: &str) -> u64 {
+    let group = bookmark.split('-').nth(1).expect("a bookmark in groups");
+    u64::from_str_radix(group, 16).expect("hex")
 }
