@@ -27,7 +27,7 @@ impl Email {
         if raw.chars().count() > MAX_LEN {
             return Err("too_long");
         }
-        let trimmed = raw.trim();
+        let trimmed = super::trim_blank(raw);
         if !trimmed.is_ascii() {
             return Err("invalid_format");
         }
@@ -81,6 +81,11 @@ mod tests {
     fn valid_addresses_are_normalised() {
         assert_eq!(
             Email::parse("  Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+        // The documented pattern's `\s*` takes U+FEFF too.
+        assert_eq!(
+            Email::parse("\u{feff}ada@example.com").unwrap().as_str(),
             "ada@example.com"
         );
         assert!(Email::parse("first.last+tag@sub.example.co.uk").is_ok());

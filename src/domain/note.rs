@@ -32,7 +32,7 @@ impl NoteTitle {
         if raw.chars().any(char::is_control) {
             return Err("invalid_characters");
         }
-        match raw.trim() {
+        match super::trim_blank(raw) {
             "" => Err("empty"),
             t => Ok(Self(t.to_owned())),
         }
@@ -149,6 +149,12 @@ mod tests {
     fn titles_are_trimmed_and_bounded() {
         assert_eq!(NoteTitle::parse("  Hi ").unwrap().as_str(), "Hi");
         assert_eq!(NoteTitle::parse("   "), Err("empty"));
+        // Blank as the documented pattern's `\s` has it, U+FEFF included.
+        assert_eq!(NoteTitle::parse("\u{feff}\u{3000}"), Err("empty"));
+        assert_eq!(
+            NoteTitle::parse("\u{feff}Hi\u{feff}").unwrap().as_str(),
+            "Hi"
+        );
         assert!(NoteTitle::parse(&"é".repeat(200)).is_ok());
         assert_eq!(NoteTitle::parse(&"é".repeat(201)), Err("too_long"));
         assert_eq!(

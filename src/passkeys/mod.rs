@@ -73,7 +73,7 @@ pub const DEFAULT_NAME: &str = "Passkey";
 
 /// Parses a passkey name: 1 to 64 characters once trimmed, no control characters.
 pub fn parse_name(raw: &str) -> Result<String, Issue> {
-    let name = raw.trim();
+    let name = crate::domain::trim_blank(raw);
     if name.is_empty() {
         return Err("required");
     }
@@ -93,6 +93,7 @@ mod tests {
     #[test]
     fn names_are_trimmed_bounded_and_printable() {
         assert_eq!(parse_name("  Laptop "), Ok("Laptop".into()));
+        assert_eq!(parse_name("\u{feff}"), Err("required"));
         assert_eq!(parse_name(" "), Err("required"));
         assert_eq!(parse_name(&"é".repeat(64)), Ok("é".repeat(64)));
         assert_eq!(parse_name(&"é".repeat(65)), Err("too_long"));

@@ -137,6 +137,13 @@ async fn create_validates_every_field(backend: Backend) {
             {"field": "tags", "issue": "invalid_characters"}
         ])
     );
+    // A title of only a byte order mark is blank, as the documented pattern has it.
+    let resp = create_note(app, &user, json!({"title": "\u{feff}"})).await;
+    let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
+    assert_eq!(
+        body["error"]["details"],
+        json!([{"field": "title", "issue": "empty"}])
+    );
     let many: Vec<String> = (0..17).map(|i| format!("t{i}")).collect();
     let resp = create_note(app, &user, json!({"title": "x".repeat(201), "tags": many})).await;
     let body = assert_error(resp, 422, "VALIDATION_ERROR").await;
