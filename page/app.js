@@ -275,6 +275,8 @@ async function authenticateWithPasskey(email) {
 /* ------------------------------------------------------------------ screens */
 
 const state = { user: null, notesCursor: null };
+/** Settles once the ways of signing in on offer are shown (`showMethods`). */
+let methodsShown = Promise.resolve();
 
 function setScreen(name) {
   document.documentElement.dataset.state = name;
@@ -446,7 +448,6 @@ async function loadPasskeys() {
     }
     throw err;
   }
-  $("passkeys").hidden = false;
   $("passkeys-list").replaceChildren(...data.items.map(passkeyItem));
   $("passkeys-empty").hidden = data.items.length > 0;
 }
@@ -738,6 +739,8 @@ async function enter(token) {
       if (unknown) showError(err);
     }
   }
+  // Asked at the same time as the account: the screen appears with only what is offered.
+  await methodsShown;
   if (!user) {
     if (unknown) setScreen("unavailable");
     else showSignedOut();
@@ -750,8 +753,30 @@ async function enter(token) {
   }
 }
 
+/**
+ * Shows only the ways of signing in the server offers (`GET /v1/auth/methods`). Without an
+ * answer every way stays, and the first 404 from one hides it.
+ */
+async function showMethods() {
+  let methods;
+  try {
+    ({ data: methods } = await api("GET", "/v1/auth/methods"));
+  } catch {
+    return;
+  }
+  const show = (ids, on) => {
+    for (const id of ids) if (!on) $(id).hidden = true;
+  };
+  show(["signup-form", "signin-form", "passkeys"], methods.passkeys);
+  show(["link-form"], methods.email_links);
+  show(["password-panel", "password-settings"], methods.passwords);
+  // A password as the only way in is not tucked away.
+  if (methods.passwords && !methods.passkeys && !methods.email_links) $("password-panel").open = true;
+}
+
 function start() {
   wire();
+  methodsShown = showMethods();
   // A link opened in a tab that already shows the page only changes the fragment.
   addEventListener("hashchange", () => {
     const token = takeLinkToken();

@@ -35,6 +35,7 @@ pub static ROUTES: &[Route<Handler>] = &[
     get("/v1/health/ready",           handler!(health::ready)),
     get("/v1/openapi.json",           handler!(openapi::serve)).cache("public, max-age=300"),
 
+    get("/v1/auth/methods",           handler!(accounts::handlers::methods)).cache("public, max-age=300"),
     post("/v1/auth/signup",           handler!(accounts::handlers::signup)).limits(SIGNUP),
     post("/v1/auth/login",            handler!(accounts::handlers::login)).limits(LOGIN),
     post("/v1/auth/logout",           handler!(accounts::handlers::logout)).user().limits(IP_USER),

@@ -57,7 +57,22 @@ const NEEDS_SESSION: &str = "FORBIDDEN: a service token cannot use a browser-ses
 pub fn operations() -> Vec<Op> {
     let credentials = json!({"email": schema::email(), "password": schema::new_password()});
     let none = headers(&[]);
+    let on = |what: &str| json!({"type": "boolean", "description": format!("Whether {what} (its routes answer 404 while not).")});
     vec![
+        op(Method::Get, "/v1/auth/methods", "signInMethods", "The ways of signing in offered")
+            .tag("accounts")
+            .json(
+                200,
+                "What this deployment offers, so a sign-in screen shows only that.",
+                json!({"type": "object", "required": ["passkeys", "email_links", "passwords"],
+                       "additionalProperties": false,
+                       "properties": {
+                           "passkeys": on("passkeys are configured"),
+                           "email_links": on("e-mail links can be mailed"),
+                           "passwords": on("password sign-up, sign-in and changes are on (`PASSWORD_LOGIN`)"),
+                       }}),
+                none.clone(),
+            ),
         op(Method::Post, "/v1/auth/signup", "signup", "Create an account")
             .tag("accounts")
             .body(credentials, &["email", "password"])

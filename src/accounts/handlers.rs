@@ -41,6 +41,20 @@ fn passwords_off(cx: &Ctx) -> Result<(), AppError> {
     }
 }
 
+/// `GET /v1/auth/methods`: which ways of signing in this deployment offers, so a sign-in
+/// screen shows only those (each one's routes answer 404 while it is off).
+pub async fn methods(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    let config = cx.config();
+    ApiResponse::json(
+        200,
+        &json!({
+            "passkeys": config.webauthn.is_some(),
+            "email_links": config.mailer.is_some(),
+            "passwords": config.password_login,
+        }),
+    )
+}
+
 /// `POST /v1/auth/signup`: creates an account (role `user`); 409 if the e-mail is taken.
 pub async fn signup(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     passwords_off(cx)?;

@@ -1,7 +1,8 @@
 //! Signup, login and logout: the account lifecycle and the session cookie.
 
 use crate::support::{
-    app, assert_error, header, session_cookie, set_cookies, unique_email, Browser, PASSWORD,
+    app, assert_error, assert_security_headers, header, session_cookie, set_cookies, spawn,
+    unique_email, Browser, Spawn, TestApp, PASSWORD,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -220,4 +221,50 @@ async fn log_lines_name_the_user_and_never_contain_tokens_or_passwords() {
     assert!(!text.contains(token), "session token in the log");
     assert!(!text.contains(PASSWORD), "password in the log");
     assert!(!text.contains("pbkdf2"), "password hash in the log");
+}
+
+async fn methods(app: &TestApp) -> Value {
+    let resp = app
+        .client()
+        .get(app.at("/v1/auth/methods"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let headers = resp.headers().clone();
+    assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    // The same for everyone, so shared caches may keep it, and it carries no client's quota.
+    assert_eq!(
+        header(&headers, "cache-control"),
+        Some("public, max-age=300")
+    );
+    assert_eq!(header(&headers, "ratelimit"), None);
+    assert_security_headers(&headers);
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_sign_in_methods_on_offer_are_announced() {
+    assert_eq!(
+        methods(app()).await,
+        json!({"passkeys": true, "email_links": true, "passwords": true})
+    );
+    let no_passwords = spawn(Spawn::with_vars(&[("PASSWORD_LOGIN", "false")]));
+    assert_eq!(
+        methods(&no_passwords).await,
+        json!({"passkeys": true, "email_links": true, "passwords": false})
+    );
+    // Production with neither a relying party nor a mail API configured.
+    let production = spawn(Spawn {
+        env: Some(""),
+        vars: vec![
+            ("APP_ENV", "production".into()),
+            ("CURSOR_SECRET", "0123456789abcdef0123456789abcdef".into()),
+        ],
+        ..Spawn::default()
+    });
+    assert_eq!(
+        methods(&production).await,
+        json!({"passkeys": false, "email_links": false, "passwords": true})
+    );
 }

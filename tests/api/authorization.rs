@@ -65,6 +65,7 @@ async fn public_routes_are_only_the_intended_ones() {
     assert_eq!(
         public,
         [
+            "GET /v1/auth/methods",
             "GET /v1/health",
             "GET /v1/health/ready",
             "GET /v1/openapi.json",

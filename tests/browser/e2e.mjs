@@ -373,6 +373,12 @@ describe("the page", () => {
     }
     assert.equal(await screen(page), "signed-out");
     await expectNoError(page);
+    // This Worker offers every way of signing in (`GET /v1/auth/methods`); the page shows each.
+    const offered = PASSKEYS ? ["#signup-form", "#signin-form"] : [];
+    if (EMAIL_LINK) offered.push("#link-form");
+    for (const id of [...offered, "#password-panel"]) {
+      assert.equal(await page.locator(id).isVisible(), true, id);
+    }
 
     // Signed out, /v1/auth/me answers 401: Chromium logs that load as an error. Nothing else may.
     const unexpected = page.problems.filter(
@@ -649,7 +655,7 @@ describe("the page", () => {
     await context.close();
   });
 
-  test("with passwords turned off, the password form shows the API's answer and steps aside", TIMEOUT, async () => {
+  test("with passwords turned off, the page offers none; asked anyway, it shows the API's answer and steps aside", TIMEOUT, async () => {
     const otherPort = await freePort();
     const server = await startWorker(otherPort, {
       vars: { PASSWORD_LOGIN: "false" },
@@ -657,7 +663,29 @@ describe("the page", () => {
     });
     try {
       const base = `http://localhost:${otherPort}`;
-      const { context, page } = await openPage({ base });
+      // The page asks what is offered before it shows the screen: no password form at all,
+      // the other ways as usual.
+      {
+        const { context, page } = await openPage({ base });
+        assert.equal(await screen(page), "signed-out");
+        assert.equal(await page.locator("#password-panel").isVisible(), false);
+        for (const id of ["#signup-form", "#signin-form", "#link-form"]) {
+          assert.equal(await page.locator(id).isVisible(), true, id);
+        }
+        if (PASSKEYS) {
+          await addAuthenticator(page);
+          await signUpWithPasskey(page);
+          assert.equal(await page.locator("#password-settings").isVisible(), false);
+          assert.equal(await page.locator("#passkeys").isVisible(), true);
+        }
+        assert.deepEqual(page.problems.filter((p) => !(p.url === `${base}/v1/auth/me` && /status of 401/.test(p.text))), []);
+        await context.close();
+      }
+
+      // Without that answer (here cut off), the first refusal hides the form instead.
+      const { context, page } = await openPage({ base, path: null });
+      await context.route("**/v1/auth/methods", (route) => route.abort());
+      await load(page, "/", base);
       const email = newEmail("nopw");
       const answer = await page.request.post(`${base}/v1/auth/login`, { data: { email, password: PASSWORD } });
       assert.equal(answer.status(), 404);
