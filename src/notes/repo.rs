@@ -96,10 +96,11 @@ impl<'a> Notes<'a> {
         Ok(())
     }
 
-    /// Stores a new note under an `Idempotency-Key`, in one transaction: the key is claimed
-    /// (unless an unexpired claim exists), the note is inserted only if this request's claim
-    /// won, and the winning claim is read back. Two concurrent requests with one key therefore
-    /// create one note, and the loser learns what the winner answered.
+    /// Stores a new note under an `Idempotency-Key`, in one transaction: the owner's expired
+    /// claims are cleared (so an owner keeps at most a day of them, whatever keys it sends),
+    /// the key is claimed (unless an unexpired claim exists), the note is inserted only if
+    /// this request's claim won, and the winning claim is read back. Two concurrent requests
+    /// with one key therefore create one note, and the loser learns what the winner answered.
     pub async fn create_idempotent(
         &self,
         note: &Note,
@@ -114,8 +115,8 @@ impl<'a> Notes<'a> {
             .db
             .batch(vec![
                 stmt(
-                    "DELETE FROM idempotency_keys WHERE owner_id = ?1 AND key = ?2 AND expires_at <= ?3",
-                    [owner(), key.into(), now.into()],
+                    "DELETE FROM idempotency_keys WHERE owner_id = ?1 AND expires_at <= ?2",
+                    [owner(), now.into()],
                 ),
                 stmt(
                     "INSERT INTO idempotency_keys \

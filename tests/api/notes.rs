@@ -670,6 +670,47 @@ async fn concurrent_requests_with_one_key_create_one_note(backend: Backend) {
 }
 
 #[tokio::test]
+async fn expired_idempotency_keys_are_cleared_whatever_keys_follow() {
+    // Read from sqld itself: what the Worker leaves in the database, not what it answers.
+    let app = app_on(Backend::Turso);
+    let (_, user) = app.new_user("idem-expiry").await;
+    let owner = app.get_json(&user, "/v1/auth/me").await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stored = || async {
+        crate::support::turso_server()
+            .scalar(
+                "SELECT count(*) FROM idempotency_keys WHERE owner_id = ?",
+                &[&owner],
+            )
+            .await
+    };
+    for key in ["day-one-a", "day-one-b"] {
+        let resp = post_with_key(app, &user, key, &json!({"title": key})).await;
+        assert_eq!(resp.status(), 201);
+    }
+    assert_eq!(stored().await["value"], "2");
+
+    // A day and an hour later, a new key: the two expired claims go, the new one stays.
+    let day_later = app
+        .as_browser(&user, Method::POST, "/v1/notes")
+        .header("idempotency-key", "day-two")
+        .header("x-test-clock-advance-ms", (25 * 3_600_000).to_string())
+        .json(&json!({"title": "day two"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(day_later.status(), 201);
+    assert_eq!(stored().await["value"], "1");
+    assert_eq!(
+        count_notes(app, &user).await,
+        3,
+        "the notes themselves stay"
+    );
+}
+
+#[tokio::test]
 async fn a_patch_in_another_format_or_charset_is_415_and_the_note_is_kept() {
     let app = app_on(Backend::D1);
     let (_, user) = app.new_user("patch-format").await;

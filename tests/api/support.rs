@@ -421,6 +421,30 @@ impl TursoServer {
             .expect("query_count in sqld stats")
     }
 
+    /// The first column of the first row `sql` returns, read from sqld directly (Hrana over
+    /// HTTP), to see what the Worker left in the database.
+    pub async fn scalar(&self, sql: &str, args: &[&str]) -> Value {
+        let args: Vec<Value> = args
+            .iter()
+            .map(|a| serde_json::json!({"type": "text", "value": a}))
+            .collect();
+        let body = serde_json::json!({"requests": [
+            {"type": "execute", "stmt": {"sql": sql, "args": args}},
+            {"type": "close"},
+        ]});
+        let answer: Value = reqwest::Client::new()
+            .post(format!("{}/v2/pipeline", self.url))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["results"][0]["response"]["result"]["rows"][0][0].clone()
+    }
+
     /// The vars that point a Worker at this server.
     pub fn worker_vars(&self) -> Vec<(&'static str, String)> {
         vec![
