@@ -119,15 +119,24 @@ pub fn verify(token: &str, config: &JwtConfig) -> Result<ServicePrincipal, AppEr
     let (Some(iat), Some(exp)) = (claims.issued_at, claims.expires_at) else {
         return Err(reject("iat and exp are required"));
     };
-    if exp.as_secs().saturating_sub(iat.as_secs()) > MAX_LIFETIME_SECS {
+    if exp <= iat {
+        return Err(reject("exp is not after iat"));
+    }
+    if exp.as_secs() - iat.as_secs() > MAX_LIFETIME_SECS {
         return Err(reject("lifetime over one hour"));
     }
-    let subject = claims.subject.ok_or_else(|| reject("sub is required"))?;
+    let subject = claims
+        .subject
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| reject("sub is required"))?;
+    // Scope tokens are separated by single spaces and hold none (RFC 6749 §3.3), so a token
+    // with a tab or a newline in it is one unknown scope, which grants nothing.
     let scopes: Vec<String> = claims
         .custom
         .scope
         .unwrap_or_default()
-        .split_whitespace()
+        .split(' ')
+        .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
     let role = scopes.iter().filter_map(|s| Role::parse(s)).max();
@@ -193,6 +202,42 @@ mod tests {
         assert_eq!(p.subject, "billing-service");
         assert_eq!(p.role, Some(Role::User));
         assert_eq!(p.scopes, ["user", "reports:read"]);
+    }
+
+    #[test]
+    fn an_empty_subject_a_backwards_lifetime_and_odd_separators_grant_nothing() {
+        let pair = Ed25519KeyPair::generate().with_key_id("k1");
+        let cfg = config(&pair);
+        for subject in ["", "  "] {
+            let token = pair
+                .sign(claims("user", Duration::from_mins(5)).with_subject(subject))
+                .unwrap();
+            assert_eq!(
+                verify(&token, &cfg).unwrap_err().status(),
+                401,
+                "{subject:?}"
+            );
+        }
+        // Both times inside the clock leeway, but the token expires before it was issued.
+        let mut backwards = claims("user", Duration::from_mins(5));
+        let now = backwards.issued_at.unwrap();
+        backwards.issued_at = Some(now + Duration::from_secs(50));
+        backwards.expires_at = Some(now + Duration::from_secs(30));
+        let token = pair.sign(backwards).unwrap();
+        assert_eq!(verify(&token, &cfg).unwrap_err().status(), 401);
+
+        let tabbed = pair
+            .sign(claims("user\tadmin", Duration::from_mins(5)))
+            .unwrap();
+        let p = verify(&tabbed, &cfg).unwrap();
+        assert_eq!((p.role, p.scopes), (None, vec!["user\tadmin".to_owned()]));
+        let spaced = pair
+            .sign(claims(" user  reports:read ", Duration::from_mins(5)))
+            .unwrap();
+        assert_eq!(
+            verify(&spaced, &cfg).unwrap().scopes,
+            ["user", "reports:read"]
+        );
     }
 
     #[test]
