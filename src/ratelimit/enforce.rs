@@ -10,20 +10,26 @@
 //! was counted by the counter when the lease was granted, so across any number of isolates no
 //! more are admitted than the counter allowed; a token is only ever used up to [`LEASE_MS`]
 //! after it was counted, and tokens a lease did not use are lost (the under-admission is at
-//! most one lease per isolate per lease period). Tight policies (login, signup, anything below
-//! [`LEASE_MIN_LIMIT`]) stay exact per request.
+//! most one lease per isolate per lease period). Nothing else is lost: a grant landing on an
+//! empty lease gets its own [`LEASE_MS`], held tokens are spent before the blocked cache is
+//! asked, and a request the counter refuses while a rate-sized grant is on its way waits for
+//! it (a grant that writes waits for its write, so a later denial can arrive first). Tight
+//! policies (login, signup, anything below [`LEASE_MIN_LIMIT`]) stay exact per request.
 //!
 //! **Blocked keys.** A client hammering past its limit would otherwise cost one Durable Object
 //! round trip per rejected request; an isolate that saw a denial answers 429 locally until the
 //! retry time. This only short-circuits denials, so it can never admit more than the counter
 //! would.
 
-use super::gcra::{Decision, Grant, Quota};
+use super::gcra::{self, Decision, Grant, Quota};
 use super::{Checked, OnError, Policy};
 use crate::error::{AppError, ErrorCode, FieldIssue};
 use crate::http::log::Warning;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 
 /// Where the exact counters live: one per `policy:key` id. The runtime adapter is
 /// [`super::client::DurableLimiter`]; tests use an in-memory one.
@@ -65,8 +71,7 @@ struct Lease {
     tokens: u32,
     /// The lease ends at this time (Unix ms).
     expires: u64,
-    /// The counter's `remaining` after the grant, and when its quota is back (Unix ms).
-    remaining: u32,
+    /// When the counter's quota is back in full, as of its last grant (Unix ms).
     reset_at: u64,
     /// Requests this isolate saw for the key since the lease period began.
     seen: u32,
@@ -75,6 +80,8 @@ struct Lease {
     /// A rate-sized request to the counter is under way: others ask for one at a time, so
     /// concurrent requests cannot each take a lease (at most one lease is ever unused).
     asking: bool,
+    /// Rate-sized requests that have ended, so a request waiting on one knows it has.
+    asks: u32,
 }
 
 /// What one isolate remembers between requests.
@@ -84,6 +91,8 @@ pub struct Local {
     blocked: HashMap<String, (u64, u64)>,
     /// `policy:key` → this isolate's lease and recent rate.
     leases: HashMap<String, Lease>,
+    /// `policy:key` → requests waiting for its rate-sized request to end.
+    landing: HashMap<String, Vec<Waker>>,
 }
 
 thread_local! {
@@ -91,43 +100,116 @@ thread_local! {
 }
 
 /// Admits one request from the key's lease, if it has a live one, with the decision to report:
-/// `remaining` is the counter's remaining at the grant plus the tokens this isolate still
-/// holds. Otherwise returns how many requests to ask the counter for, and whether that ask
-/// is the rate-sized one (only one is under way per key).
+/// `remaining` is what the counter had left as of the grant, given back as time passed (the
+/// same GCRA), plus the tokens this isolate still holds; `reset_ms` runs to the grant's reset.
+/// `count` says whether the request still has to be counted in the key's rate.
 fn from_lease(
     local: &RefCell<Local>,
     id: &str,
     quota: Quota,
     now: u64,
-) -> Result<Decision, (u32, bool)> {
-    {
-        let map = &mut local.borrow_mut().leases;
-        let Some(lease) = map.get_mut(id) else {
-            return Err((1, false));
+    count: bool,
+) -> Option<Decision> {
+    let map = &mut local.borrow_mut().leases;
+    let lease = map.get_mut(id)?;
+    if lease.expires <= now || lease.tokens == 0 {
+        return None;
+    }
+    lease.tokens -= 1;
+    lease.seen += u32::from(count);
+    let debt = lease.reset_at.saturating_sub(now);
+    Some(Decision {
+        allowed: true,
+        remaining: gcra::remaining_after(quota, debt)
+            .saturating_add(lease.tokens)
+            .min(quota.limit),
+        reset_ms: debt,
+        retry_after_ms: 0,
+    })
+}
+
+/// How many requests to ask the counter for, for a request its lease could not admit, and
+/// whether that is the rate-sized ask (only one is under way per key; the others ask for one).
+fn lease_ask(local: &RefCell<Local>, id: &str, quota: Quota, now: u64) -> (u32, bool) {
+    let map = &mut local.borrow_mut().leases;
+    let Some(lease) = map.get_mut(id) else {
+        return (1, false);
+    };
+    lease.seen += 1;
+    if lease.asking {
+        return (1, false);
+    }
+    // The key's rate over the last period sizes the next lease.
+    let rate = if now.saturating_sub(lease.since) <= 2 * LEASE_MS {
+        lease.seen
+    } else {
+        0
+    };
+    let want = rate.clamp(1, (quota.limit / LEASE_FRACTION).clamp(1, MAX_LEASE));
+    lease.asking = want > 1;
+    (want, want > 1)
+}
+
+/// The rate-sized ask under way for a key: when it ends, answered, failed or abandoned (its
+/// request dropped), the key may be asked again and the requests waiting on it go on.
+struct Asking<'a> {
+    local: &'a RefCell<Local>,
+    id: &'a str,
+}
+
+impl Drop for Asking<'_> {
+    fn drop(&mut self) {
+        let waiting = {
+            let mut local = self.local.borrow_mut();
+            if let Some(lease) = local.leases.get_mut(self.id) {
+                lease.asking = false;
+                lease.asks = lease.asks.wrapping_add(1);
+            }
+            local.landing.remove(self.id)
         };
-        if lease.expires > now && lease.tokens > 0 {
-            lease.tokens -= 1;
-            lease.seen += 1;
-            return Ok(Decision {
-                allowed: true,
-                remaining: lease.remaining.saturating_add(lease.tokens),
-                reset_ms: lease.reset_at.saturating_sub(now),
-                retry_after_ms: 0,
-            });
+        for waker in waiting.into_iter().flatten() {
+            waker.wake();
         }
-        lease.seen += 1;
-        if lease.asking {
-            return Err((1, false));
+    }
+}
+
+/// Resolves once the key's rate-sized ask under way when it was made has ended.
+struct Landed<'a> {
+    local: &'a RefCell<Local>,
+    id: &'a str,
+    asks: u32,
+}
+
+impl<'a> Landed<'a> {
+    /// `None` when no rate-sized ask is under way for `id`.
+    fn under_way(local: &'a RefCell<Local>, id: &'a str) -> Option<Self> {
+        let lease = *local.borrow().leases.get(id)?;
+        lease.asking.then_some(Self {
+            local,
+            id,
+            asks: lease.asks,
+        })
+    }
+}
+
+impl Future for Landed<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut local = self.local.borrow_mut();
+        let pending = local
+            .leases
+            .get(self.id)
+            .is_some_and(|l| l.asking && l.asks == self.asks);
+        if !pending {
+            return Poll::Ready(());
         }
-        // The key's rate over the last period sizes the next lease.
-        let rate = if now.saturating_sub(lease.since) <= 2 * LEASE_MS {
-            lease.seen
-        } else {
-            0
-        };
-        let want = rate.clamp(1, (quota.limit / LEASE_FRACTION).clamp(1, MAX_LEASE));
-        lease.asking = want > 1;
-        Err((want, want > 1))
+        local
+            .landing
+            .entry(self.id.to_owned())
+            .or_default()
+            .push(cx.waker().clone());
+        Poll::Pending
     }
 }
 
@@ -154,7 +236,7 @@ fn remember_blocked(local: &RefCell<Local>, id: String, until: (u64, u64), now: 
 /// Records a grant: the first request is this one, the rest join the lease. Tokens granted
 /// while the lease is live join it and end with it (never later than [`LEASE_MS`] after they
 /// were counted); a new lease period starts otherwise.
-fn remember_lease(local: &RefCell<Local>, id: &str, grant: Option<&Grant>, sized: bool, now: u64) {
+fn remember_lease(local: &RefCell<Local>, id: &str, grant: Option<&Grant>, now: u64) {
     let map = &mut local.borrow_mut().leases;
     if map.len() >= BLOCKED_CAPACITY && !map.contains_key(id) {
         map.retain(|_, lease| lease.expires > now);
@@ -165,36 +247,33 @@ fn remember_lease(local: &RefCell<Local>, id: &str, grant: Option<&Grant>, sized
     let lease = map.entry(id.to_owned()).or_insert(Lease {
         tokens: 0,
         expires: now,
-        remaining: 0,
         reset_at: now,
         seen: 1,
         since: now,
         asking: false,
+        asks: 0,
     });
-    if sized {
-        lease.asking = false;
-    }
     let Some(grant) = grant.filter(|g| g.allowed) else {
         return;
     };
-    if lease.expires <= now {
-        // A new period: what was left of the old lease is gone, and the rate is counted
-        // afresh from this request, so the next lease is sized by this period alone (carried
-        // over, the count only grew, and a steady client was charged full leases it never
-        // used).
-        *lease = Lease {
-            tokens: 0,
-            expires: now + LEASE_MS,
-            remaining: 0,
-            reset_at: now,
-            seen: 1,
-            since: now,
-            asking: lease.asking,
-        };
+    if lease.since + LEASE_MS <= now {
+        // A new period: the rate is counted afresh from this request, so the next lease is
+        // sized by this period alone (carried over, the count only grew, and a steady client
+        // was charged full leases it never used).
+        lease.seen = 1;
+        lease.since = now;
+    }
+    if lease.expires <= now || lease.tokens == 0 {
+        // Nothing usable is left: what remained of an old lease is gone, and these tokens,
+        // counted at or after `now`, have their own `LEASE_MS` (joined to a lease nearly over,
+        // a busy key's third lease in a second expired before it was spent).
+        lease.tokens = 0;
+        lease.expires = now + LEASE_MS;
     }
     lease.tokens += grant.granted.saturating_sub(1);
-    lease.remaining = grant.remaining;
-    lease.reset_at = now + grant.reset_ms;
+    // Grants can land out of order (one that wrote comes later): the counter's reset is the
+    // latest one it reported.
+    lease.reset_at = lease.reset_at.max(now + grant.reset_ms);
 }
 
 /// Checks every `(policy, key)` concurrently at `now` (the isolate's clock, for the blocked
@@ -274,6 +353,20 @@ fn rate_limited(denied: &[(&'static str, u64)]) -> AppError {
         .with_header("Retry-After", retry_secs.to_string())
 }
 
+/// For a request about to be refused: a rate-sized grant counted before it may still be on
+/// its way to this isolate (an answer that writes waits for its write; a denial does not), so
+/// it waits for that grant and takes one of its tokens if it brought any.
+async fn after_landing(
+    local: &RefCell<Local>,
+    id: &str,
+    quota: Quota,
+    now: u64,
+    count: bool,
+) -> Option<Decision> {
+    Landed::under_way(local, id)?.await;
+    from_lease(local, id, quota, now, count)
+}
+
 async fn check_one<L: Limiter>(
     local: &RefCell<Local>,
     limiter: &L,
@@ -282,7 +375,18 @@ async fn check_one<L: Limiter>(
     now: u64,
 ) -> Result<Decision, String> {
     let id = format!("{}:{key}", policy.name);
+    let leased = policy.lease;
+    // Tokens this isolate holds were counted when they were granted: they are spent first,
+    // even while the key is blocked (a denial can overtake a grant on its way).
+    if leased {
+        if let Some(decision) = from_lease(local, &id, policy.quota, now, true) {
+            return Ok(decision);
+        }
+    }
     if let Some((until, full)) = blocked_until(local, &id, now) {
+        if let Some(decision) = after_landing(local, &id, policy.quota, now, true).await {
+            return Ok(decision);
+        }
         return Ok(Decision {
             allowed: false,
             remaining: 0,
@@ -290,23 +394,24 @@ async fn check_one<L: Limiter>(
             retry_after_ms: until - now,
         });
     }
-    let leased = policy.lease;
     let (want, sized) = if leased {
-        match from_lease(local, &id, policy.quota, now) {
-            Ok(decision) => return Ok(decision),
-            Err(ask) => ask,
-        }
+        lease_ask(local, &id, policy.quota, now)
     } else {
         (1, false)
     };
+    let asking = sized.then(|| Asking { local, id: &id });
     let answer = limiter.acquire(&id, policy.quota, want).await;
     if leased {
-        remember_lease(local, &id, answer.as_ref().ok(), sized, now);
+        remember_lease(local, &id, answer.as_ref().ok(), now);
     }
+    drop(asking);
     let grant = answer?;
     if !grant.allowed {
         let until = (now + grant.retry_after_ms, now + grant.reset_ms);
-        remember_blocked(local, id, until, now);
+        remember_blocked(local, id.clone(), until, now);
+        if let Some(decision) = after_landing(local, &id, policy.quota, now, false).await {
+            return Ok(decision);
+        }
     }
     // With a lease, the request's own view counts the tokens it holds.
     let mut decision = grant.decision();

@@ -345,6 +345,122 @@ fn isolates_hammering_one_key_get_exactly_the_quota_together() {
     );
 }
 
+/// The memory counter, except that an answer granting several requests (one that would
+/// write) waits until the test opens the gate, while every other answer comes at once: as a
+/// Durable Object's output gate holds an answer until its write is stored.
+struct Gated {
+    counter: MemoryLimiter,
+    open: Cell<bool>,
+    waiting: RefCell<Vec<std::task::Waker>>,
+}
+
+impl Limiter for Gated {
+    async fn acquire(&self, id: &str, quota: Quota, want: u32) -> Result<Grant, String> {
+        let grant = self.counter.acquire(id, quota, want).await?;
+        if grant.granted > 1 {
+            std::future::poll_fn(|cx| {
+                if self.open.get() {
+                    std::task::Poll::Ready(())
+                } else {
+                    self.waiting.borrow_mut().push(cx.waker().clone());
+                    std::task::Poll::Pending
+                }
+            })
+            .await;
+        }
+        Ok(grant)
+    }
+}
+
+#[test]
+fn a_denial_that_overtakes_a_lease_waits_for_its_tokens() {
+    use std::future::Future;
+    let limiter = Gated {
+        counter: MemoryLimiter::default(),
+        open: Cell::new(false),
+        waiting: RefCell::default(),
+    };
+    let p = policy("t-overtaken", 300, 60, OnError::Open);
+    let k = key("o");
+    let id = format!("t-overtaken:{k}");
+    // A busy key (a rate of 10 in the current period, no tokens left) whose counter has 15
+    // requests left.
+    let local = RefCell::new(Local::default());
+    local.borrow_mut().leases.insert(
+        id.clone(),
+        Lease {
+            tokens: 0,
+            expires: 10_500,
+            reset_at: 10_000,
+            seen: 10,
+            since: 9_500,
+            asking: false,
+            asks: 0,
+        },
+    );
+    block_on(limiter.counter.acquire(&id, p.quota, 285)).unwrap();
+
+    // Thirty at once: the first asks for a lease of 11 and waits for its write; four more
+    // get the counter's last tokens; the rest are refused at once, while 10 of those 11 are
+    // still on their way.
+    let checks = [(&p, k.clone())];
+    let burst = futures_util::future::join_all(
+        (0..30).map(|_| enforce_in(&local, &limiter, &checks, 10_000)),
+    );
+    let mut burst = std::pin::pin!(burst);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(burst.as_mut().poll(&mut cx).is_pending());
+    limiter.open.set(true);
+    for waker in limiter.waiting.take() {
+        waker.wake();
+    }
+    let std::task::Poll::Ready(verdicts) = burst.as_mut().poll(&mut cx) else {
+        panic!("the burst still waits with the gate open");
+    };
+    let admitted: Vec<_> = verdicts.iter().filter(|v| v.error.is_none()).collect();
+    // Exactly what the counter had: none lost, none more.
+    assert_eq!(admitted.len(), 15);
+    assert_eq!(verdicts.len() - admitted.len(), 15);
+    // The first request saw the counter at 4 after its grant, holding 10 more; every later
+    // view has at most the 10 it brought, and a refusal none.
+    assert_eq!(verdicts[0].checked[0].decision.remaining, 14);
+    for v in &verdicts[1..] {
+        let d = v.checked[0].decision;
+        assert!(d.remaining <= 10, "{d:?}");
+        if v.error.is_some() {
+            assert_eq!(d.remaining, 0);
+        }
+    }
+    // And the next request is refused from the blocked cache, without asking the counter.
+    let calls = limiter.counter.calls.get();
+    let v = block_on(enforce_in(&local, &limiter, &[(&p, k.clone())], 10_001));
+    assert_eq!(v.error.unwrap().status(), 429);
+    assert_eq!(limiter.counter.calls.get(), calls);
+}
+
+#[test]
+fn a_leased_answer_gives_back_what_time_returned() {
+    // 300 a minute: one request back every 200 ms. A token held in a lease is used after the
+    // counter has refilled: `r=` shows the refill, so it is the whole quota once `t=` is 0.
+    let limiter = MemoryLimiter::default();
+    let p = policy("t-refill", 300, 60, OnError::Open);
+    let k = key("r");
+    let local = RefCell::new(Local::default());
+    let run = |now| {
+        limiter.now.set(now);
+        block_on(enforce_in(&local, &limiter, &[(&p, k.clone())], now)).checked[0].decision
+    };
+    assert_eq!(run(0).remaining, 299);
+    // The second request of the period asks for two: it is admitted, one token is held.
+    let second = run(100);
+    assert_eq!(limiter.calls.get(), 2);
+    assert_eq!((second.remaining, second.reset_ms), (298, 500));
+    // 800 ms later the counter is rested; the held token is spent without asking it.
+    let third = run(900);
+    assert_eq!(limiter.calls.get(), 2, "served from the lease");
+    assert_eq!((third.remaining, third.reset_ms), (300, 0));
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod property {
     use super::*;

@@ -123,6 +123,15 @@ pub fn check(quota: Quota, tat: Option<f64>, now: u64) -> (Decision, f64) {
     }
 }
 
+/// What a counter whose quota is back in full `debt_ms` from now admits right now: the
+/// `remaining` of [`check`], as it reads later with no requests in between (a lease's view of
+/// its counter).
+pub fn remaining_after(quota: Quota, debt_ms: u64) -> u32 {
+    let window = quota.window_ms as f64;
+    let left = ((window - debt_ms as f64) / quota.interval() + 1e-9).floor();
+    (left.max(0.0) as u32).min(quota.limit)
+}
+
 /// What the object answers: the decision, and how many requests it admitted at once (a
 /// lease: `granted` requests counted now, to be admitted by the caller within the lease).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,6 +256,26 @@ mod tests {
     fn a_full_burst_is_admitted_then_denied() {
         let got = run(Q, &[0; 7]);
         assert_eq!(got, [true, true, true, true, true, false, false]);
+    }
+
+    #[test]
+    fn remaining_after_continues_what_check_said() {
+        let q = Quota {
+            limit: 300,
+            window_ms: 60_000,
+        };
+        let (mut tat, mut last) = (None, None);
+        for _ in 0..7 {
+            let (d, next) = check(q, tat, 0);
+            tat = Some(next);
+            last = Some(d);
+        }
+        let d = last.unwrap();
+        assert_eq!(remaining_after(q, d.reset_ms), d.remaining);
+        // Each interval (200 ms) gives one back; a settled counter has the whole quota.
+        assert_eq!(remaining_after(q, d.reset_ms - 200), d.remaining + 1);
+        assert_eq!(remaining_after(q, 0), 300);
+        assert_eq!(remaining_after(q, 120_000), 0);
     }
 
     #[test]
