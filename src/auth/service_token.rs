@@ -69,8 +69,9 @@ pub fn bearer(authorization: &str) -> Option<&str> {
         .then(|| credentials.trim())
 }
 
-/// Verifies `token`; every failure is the same 401 (the reason is only logged).
-pub fn verify(token: &str, config: &JwtConfig) -> Result<ServicePrincipal, AppError> {
+/// Verifies `token` at `now_ms` (the request's clock, Unix milliseconds, as sessions are
+/// checked); every failure is the same 401 (the reason is only logged).
+pub fn verify(token: &str, config: &JwtConfig, now_ms: u64) -> Result<ServicePrincipal, AppError> {
     let reject = |reason: &str| {
         AppError::new(ErrorCode::Unauthenticated)
             .with_message("The service token is not valid.")
@@ -87,6 +88,7 @@ pub fn verify(token: &str, config: &JwtConfig) -> Result<ServicePrincipal, AppEr
         time_tolerance: Some(Duration::from_secs(CLOCK_SKEW_SECS)),
         max_validity: Some(Duration::from_secs(MAX_LIFETIME_SECS + CLOCK_SKEW_SECS)),
         max_token_length: Some(4096),
+        artificial_time: Some(UnixTimeStamp::from_millis(now_ms)),
         ..VerificationOptions::default()
     };
     let claims = match meta.algorithm() {
@@ -170,6 +172,12 @@ mod tests {
 
     const ISSUER: &str = "https://issuer.example";
 
+    /// The wall clock, which `jwt-simple` stamps the test tokens with.
+    fn now() -> u64 {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        u64::try_from(since.unwrap().as_millis()).unwrap()
+    }
+
     fn config(pair: &Ed25519KeyPair) -> JwtConfig {
         let raw: [u8; 32] = pair.public_key().to_bytes().try_into().unwrap();
         JwtConfig {
@@ -198,7 +206,7 @@ mod tests {
         let token = pair
             .sign(claims("user reports:read", Duration::from_mins(5)))
             .unwrap();
-        let p = verify(&token, &config(&pair)).unwrap();
+        let p = verify(&token, &config(&pair), now()).unwrap();
         assert_eq!(p.subject, "billing-service");
         assert_eq!(p.role, Some(Role::User));
         assert_eq!(p.scopes, ["user", "reports:read"]);
@@ -213,29 +221,29 @@ mod tests {
                 .sign(claims("user", Duration::from_mins(5)).with_subject(subject))
                 .unwrap();
             assert_eq!(
-                verify(&token, &cfg).unwrap_err().status(),
+                verify(&token, &cfg, now()).unwrap_err().status(),
                 401,
                 "{subject:?}"
             );
         }
         // Both times inside the clock leeway, but the token expires before it was issued.
         let mut backwards = claims("user", Duration::from_mins(5));
-        let now = backwards.issued_at.unwrap();
-        backwards.issued_at = Some(now + Duration::from_secs(50));
-        backwards.expires_at = Some(now + Duration::from_secs(30));
+        let issued = backwards.issued_at.unwrap();
+        backwards.issued_at = Some(issued + Duration::from_secs(50));
+        backwards.expires_at = Some(issued + Duration::from_secs(30));
         let token = pair.sign(backwards).unwrap();
-        assert_eq!(verify(&token, &cfg).unwrap_err().status(), 401);
+        assert_eq!(verify(&token, &cfg, now()).unwrap_err().status(), 401);
 
         let tabbed = pair
             .sign(claims("user\tadmin", Duration::from_mins(5)))
             .unwrap();
-        let p = verify(&tabbed, &cfg).unwrap();
+        let p = verify(&tabbed, &cfg, now()).unwrap();
         assert_eq!((p.role, p.scopes), (None, vec!["user\tadmin".to_owned()]));
         let spaced = pair
             .sign(claims(" user  reports:read ", Duration::from_mins(5)))
             .unwrap();
         assert_eq!(
-            verify(&spaced, &cfg).unwrap().scopes,
+            verify(&spaced, &cfg, now()).unwrap().scopes,
             ["user", "reports:read"]
         );
     }
@@ -248,7 +256,7 @@ mod tests {
         let token = key
             .authenticate(claims("admin", Duration::from_mins(5)))
             .unwrap();
-        assert_eq!(verify(&token, &cfg).unwrap().role, Some(Role::Admin));
+        assert_eq!(verify(&token, &cfg, now()).unwrap().role, Some(Role::Admin));
     }
 
     #[test]
@@ -269,7 +277,7 @@ mod tests {
                 .unwrap(),
         ];
         for token in cases {
-            let err = verify(&token, &cfg).unwrap_err();
+            let err = verify(&token, &cfg, now()).unwrap_err();
             assert_eq!(err.status(), 401);
         }
     }
@@ -283,14 +291,14 @@ mod tests {
             r#"{{"iss":"{ISSUER}","aud":"edge-api","sub":"x","iat":1,"exp":9999999999}}"#
         ));
         let none = format!("{}.{payload}.", b64(r#"{"alg":"none","typ":"JWT"}"#));
-        assert_eq!(verify(&none, &cfg).unwrap_err().status(), 401);
+        assert_eq!(verify(&none, &cfg, now()).unwrap_err().status(), 401);
 
         // HS256 signed with the public key bytes as the secret must not pass.
         cfg.hs256_secret = None;
         let confused = HS256Key::from_bytes(&pair.public_key().to_bytes())
             .authenticate(claims("admin", Duration::from_mins(5)))
             .unwrap();
-        assert_eq!(verify(&confused, &cfg).unwrap_err().status(), 401);
+        assert_eq!(verify(&confused, &cfg, now()).unwrap_err().status(), 401);
     }
 
     #[test]
@@ -298,7 +306,9 @@ mod tests {
         let pair = Ed25519KeyPair::generate().with_key_id("k1");
         let token = pair.sign(claims("user", Duration::from_mins(5))).unwrap();
         assert_eq!(
-            verify(&token, &JwtConfig::default()).unwrap_err().status(),
+            verify(&token, &JwtConfig::default(), now())
+                .unwrap_err()
+                .status(),
             401
         );
     }

@@ -23,7 +23,7 @@ pub async fn authenticate(
         if token.is_empty() {
             return Err(unauthenticated(false));
         }
-        return service_token::verify(token, &config.jwt).map(Principal::Service);
+        return service_token::verify(token, &config.jwt, cx.now()).map(Principal::Service);
     }
 
     let cookies = cx.header("cookie").unwrap_or_default();

@@ -268,3 +268,26 @@ async fn the_scheme_is_read_in_any_case_and_another_scheme_leaves_the_cookie_in_
         .unwrap();
     assert_error(resp, 403, "CSRF_REJECTED").await;
 }
+
+#[tokio::test]
+async fn tokens_expire_on_the_request_clock_as_sessions_do() {
+    // The test clock (`x-test-clock-advance-ms`, TEST_ROUTES only) moves token checks too.
+    let app = app();
+    let token = sign_eddsa("test-k1", "user", 600);
+    let at = |advance_ms: u64| {
+        app.client()
+            .get(app.at("/v1/auth/me"))
+            .bearer_auth(&token)
+            .header("x-test-clock-advance-ms", advance_ms.to_string())
+            .send()
+    };
+    assert_eq!(at(0).await.unwrap().status(), 200);
+    // Within the 60 s of skew allowed after `exp`, then past it.
+    assert_eq!(at(650_000).await.unwrap().status(), 200);
+    let resp = at(700_000).await.unwrap();
+    assert_eq!(
+        header(resp.headers(), "www-authenticate"),
+        Some(r#"Bearer error="invalid_token""#)
+    );
+    assert_error(resp, 401, "UNAUTHENTICATED").await;
+}
