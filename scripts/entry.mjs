@@ -4,8 +4,9 @@
 // every request constructs the class, wraps the instance in a Proxy (spreading a dozen traps)
 // and wraps `fetch` in another Proxy before calling it: measured at about a tenth of a
 // pipeline-only request's CPU. This API needs no RPC entrypoint, so `default` becomes a plain
-// object whose `fetch` keeps the shim's panic recovery (re-create the Wasm instance after a
-// trap, report the trap) and calls the same handler. The Durable Object class keeps the
+// object (`fetch`, and `scheduled` for the Cron Trigger) whose `fetch` keeps the shim's panic
+// recovery (re-create the Wasm instance after a trap, report the trap) and calls the same
+// handler. The Durable Object class keeps the
 // shim's wrapper.
 //
 // Usage: node scripts/entry.mjs build/index.js   (worker-build's output with NO_MINIFY=1)
@@ -19,7 +20,8 @@ const file = process.argv[2];
 const source = readFileSync(file, "utf8");
 const classExport = "var shim_default = new Proxy(Entrypoint, classProxyHooks);";
 const needed = [classExport, "function checkReinitialize()", "function handleMaybeCritical(e)",
-  "Entrypoint.prototype.fetch = function", "function crashAnswer()"];
+  "Entrypoint.prototype.fetch = function", "Entrypoint.prototype.scheduled = function",
+  "function crashAnswer()"];
 const missing = needed.filter((s) => !source.includes(s));
 if (missing.length) {
   console.error(`scripts/entry.mjs: worker-build's shim has changed; not found: ${missing.join(" | ")}`);
@@ -104,6 +106,11 @@ var shim_default = {
         return crashed(request, env, e);
       },
     );
+  },
+  // The Cron Trigger's clean-up (\`scheduled\` in src/lib.rs), through the shim's handler.
+  scheduled(controller, env, ctx) {
+    checkReinitialize();
+    return Entrypoint.prototype.scheduled.call({ env, ctx }, controller);
   }
 };`;
 writeFileSync(file, source.replace(classExport, objectExport));

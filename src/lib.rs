@@ -16,6 +16,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod health;
+pub mod housekeeping;
 pub mod http;
 pub mod ids;
 pub mod mail;
@@ -54,6 +55,32 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker_sys::Context) -> JsVal
             .await
             .into())
     })
+}
+
+/// The Worker's `scheduled` handler (the Cron Trigger in `wrangler.toml`): the clean-up of
+/// expired rows ([`housekeeping`]) as of the event's scheduled time, one log line either way.
+/// A failure rejects, so the runtime records the run as failed.
+#[wasm_bindgen]
+pub async fn scheduled(
+    event: worker_sys::ScheduledEvent,
+    env: Env,
+    _ctx: worker_sys::ScheduleContext,
+) -> Result<JsValue, JsValue> {
+    let now = worker::ScheduledEvent::from(event).schedule().max(0.0) as u64;
+    match platform::housekeeping(&env, now).await {
+        Ok(line) => {
+            platform::log(&line);
+            Ok(JsValue::UNDEFINED)
+        }
+        Err(cause) => {
+            let line = serde_json::json!({
+                "time": http::log::rfc3339_ms(now), "level": "error", "event": "purge",
+                "cause": cause,
+            });
+            platform::log(&line.to_string());
+            Err(JsValue::from_str(&cause))
+        }
+    }
 }
 
 /// What the entry (`scripts/entry.mjs`) answers when the Worker itself fails: a panic traps

@@ -242,11 +242,7 @@ impl Bindings {
 
     /// Returns a variable or secret by name.
     pub fn var(&self, name: &str) -> Option<String> {
-        self.0
-            .var(name)
-            .map(|v| v.to_string())
-            .or_else(|_| self.0.secret(name).map(|v| v.to_string()))
-            .ok()
+        env_var(&self.0, name)
     }
 
     /// Opens the session store (KV).
@@ -278,6 +274,41 @@ impl crate::cache::Clock for RuntimeClock {
     async fn sleep(&self, ms: u64) {
         worker::Delay::from(std::time::Duration::from_millis(ms)).await;
     }
+}
+
+/// Returns a variable or secret of `env` by name.
+fn env_var(env: &worker::Env, name: &str) -> Option<String> {
+    env.var(name)
+        .map(|v| v.to_string())
+        .or_else(|_| env.secret(name).map(|v| v.to_string()))
+        .ok()
+}
+
+/// The scheduled clean-up with the Worker's own settings and database
+/// ([`crate::housekeeping`]), at `now` (the event's scheduled time, Unix ms): its log line,
+/// or why it could not run.
+pub async fn housekeeping(env: &worker::Env, now: u64) -> Result<String, String> {
+    let config = crate::config::Config::parse(|name| env_var(env, name))
+        .map_err(|e| format!("{}: {}", e.var, e.reason))?;
+    let db = match &config.database {
+        crate::config::DbBackend::D1 => {
+            crate::db::Db::D1(D1::new(env, D1_BINDING, None).map_err(|e| e.to_string())?)
+        }
+        crate::config::DbBackend::Turso {
+            url,
+            auth_token,
+            timeout_ms,
+        } => crate::db::Db::Turso(crate::db::turso::Turso::new(
+            url,
+            auth_token.clone(),
+            std::time::Duration::from_millis(*timeout_ms),
+            None,
+        )),
+    };
+    let purged = crate::housekeeping::purge(&db, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(purged.to_line(now))
 }
 
 /// Writes one line to the runtime's log (`console.log`). The line is handed over as it is:

@@ -26,6 +26,7 @@ mod d1;
 mod email_link;
 mod errors;
 mod health;
+mod housekeeping;
 mod json_input;
 mod notes;
 mod observability;

@@ -37,6 +37,9 @@ pub struct Spawn {
     /// Run this many instances, each in its own isolate, sharing bindings and the limiter's
     /// Durable Object namespace (0 or 1: one).
     pub instances: usize,
+    /// Leave out the static assets (the page), so the Worker is Miniflare's entry: its
+    /// trigger endpoint (`/cdn-cgi/handler/scheduled`) reaches the assets router otherwise.
+    pub no_assets: bool,
 }
 
 impl Spawn {
@@ -90,6 +93,9 @@ pub fn spawn(opts: Spawn) -> TestApp {
     }
     if opts.instances > 1 {
         args.extend(["--instances".into(), opts.instances.to_string().into()]);
+    }
+    if opts.no_assets {
+        args.push("--no-assets".into());
     }
     let (process, ready) = Helper::start(&args, "the Worker (build first: `make build`)");
     TestApp {

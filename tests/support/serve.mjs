@@ -89,6 +89,8 @@ const shared = {
   host: "127.0.0.1",
   port: Number(args.port),
   cf: false,
+  // `GET /cdn-cgi/handler/scheduled?time=<ms>` runs the Cron Trigger's handler (tests only).
+  unsafeTriggerHandlers: true,
   inspectorPort: args["inspector-port"] ? Number(args["inspector-port"]) : undefined,
   kvPersist: persist && join(persist, "kv"),
   d1Persist: persist && join(persist, "d1"),
