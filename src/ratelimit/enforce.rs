@@ -139,9 +139,13 @@ fn lease_ask(local: &RefCell<Local>, id: &str, quota: Quota, now: u64) -> (u32, 
     if lease.asking {
         return (1, false);
     }
-    // The key's rate over the last period sizes the next lease.
-    let rate = if now.saturating_sub(lease.since) <= 2 * LEASE_MS {
-        lease.seen
+    // The key's rate over the last period sizes the next lease: the requests it would see in
+    // one lease's time, so a steady client spends its lease before it ends (a period that
+    // ran past `LEASE_MS` is scaled down to it; a burst within one is taken as it is).
+    let elapsed = now.saturating_sub(lease.since);
+    let rate = if elapsed <= 2 * LEASE_MS {
+        let per_lease = u64::from(lease.seen) * LEASE_MS / elapsed.max(LEASE_MS);
+        u32::try_from(per_lease).unwrap_or(u32::MAX)
     } else {
         0
     };
