@@ -6,7 +6,8 @@
 //! that keeps hitting a key asks its counter for several requests at once: the counter admits
 //! them together, exactly as it would one by one, and the isolate admits them locally for at
 //! most [`LEASE_MS`]. The size follows the key's rate in this isolate over the last lease
-//! period, capped at 1/[`LEASE_FRACTION`] of the quota. Every request admitted from a lease
+//! period (what it would use in one lease's time), capped at 1/[`LEASE_FRACTION`] of the
+//! quota. Every request admitted from a lease
 //! was counted by the counter when the lease was granted, so across any number of isolates no
 //! more are admitted than the counter allowed; a token is only ever used up to [`LEASE_MS`]
 //! after it was counted, and tokens a lease did not use are lost (the under-admission is at
