@@ -28,9 +28,6 @@ use crate::error::{AppError, ErrorCode, FieldIssue};
 use crate::http::log::Warning;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
 
 /// Where the exact counters live: one per `policy:key` id. The runtime adapter is
 /// [`super::client::DurableLimiter`]; tests use an in-memory one.
@@ -39,7 +36,17 @@ pub trait Limiter {
     /// Asks the counter `id` to admit up to `want` requests under `quota` at once (see
     /// [`super::gcra::grant`]); the error says why it could not answer.
     async fn acquire(&self, id: &str, quota: Quota, want: u32) -> Result<Grant, String>;
+
+    /// Waits `ms` on a timer of this request's own. A request waiting for another's grant
+    /// polls on its own timer: woken from the other request, it would go on inside that
+    /// request's context, and the runtime refuses I/O across requests.
+    async fn pause(&self, ms: u64);
 }
+
+/// How long a refused request waits at most for a rate-sized grant under way, and how often it
+/// looks, milliseconds.
+const LANDING_WAIT_MS: u64 = 100;
+const LANDING_POLL_MS: u64 = 2;
 
 /// Policies with at least this quota use leases.
 pub const LEASE_MIN_LIMIT: u32 = 100;
@@ -92,8 +99,6 @@ pub struct Local {
     blocked: HashMap<String, (u64, u64)>,
     /// `policy:key` → this isolate's lease and recent rate.
     leases: HashMap<String, Lease>,
-    /// `policy:key` → requests waiting for its rate-sized request to end.
-    landing: HashMap<String, Vec<Waker>>,
 }
 
 thread_local! {
@@ -156,7 +161,7 @@ fn lease_ask(local: &RefCell<Local>, id: &str, quota: Quota, now: u64) -> (u32, 
 }
 
 /// The rate-sized ask under way for a key: when it ends, answered, failed or abandoned (its
-/// request dropped), the key may be asked again and the requests waiting on it go on.
+/// request dropped), the key may be asked again and requests waiting on it stop waiting.
 struct Asking<'a> {
     local: &'a RefCell<Local>,
     id: &'a str,
@@ -164,58 +169,18 @@ struct Asking<'a> {
 
 impl Drop for Asking<'_> {
     fn drop(&mut self) {
-        let waiting = {
-            let mut local = self.local.borrow_mut();
-            if let Some(lease) = local.leases.get_mut(self.id) {
-                lease.asking = false;
-                lease.asks = lease.asks.wrapping_add(1);
-            }
-            local.landing.remove(self.id)
-        };
-        for waker in waiting.into_iter().flatten() {
-            waker.wake();
+        if let Some(lease) = self.local.borrow_mut().leases.get_mut(self.id) {
+            lease.asking = false;
+            lease.asks = lease.asks.wrapping_add(1);
         }
     }
 }
 
-/// Resolves once the key's rate-sized ask under way when it was made has ended.
-struct Landed<'a> {
-    local: &'a RefCell<Local>,
-    id: &'a str,
-    asks: u32,
-}
-
-impl<'a> Landed<'a> {
-    /// `None` when no rate-sized ask is under way for `id`.
-    fn under_way(local: &'a RefCell<Local>, id: &'a str) -> Option<Self> {
-        let lease = *local.borrow().leases.get(id)?;
-        lease.asking.then_some(Self {
-            local,
-            id,
-            asks: lease.asks,
-        })
-    }
-}
-
-impl Future for Landed<'_> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut local = self.local.borrow_mut();
-        let pending = local
-            .leases
-            .get(self.id)
-            .is_some_and(|l| l.asking && l.asks == self.asks);
-        if !pending {
-            return Poll::Ready(());
-        }
-        local
-            .landing
-            .entry(self.id.to_owned())
-            .or_default()
-            .push(cx.waker().clone());
-        Poll::Pending
-    }
+/// The rate-sized ask under way for `id`, if any (its number, to tell when it has ended).
+fn ask_under_way(local: &RefCell<Local>, id: &str) -> Option<u32> {
+    let local = local.borrow();
+    let lease = local.leases.get(id)?;
+    lease.asking.then_some(lease.asks)
 }
 
 fn blocked_until(local: &RefCell<Local>, id: &str, now: u64) -> Option<(u64, u64)> {
@@ -360,15 +325,22 @@ fn rate_limited(denied: &[(&'static str, u64)]) -> AppError {
 
 /// For a request about to be refused: a rate-sized grant counted before it may still be on
 /// its way to this isolate (an answer that writes waits for its write; a denial does not), so
-/// it waits for that grant and takes one of its tokens if it brought any.
-async fn after_landing(
+/// it waits for that grant (at most [`LANDING_WAIT_MS`], looking on its own timer) and takes
+/// one of its tokens if it brought any.
+async fn after_landing<L: Limiter>(
     local: &RefCell<Local>,
+    limiter: &L,
     id: &str,
     quota: Quota,
     now: u64,
     count: bool,
 ) -> Option<Decision> {
-    Landed::under_way(local, id)?.await;
+    let asks = ask_under_way(local, id)?;
+    let mut waited = 0;
+    while ask_under_way(local, id) == Some(asks) && waited < LANDING_WAIT_MS {
+        limiter.pause(LANDING_POLL_MS).await;
+        waited += LANDING_POLL_MS;
+    }
     from_lease(local, id, quota, now, count)
 }
 
@@ -389,7 +361,7 @@ async fn check_one<L: Limiter>(
         }
     }
     if let Some((until, full)) = blocked_until(local, &id, now) {
-        if let Some(decision) = after_landing(local, &id, policy.quota, now, true).await {
+        if let Some(decision) = after_landing(local, limiter, &id, policy.quota, now, true).await {
             return Ok(decision);
         }
         return Ok(Decision {
@@ -414,7 +386,7 @@ async fn check_one<L: Limiter>(
     if !grant.allowed {
         let until = (now + grant.retry_after_ms, now + grant.reset_ms);
         remember_blocked(local, id.clone(), until, now);
-        if let Some(decision) = after_landing(local, &id, policy.quota, now, false).await {
+        if let Some(decision) = after_landing(local, limiter, &id, policy.quota, now, false).await {
             return Ok(decision);
         }
     }

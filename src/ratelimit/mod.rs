@@ -140,7 +140,9 @@ pub fn header_values(checked: &[Checked]) -> Option<(String, String)> {
             "{sep}\"{}\";r={};t={}",
             c.policy,
             c.decision.remaining,
-            c.decision.reset_ms.div_ceil(1000)
+            // The quota is back in full within one window; a time measured from an isolate's
+            // view of a grant that began a little earlier never says more.
+            c.decision.reset_ms.min(c.quota.window_ms).div_ceil(1000)
         );
     }
     Some((policy, limit))
@@ -201,5 +203,14 @@ mod tests {
         assert_eq!(p, r#""ip";q=300;w=60, "user";q=600;w=60"#);
         assert_eq!(r, r#""ip";r=299;t=1, "user";r=0;t=60"#);
         assert_eq!(header_values(&[]), None);
+        // Never more than the window.
+        let late = [Checked {
+            decision: Decision {
+                reset_ms: 60_050,
+                ..checked[1].decision
+            },
+            ..checked[1]
+        }];
+        assert_eq!(header_values(&late).unwrap().1, r#""user";r=0;t=60"#);
     }
 }
