@@ -570,3 +570,54 @@ async fn a_concurrent_burst_gets_the_whole_quota_and_no_more() {
     assert!(admitted <= 300, "{admitted} admitted");
     assert!(admitted >= 298, "{admitted} admitted of a quota of 300");
 }
+
+#[tokio::test]
+async fn a_session_bursting_from_several_ips_gets_only_200_or_429() {
+    // One session, 100 requests in flight from four IPs, on the default `ip` and `user`
+    // policies (300 and 600 a minute, both leased). Requests refused while a grant is on its way wait for it on their own
+    // timers; woken from the request that asked, they went on in its context, and their I/O
+    // failed there (500, "Cannot perform I/O on behalf of a different request").
+    let app = spawn(Spawn::with_vars(&[(
+        "RATE_LIMITS",
+        "ip=300/60,user=600/60",
+    )]));
+    let (_, user) = app.new_user("burst").await;
+    let client = app.client();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let worker = |k: usize| {
+        let (client, user, next, app) = (&client, &user, &next, &app);
+        async move {
+            let mut seen = Vec::new();
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 1000 {
+                let resp = client
+                    .get(app.at("/v1/notes"))
+                    .header("cookie", &user.cookie)
+                    .header("cf-connecting-ip", format!("198.51.100.{}", 60 + k % 4))
+                    .send()
+                    .await
+                    .unwrap();
+                seen.push(resp.status().as_u16());
+            }
+            seen
+        }
+    };
+    let started = std::time::Instant::now();
+    let statuses: Vec<u16> = join_all((0..100).map(worker)).await.concat();
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(statuses.len(), 1000);
+    let other: Vec<_> = statuses
+        .iter()
+        .filter(|s| ![200, 429].contains(*s))
+        .collect();
+    assert!(
+        other.is_empty(),
+        "{} answers not 200 or 429: {other:?}",
+        other.len()
+    );
+    let admitted = statuses.iter().filter(|s| **s == 200).count() as f64;
+    // At most the burst and what came back (10 a second) while it ran, plus a lease's second.
+    assert!(
+        admitted <= 600.0 + 10.0 * (secs + 1.0),
+        "{admitted} in {secs} s"
+    );
+}
