@@ -94,6 +94,7 @@ pub struct Ctx {
     request_id: String,
     traceparent: String,
     now: u64,
+    clock_advance: u64,
     /// The client's `x-d1-bookmark`, already checked.
     bookmark: Option<String>,
     route: Option<&'static Route<Handler>>,
@@ -116,6 +117,8 @@ pub struct Facts {
     pub traceparent: String,
     /// The request's time, Unix milliseconds.
     pub now: u64,
+    /// How far the test clock moves this request's time (0 unless `TEST_ROUTES`).
+    pub clock_advance: u64,
     pub bookmark: Option<String>,
 }
 
@@ -129,6 +132,7 @@ impl Ctx {
             request_id: facts.request_id,
             traceparent: facts.traceparent,
             now: facts.now,
+            clock_advance: facts.clock_advance,
             bookmark: facts.bookmark,
             route: None,
             params: Params::new(),
@@ -387,7 +391,11 @@ impl Ctx {
         }
         let key = key();
         let checks: Vec<_> = policies.into_iter().map(|p| (p, key.clone())).collect();
-        ratelimit::enforce(self.limiter(), &checks, self.now).await
+        // The clock as the check begins, not as the request did: a lease is timed from the
+        // ask, and a request that waited on authentication would otherwise cut its leases
+        // short, or spend a token after its lease ended.
+        let now = crate::ids::now_ms() + self.clock_advance;
+        ratelimit::enforce(self.limiter(), &checks, now).await
     }
 
     /// Adds a warning line to the request's log output.

@@ -49,10 +49,12 @@ pub async fn handle(
         Ok(config) => {
             // Read with the request only when test routes are on (`RawRequest::new`).
             let advance = incoming.raw.header(CLOCK_ADVANCE_HEADER);
+            let advance = clock_advance(config.test_routes, advance.as_deref());
             let facts = Facts {
                 request_id: request_id.clone(),
                 traceparent: traceparent.clone(),
-                now: started + clock_advance(config.test_routes, advance.as_deref()),
+                now: started + advance,
+                clock_advance: advance,
                 bookmark: bookmark.clone(),
             };
             let mut cx = Ctx::new(incoming, config.clone(), bindings, facts);

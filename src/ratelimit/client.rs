@@ -112,8 +112,4 @@ impl Limiter for DurableLimiter {
     async fn acquire(&self, id: &str, quota: Quota, want: u32) -> Result<Grant, String> {
         self.call(id, quota, want).await.map_err(|e| e.to_string())
     }
-
-    async fn pause(&self, ms: u64) {
-        worker::Delay::from(std::time::Duration::from_millis(ms)).await;
-    }
 }

@@ -12,9 +12,9 @@
 //! more are admitted than the counter allowed; a token is only ever used up to [`LEASE_MS`]
 //! after it was counted, and tokens a lease did not use are lost (the under-admission is at
 //! most one lease per isolate per lease period). Nothing else is lost: a grant landing on an
-//! empty lease gets its own [`LEASE_MS`], held tokens are spent before the blocked cache is
-//! asked, and a request the counter refuses while a rate-sized grant is on its way waits for
-//! it (a grant that writes waits for its write, so a later denial can arrive first). Tight
+//! empty lease gets its own [`LEASE_MS`], and held tokens are spent before the blocked cache
+//! is asked (a grant that writes waits for its write, so a later denial can arrive first and
+//! block the key while the grant's tokens are on their way). Tight
 //! policies (login, signup, anything below [`LEASE_MIN_LIMIT`]) stay exact per request.
 //!
 //! **Blocked keys.** A client hammering past its limit would otherwise cost one Durable Object
@@ -36,17 +36,7 @@ pub trait Limiter {
     /// Asks the counter `id` to admit up to `want` requests under `quota` at once (see
     /// [`super::gcra::grant`]); the error says why it could not answer.
     async fn acquire(&self, id: &str, quota: Quota, want: u32) -> Result<Grant, String>;
-
-    /// Waits `ms` on a timer of this request's own. A request waiting for another's grant
-    /// polls on its own timer: woken from the other request, it would go on inside that
-    /// request's context, and the runtime refuses I/O across requests.
-    async fn pause(&self, ms: u64);
 }
-
-/// How long a refused request waits at most for a rate-sized grant under way, and how often it
-/// looks, milliseconds.
-const LANDING_WAIT_MS: u64 = 100;
-const LANDING_POLL_MS: u64 = 2;
 
 /// Policies with at least this quota use leases.
 pub const LEASE_MIN_LIMIT: u32 = 100;
@@ -88,8 +78,6 @@ struct Lease {
     /// A rate-sized request to the counter is under way: others ask for one at a time, so
     /// concurrent requests cannot each take a lease (at most one lease is ever unused).
     asking: bool,
-    /// Rate-sized requests that have ended, so a request waiting on one knows it has.
-    asks: u32,
 }
 
 /// What one isolate remembers between requests.
@@ -161,7 +149,7 @@ fn lease_ask(local: &RefCell<Local>, id: &str, quota: Quota, now: u64) -> (u32, 
 }
 
 /// The rate-sized ask under way for a key: when it ends, answered, failed or abandoned (its
-/// request dropped), the key may be asked again and requests waiting on it stop waiting.
+/// request dropped), the key may be asked again.
 struct Asking<'a> {
     local: &'a RefCell<Local>,
     id: &'a str,
@@ -171,16 +159,8 @@ impl Drop for Asking<'_> {
     fn drop(&mut self) {
         if let Some(lease) = self.local.borrow_mut().leases.get_mut(self.id) {
             lease.asking = false;
-            lease.asks = lease.asks.wrapping_add(1);
         }
     }
-}
-
-/// The rate-sized ask under way for `id`, if any (its number, to tell when it has ended).
-fn ask_under_way(local: &RefCell<Local>, id: &str) -> Option<u32> {
-    let local = local.borrow();
-    let lease = local.leases.get(id)?;
-    lease.asking.then_some(lease.asks)
 }
 
 fn blocked_until(local: &RefCell<Local>, id: &str, now: u64) -> Option<(u64, u64)> {
@@ -221,7 +201,6 @@ fn remember_lease(local: &RefCell<Local>, id: &str, grant: Option<&Grant>, now: 
         seen: 1,
         since: now,
         asking: false,
-        asks: 0,
     });
     let Some(grant) = grant.filter(|g| g.allowed) else {
         return;
@@ -323,27 +302,6 @@ fn rate_limited(denied: &[(&'static str, u64)]) -> AppError {
         .with_header("Retry-After", retry_secs.to_string())
 }
 
-/// For a request about to be refused: a rate-sized grant counted before it may still be on
-/// its way to this isolate (an answer that writes waits for its write; a denial does not), so
-/// it waits for that grant (at most [`LANDING_WAIT_MS`], looking on its own timer) and takes
-/// one of its tokens if it brought any.
-async fn after_landing<L: Limiter>(
-    local: &RefCell<Local>,
-    limiter: &L,
-    id: &str,
-    quota: Quota,
-    now: u64,
-    count: bool,
-) -> Option<Decision> {
-    let asks = ask_under_way(local, id)?;
-    let mut waited = 0;
-    while ask_under_way(local, id) == Some(asks) && waited < LANDING_WAIT_MS {
-        limiter.pause(LANDING_POLL_MS).await;
-        waited += LANDING_POLL_MS;
-    }
-    from_lease(local, id, quota, now, count)
-}
-
 async fn check_one<L: Limiter>(
     local: &RefCell<Local>,
     limiter: &L,
@@ -354,16 +312,14 @@ async fn check_one<L: Limiter>(
     let id = format!("{}:{key}", policy.name);
     let leased = policy.lease;
     // Tokens this isolate holds were counted when they were granted: they are spent first,
-    // even while the key is blocked (a denial can overtake a grant on its way).
+    // even while the key is blocked (a denial, which writes nothing, can come back before a
+    // grant counted ahead of it, which waits for its write).
     if leased {
         if let Some(decision) = from_lease(local, &id, policy.quota, now, true) {
             return Ok(decision);
         }
     }
     if let Some((until, full)) = blocked_until(local, &id, now) {
-        if let Some(decision) = after_landing(local, limiter, &id, policy.quota, now, true).await {
-            return Ok(decision);
-        }
         return Ok(Decision {
             allowed: false,
             remaining: 0,
@@ -386,9 +342,6 @@ async fn check_one<L: Limiter>(
     if !grant.allowed {
         let until = (now + grant.retry_after_ms, now + grant.reset_ms);
         remember_blocked(local, id.clone(), until, now);
-        if let Some(decision) = after_landing(local, limiter, &id, policy.quota, now, false).await {
-            return Ok(decision);
-        }
     }
     // With a lease, the request's own view counts the tokens it holds.
     let mut decision = grant.decision();
