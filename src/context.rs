@@ -11,7 +11,7 @@ use crate::auth::session::Session;
 use crate::auth::{unauthenticated, Principal};
 use crate::cache::{self, upstash::Upstash, Cache};
 use crate::config::{Config, DbBackend};
-use crate::db::{turso::Turso, Database, Db};
+use crate::db::{Database, Db};
 use crate::domain::{Issue, UserId};
 use crate::error::{AppError, ErrorCode, FieldIssue};
 use crate::http::log::Warning;
@@ -289,26 +289,15 @@ impl Ctx {
         if let Some(db) = self.db.get() {
             return Ok(db.clone());
         }
-        let db = match &self.config.database {
-            DbBackend::D1 => {
-                let constraint = if primary {
-                    Some("first-primary")
-                } else {
-                    self.bookmark.as_deref()
-                };
-                Db::D1(self.bindings.d1(constraint)?)
-            }
-            DbBackend::Turso {
-                url,
-                auth_token,
-                timeout_ms,
-            } => Db::Turso(Turso::new(
-                url,
-                auth_token.clone(),
-                Duration::from_millis(*timeout_ms),
-                Some(self.traceparent.clone()),
-            )),
+        let constraint = match self.config.database {
+            DbBackend::D1 if primary => Some("first-primary"),
+            _ => self.bookmark.as_deref(),
         };
+        let db = self.bindings.database(
+            &self.config.database,
+            constraint,
+            Some(self.traceparent.clone()),
+        )?;
         Ok(self.db.get_or_init(|| Rc::new(db)).clone())
     }
 

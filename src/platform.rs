@@ -6,8 +6,8 @@
 //! crate needs, so the request context and the handlers never name a `worker` type.
 
 use crate::auth::kv_store::KvSessions;
-use crate::config::{D1_BINDING, KV_BINDING, LIMITER_BINDING};
-use crate::db::{d1::D1, DbError};
+use crate::config::{DbBackend, D1_BINDING, KV_BINDING, LIMITER_BINDING};
+use crate::db::{d1::D1, turso::Turso, Db, DbError};
 use crate::error::{AppError, ErrorCode};
 use crate::http::{json, query};
 use crate::ratelimit::client::DurableLimiter;
@@ -250,9 +250,15 @@ impl Bindings {
         KvSessions::new(&self.0, KV_BINDING, cache_ms)
     }
 
-    /// Opens a D1 session anchored at `constraint` (a bookmark or `first-primary`).
-    pub fn d1(&self, constraint: Option<&str>) -> Result<D1, DbError> {
-        D1::new(&self.0, D1_BINDING, constraint)
+    /// Opens the configured database: on D1 a session anchored at `constraint` (a bookmark
+    /// or `first-primary`), on Turso a client whose calls carry `traceparent`.
+    pub fn database(
+        &self,
+        backend: &DbBackend,
+        constraint: Option<&str>,
+        traceparent: Option<String>,
+    ) -> Result<Db, DbError> {
+        open_database(&self.0, backend, constraint, traceparent)
     }
 
     /// Opens the limiter's Durable Object namespace (looked up on first use); `traceparent`
@@ -276,6 +282,28 @@ impl crate::cache::Clock for RuntimeClock {
     }
 }
 
+/// Opens the database `backend` names (see [`Bindings::database`]).
+fn open_database(
+    env: &worker::Env,
+    backend: &DbBackend,
+    constraint: Option<&str>,
+    traceparent: Option<String>,
+) -> Result<Db, DbError> {
+    Ok(match backend {
+        DbBackend::D1 => Db::D1(D1::new(env, D1_BINDING, constraint)?),
+        DbBackend::Turso {
+            url,
+            auth_token,
+            timeout_ms,
+        } => Db::Turso(Turso::new(
+            url,
+            auth_token.clone(),
+            std::time::Duration::from_millis(*timeout_ms),
+            traceparent,
+        )),
+    })
+}
+
 /// Returns a variable or secret of `env` by name.
 fn env_var(env: &worker::Env, name: &str) -> Option<String> {
     env.var(name)
@@ -290,21 +318,7 @@ fn env_var(env: &worker::Env, name: &str) -> Option<String> {
 pub async fn housekeeping(env: &worker::Env, now: u64) -> Result<String, String> {
     let config = crate::config::Config::parse(|name| env_var(env, name))
         .map_err(|e| format!("{}: {}", e.var, e.reason))?;
-    let db = match &config.database {
-        crate::config::DbBackend::D1 => {
-            crate::db::Db::D1(D1::new(env, D1_BINDING, None).map_err(|e| e.to_string())?)
-        }
-        crate::config::DbBackend::Turso {
-            url,
-            auth_token,
-            timeout_ms,
-        } => crate::db::Db::Turso(crate::db::turso::Turso::new(
-            url,
-            auth_token.clone(),
-            std::time::Duration::from_millis(*timeout_ms),
-            None,
-        )),
-    };
+    let db = open_database(env, &config.database, None, None).map_err(|e| e.to_string())?;
     let purged = crate::housekeeping::purge(&db, now)
         .await
         .map_err(|e| e.to_string())?;
