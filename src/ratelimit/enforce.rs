@@ -96,21 +96,14 @@ thread_local! {
 /// Admits one request from the key's lease, if it has a live one, with the decision to report:
 /// `remaining` is what the counter had left as of the grant, given back as time passed (the
 /// same GCRA), plus the tokens this isolate still holds; `reset_ms` runs to the grant's reset.
-/// `count` says whether the request still has to be counted in the key's rate.
-fn from_lease(
-    local: &RefCell<Local>,
-    id: &str,
-    quota: Quota,
-    now: u64,
-    count: bool,
-) -> Option<Decision> {
+fn from_lease(local: &RefCell<Local>, id: &str, quota: Quota, now: u64) -> Option<Decision> {
     let map = &mut local.borrow_mut().leases;
     let lease = map.get_mut(id)?;
     if lease.expires <= now || lease.tokens == 0 {
         return None;
     }
     lease.tokens -= 1;
-    lease.seen += u32::from(count);
+    lease.seen += 1;
     let debt = lease.reset_at.saturating_sub(now);
     Some(Decision {
         allowed: true,
@@ -315,7 +308,7 @@ async fn check_one<L: Limiter>(
     // even while the key is blocked (a denial, which writes nothing, can come back before a
     // grant counted ahead of it, which waits for its write).
     if leased {
-        if let Some(decision) = from_lease(local, &id, policy.quota, now, true) {
+        if let Some(decision) = from_lease(local, &id, policy.quota, now) {
             return Ok(decision);
         }
     }

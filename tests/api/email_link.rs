@@ -26,15 +26,9 @@ async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
         .unwrap()
 }
 
-/// The link mailed to `email`, from the Worker's log.
+/// The link mailed to `email` last, from the Worker's log.
 async fn mailed_link(app: &TestApp, email: &str) -> Option<String> {
-    let lines = app.log_lines_with(&format!("\"to\":\"{email}\"")).await;
-    let line = lines.last()?;
-    let start = line.find('{')?;
-    let mail: Value = serde_json::from_str(&line[start..]).ok()?;
-    assert_eq!(mail["event"], "mail");
-    assert!(mail["subject"].as_str().unwrap().starts_with("Sign in to"));
-    Some(mail["link"].as_str()?.to_owned())
+    mailed_links(app, email, 1).await.pop()
 }
 
 #[tokio::test]
@@ -115,7 +109,8 @@ async fn a_fresh_link_sign_in_replaces_a_forgotten_password() {
     );
 }
 
-/// Every link mailed to `email` so far, oldest first, once there are `count`.
+/// Every link mailed to `email` so far, oldest first, once there are `count` (each line a
+/// mail event with its subject).
 async fn mailed_links(app: &TestApp, email: &str, count: usize) -> Vec<String> {
     for _ in 0..100 {
         let links: Vec<String> = app
@@ -123,7 +118,11 @@ async fn mailed_links(app: &TestApp, email: &str, count: usize) -> Vec<String> {
             .lines()
             .filter(|l| l.contains(&format!("\"to\":\"{email}\"")))
             .filter_map(|l| serde_json::from_str::<Value>(&l[l.find('{')?..]).ok())
-            .filter_map(|mail| Some(mail["link"].as_str()?.to_owned()))
+            .map(|mail| {
+                assert_eq!(mail["event"], "mail");
+                assert!(mail["subject"].as_str().unwrap().starts_with("Sign in to"));
+                mail["link"].as_str().unwrap().to_owned()
+            })
             .collect();
         if links.len() >= count {
             return links;
