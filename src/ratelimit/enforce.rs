@@ -334,7 +334,7 @@ async fn check_one<L: Limiter>(
     let grant = answer?;
     if !grant.allowed {
         let until = (now + grant.retry_after_ms, now + grant.reset_ms);
-        remember_blocked(local, id.clone(), until, now);
+        remember_blocked(local, id, until, now);
     }
     // With a lease, the request's own view counts the tokens it holds.
     let mut decision = grant.decision();
