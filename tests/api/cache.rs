@@ -298,9 +298,14 @@ async fn fifty_concurrent_cold_reads_cause_one_database_read() {
         .all(|(status, _, body)| *status == 200 && *body == note));
     let misses = outcomes.iter().filter(|o| **o == "miss").count();
     assert_eq!(misses, 1, "{outcomes:?}");
-    assert!(results
-        .iter()
-        .all(|(_, o, _)| ["miss", "coalesced", "l1-hit"].contains(&o.as_str())));
+    // A request whose lookup reaches Redis after the one miss stored its entry is an L2
+    // hit; how many do depends on scheduling, never on the database.
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| ["miss", "coalesced", "l1-hit", "l2-hit"].contains(o)),
+        "{outcomes:?}"
+    );
 }
 
 #[tokio::test]
