@@ -319,7 +319,7 @@ pub async fn housekeeping(env: &worker::Env, now: u64) -> Result<String, String>
     let config = crate::config::Config::parse(|name| env_var(env, name))
         .map_err(|e| format!("{}: {}", e.var, e.reason))?;
     let db = open_database(env, &config.database, None, None).map_err(|e| e.to_string())?;
-    let purged = crate::housekeeping::purge(&db, now)
+    let purged = crate::housekeeping::purge(&db, now, crate::housekeeping::ROWS_PER_ROUND)
         .await
         .map_err(|e| e.to_string())?;
     Ok(purged.to_line(now))

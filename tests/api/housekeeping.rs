@@ -115,6 +115,7 @@ async fn the_scheduled_purge_deletes_what_has_expired_and_nothing_else() {
         ),
         (&json!("info"), &json!(1), &json!(1))
     );
+    assert_eq!((&line["rounds"], &line["more"]), (&json!(1), &json!(false)));
 
     // A day and an hour on, the idempotency keys too; the notes stay.
     assert_eq!(
@@ -129,6 +130,30 @@ async fn the_scheduled_purge_deletes_what_has_expired_and_nothing_else() {
             .await["value"],
         "2"
     );
+
+    // Each table's round reads through its `expires_at` index, not the whole table.
+    for table in ["idempotency_keys", "sign_in_links", "webauthn_challenges"] {
+        let plan = sqld
+            .rows(
+                &format!(
+                    "EXPLAIN QUERY PLAN DELETE FROM {table} WHERE rowid IN \
+                     (SELECT rowid FROM {table} WHERE expires_at <= 1 LIMIT 5000)"
+                ),
+                &[],
+            )
+            .await;
+        let steps: Vec<&str> = plan.iter().filter_map(|r| r[3]["value"].as_str()).collect();
+        assert!(
+            steps
+                .iter()
+                .any(|s| s.contains(&format!("INDEX {table}_expires_at (expires_at<?)"))),
+            "{table}: {steps:?}"
+        );
+        assert!(
+            !steps.iter().any(|s| *s == format!("SCAN {table}")),
+            "{table}: {steps:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -430,6 +430,12 @@ impl TursoServer {
     /// The first column of the first row `sql` returns, read from sqld directly (Hrana over
     /// HTTP), to see what the Worker left in the database.
     pub async fn scalar(&self, sql: &str, args: &[&str]) -> Value {
+        self.rows(sql, args).await[0][0].clone()
+    }
+
+    /// Every row `sql` returns, each as its Hrana values (`{"type","value"}`), read from sqld
+    /// directly.
+    pub async fn rows(&self, sql: &str, args: &[&str]) -> Vec<Vec<Value>> {
         let args: Vec<Value> = args
             .iter()
             .map(|a| serde_json::json!({"type": "text", "value": a}))
@@ -448,7 +454,8 @@ impl TursoServer {
             .json()
             .await
             .unwrap();
-        answer["results"][0]["response"]["result"]["rows"][0][0].clone()
+        let rows = &answer["results"][0]["response"]["result"]["rows"];
+        serde_json::from_value(rows.clone()).unwrap_or_else(|_| panic!("rows: {answer}"))
     }
 
     /// The vars that point a Worker at this server.
