@@ -98,9 +98,14 @@ impl Op {
     }
 
     /// Adds an error answer (the error envelope) with what causes it here.
-    pub fn error(mut self, status: u16, description: &str) -> Self {
+    pub fn error(self, status: u16, description: &str) -> Self {
+        self.error_with(status, description, json!({}))
+    }
+
+    /// Adds an error answer that also carries `headers`.
+    pub fn error_with(mut self, status: u16, description: &str, headers: Value) -> Self {
         self.responses
-            .push((status, error_response(description, json!({}))));
+            .push((status, error_response(description, headers)));
         self
     }
 

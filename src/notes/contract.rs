@@ -91,14 +91,14 @@ pub fn operations() -> Vec<Op> {
             .json(200, "The changed note.", shared("Note"), etag.clone())
             .error(403, browser_only)
             .error(409, "CONFLICT: the note changed between read and write (no `If-Match`)")
-            .error(412, "PRECONDITION_FAILED: `If-Match` names an older version, or `If-None-Match` names the note"),
+            .error_with(412, "PRECONDITION_FAILED: `If-Match` names an older version, or `If-None-Match` names the note", headers(&[("ETag", "CurrentETag")])),
         op(Method::Delete, "/v1/notes/{id}", "deleteNote", "Delete a note")
             .tag("notes")
             .header("If-Match", if_match, "The ETag the deletion is based on.")
             .header("If-None-Match", if_none_match.clone(), "Delete only if the note is none of these (`*`: never, as it exists).")
             .empty(204, "Deleted.", headers(&[]))
             .error(403, browser_only)
-            .error(412, "PRECONDITION_FAILED: `If-Match` names an older version, or `If-None-Match` names the note"),
+            .error_with(412, "PRECONDITION_FAILED: `If-Match` names an older version, or `If-None-Match` names the note", headers(&[("ETag", "CurrentETag")])),
         op(Method::Get, "/v1/admin/notes/{id}", "adminGetNote", "Any user's note, with its owner")
             .tag("notes")
             .header("If-None-Match", if_none_match, "ETags the client holds.")

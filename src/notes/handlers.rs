@@ -195,7 +195,7 @@ pub async fn get(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
 
 /// The preconditions of a change to `current` (RFC 9110 §13.1): an `If-Match` must name its
 /// version, and an `If-None-Match` must not name it (`*` names any note); else 412, and the
-/// change is not made.
+/// change is not made. The 412 names the current `ETag`.
 fn check_preconditions(cx: &Ctx, if_match: Option<&str>, current: &Note) -> Result<(), AppError> {
     let etag = current.etag();
     let stale = if_match.is_some_and(|h| !conditional::matches(h, &etag));
@@ -203,7 +203,7 @@ fn check_preconditions(cx: &Ctx, if_match: Option<&str>, current: &Note) -> Resu
         .header("if-none-match")
         .is_some_and(|h| conditional::none_match(&h, &etag));
     if stale || named {
-        Err(AppError::new(ErrorCode::PreconditionFailed))
+        Err(AppError::new(ErrorCode::PreconditionFailed).with_header("ETag", etag))
     } else {
         Ok(())
     }

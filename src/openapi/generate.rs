@@ -169,7 +169,7 @@ fn operation(route: &Route<Handler>, op: &Op) -> Value {
             412,
             "PRECONDITION_FAILED: `If-Match` does not hold for the answer (it holds for `*`, \
              or for the answer's own strong `ETag`)",
-            json!({}),
+            headers(&[("ETag", "CurrentETag")]),
         );
     }
     if !route.rate_limits.is_empty() {
@@ -347,6 +347,7 @@ fn components() -> Value {
             "AcceptPatch": string("`application/merge-patch+json, application/json`: the patch formats the route reads (RFC 5789 §3.1)."),
             "RetryAfter": required("Seconds to wait before retrying.", json!({"type": "string", "pattern": "^[0-9]+$"})),
             "ETag": required("The representation's validator.", json!({"type": "string"})),
+            "CurrentETag": string("The current version's `ETag`, so the client can fetch it or retry against it; absent when the answer has none, or when a concurrent write made it unknown."),
             "WeakETag": required("The page's weak validator.", json!({"type": "string", "pattern": "^W/\".*\"$"})),
             "Location": required("The created resource.", json!({"type": "string"})),
             "SetSession": required("`__Host-session=…; Path=/; Max-Age=…; Secure; HttpOnly; SameSite=Lax`.", json!({"type": "string"})),

@@ -145,6 +145,18 @@ fn access_limits_bodies_and_errors_follow_the_route_table() {
             "patch documents {status}"
         );
     }
+    // A 412 names the current version, on a write's precondition and on a read's.
+    for (method, path) in [
+        ("patch", "/v1/notes/{id}"),
+        ("delete", "/v1/notes/{id}"),
+        ("get", "/v1/notes/{id}"),
+    ] {
+        assert_eq!(
+            op(&doc, method, path)["responses"]["412"]["headers"]["ETag"]["$ref"],
+            "#/components/headers/CurrentETag",
+            "{method} {path}"
+        );
+    }
     assert_eq!(patch["parameters"][0]["in"], "path");
     assert_eq!(
         patch["requestBody"]["description"],

@@ -66,12 +66,16 @@ pub async fn dispatch(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
 /// for every route, so an answer the request's `If-Match` does not hold for is 412. A read
 /// has no effect to hold back, so checking its answer is checking before the method. It
 /// applies when the answer without the preconditions would have been 2xx: 2xx, and a 304
-/// from `If-None-Match`, which `If-Match` comes before.
+/// from `If-None-Match`, which `If-Match` comes before. The 412 names the answer's `ETag`.
 fn check_if_match(cx: &Ctx, resp: &ApiResponse) -> Result<(), AppError> {
     let applies = (200..300).contains(&resp.status) || resp.status == 304;
     match cx.header("if-match") {
         Some(h) if applies && !conditional::if_match_holds(&h, resp.header("ETag")) => {
-            Err(AppError::new(ErrorCode::PreconditionFailed))
+            let refused = AppError::new(ErrorCode::PreconditionFailed);
+            Err(match resp.header("ETag") {
+                Some(etag) => refused.with_header("ETag", etag.to_owned()),
+                None => refused,
+            })
         }
         _ => Ok(()),
     }

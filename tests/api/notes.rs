@@ -484,6 +484,8 @@ async fn stale_if_match_is_rejected_with_412(backend: Backend) {
     let first = patch(app, &user, &path, json!({"body": "first"}), Some("\"v1\"")).await;
     assert_eq!(first.status(), 200);
     let second = patch(app, &user, &path, json!({"body": "second"}), Some("\"v1\"")).await;
+    // The refusal names the version to fetch or retry against.
+    assert_eq!(header(second.headers(), "etag"), Some("\"v2\""));
     assert_error(second, 412, "PRECONDITION_FAILED").await;
     let read: Value = app.get_json(&user, &path).await;
     assert_eq!(
@@ -831,6 +833,7 @@ async fn every_precondition_is_evaluated_and_a_patch_that_changes_nothing_writes
             .send()
             .await
             .unwrap();
+        assert_eq!(header(resp.headers(), "etag"), Some("\"v1\""));
         assert_error(resp, 412, "PRECONDITION_FAILED").await;
         let resp = app
             .as_browser(&user, Method::DELETE, &path)
@@ -838,6 +841,7 @@ async fn every_precondition_is_evaluated_and_a_patch_that_changes_nothing_writes
             .send()
             .await
             .unwrap();
+        assert_eq!(header(resp.headers(), "etag"), Some("\"v1\""));
         assert_error(resp, 412, "PRECONDITION_FAILED").await;
     }
     let read: Value = app.get_json(&user, &path).await;
@@ -861,7 +865,9 @@ async fn every_precondition_is_evaluated_and_a_patch_that_changes_nothing_writes
             .send()
     };
     for stale in ["\"v1\"", "W/\"v2\""] {
-        assert_error(read_if(stale).await.unwrap(), 412, "PRECONDITION_FAILED").await;
+        let resp = read_if(stale).await.unwrap();
+        assert_eq!(header(resp.headers(), "etag"), Some("\"v2\""), "{stale}");
+        assert_error(resp, 412, "PRECONDITION_FAILED").await;
     }
     for current in ["\"v2\"", "*", "\"v1\", \"v2\""] {
         let resp = read_if(current).await.unwrap();
@@ -902,6 +908,10 @@ async fn every_precondition_is_evaluated_and_a_patch_that_changes_nothing_writes
             .await
             .unwrap();
         assert_eq!(resp.status(), expected, "{read} If-Match: {tag}");
+        if read == "/v1/auth/me" {
+            // The caller's answer has no ETag, so neither has its 412.
+            assert_eq!(header(resp.headers(), "etag"), None);
+        }
         if expected == 412 {
             assert_error(resp, 412, "PRECONDITION_FAILED").await;
         }
@@ -919,6 +929,7 @@ async fn every_precondition_is_evaluated_and_a_patch_that_changes_nothing_writes
         .send()
         .await
         .unwrap();
+    assert_eq!(header(resp.headers(), "etag"), Some(weak.as_str()));
     assert_error(resp, 412, "PRECONDITION_FAILED").await;
     // A failed read precondition is no reason to refuse an error: a missing note stays 404.
     let resp = app
