@@ -10,14 +10,14 @@ use crate::platform;
 use serde_json::json;
 use std::time::Duration;
 
-/// One message with a sign-in link.
+/// One message: a sign-in link, or a security notice ([`crate::accounts::notices`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mail {
     pub to: String,
     pub subject: String,
     pub text: String,
-    /// The link the text carries (logged on its own in development).
-    pub link: String,
+    /// The sign-in link the text carries, if any (logged on its own in development).
+    pub link: Option<String>,
 }
 
 /// How long the mail API may take.
@@ -30,6 +30,7 @@ pub fn log_line(mail: &Mail) -> String {
         "event": "mail",
         "to": mail.to,
         "subject": mail.subject,
+        "text": mail.text,
         "link": mail.link,
     })
     .to_string()
@@ -79,12 +80,13 @@ mod tests {
             to: "a@b.example".into(),
             subject: "Sign in".into(),
             text: "Open https://x.example/#token=abc".into(),
-            link: "https://x.example/#token=abc".into(),
+            link: Some("https://x.example/#token=abc".into()),
         };
         let line: serde_json::Value = serde_json::from_str(&log_line(&mail)).unwrap();
         assert_eq!(line["event"], "mail");
         assert_eq!(line["link"], "https://x.example/#token=abc");
         assert_eq!(line["to"], "a@b.example");
+        assert_eq!(line["text"], mail.text);
         let body: serde_json::Value =
             serde_json::from_str(&api_body("login@x.example", &mail)).unwrap();
         assert_eq!(body["from"], "login@x.example");

@@ -8,7 +8,7 @@
 //! database moves alike. Signing in with a link spends the account's other links.
 
 use super::repo::{SignInLinks, Users};
-use super::signin;
+use super::{notices, signin};
 use crate::auth::one_time;
 use crate::auth::session::SignIn;
 use crate::auth::token::digest_hex;
@@ -78,17 +78,8 @@ pub async fn request(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
 
 /// The message that carries the link for `token` to `email`.
 fn sign_in_mail(cx: &Ctx, email: &Email, token: &[u8]) -> Mail {
-    let base = cx
-        .config()
-        .app_url
-        .clone()
-        .unwrap_or_else(|| cx.own_origin().to_owned());
-    let link = link(&base, token);
-    let site = cx
-        .config()
-        .webauthn
-        .as_ref()
-        .map_or("edge-api", |rp| rp.name.as_str());
+    let link = link(&notices::app_base(cx), token);
+    let site = notices::site_name(cx);
     Mail {
         to: email.as_str().to_owned(),
         subject: format!("Sign in to {site}"),
@@ -96,7 +87,7 @@ fn sign_in_mail(cx: &Ctx, email: &Email, token: &[u8]) -> Mail {
             "Open this link to sign in to {site}. It works once, for 15 minutes:\n\n{link}\n\n\
              If you did not ask for it, ignore this message."
         ),
-        link,
+        link: Some(link),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Accounts: signup, login, logout, the caller, password change, and the administrators'
 //! view of users.
 
+use super::notices::{self, Change};
 use super::repo::Users;
 use super::signin::{self, start_session};
 use super::User;
@@ -174,6 +175,11 @@ pub async fn change_password(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
             )]));
         }
     }
+    let change = if user.has_password() {
+        Change::PasswordChanged
+    } else {
+        Change::PasswordAdded
+    };
     let hash = password::hash(new_pw.as_bytes(), password::ITERATIONS).await?;
     let user = users.set_password(&user.id, &hash, true).await?;
 
@@ -181,6 +187,7 @@ pub async fn change_password(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     // Every session goes, the current one included; the caller continues on a fresh one.
     session::revoke_all(&store, &user.id, None).await?;
     let (token, _) = start_session(cx, &store, &user, SignIn::Password).await?;
+    notices::send(cx, &user.id, Some(user.email.as_str()), change);
     Ok(ApiResponse::empty(204).with_header("Set-Cookie", signin::session_cookie(cx, &token)))
 }
 

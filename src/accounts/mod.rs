@@ -5,6 +5,7 @@
 pub mod contract;
 pub mod email_link;
 pub mod handlers;
+pub mod notices;
 pub mod repo;
 pub mod sessions;
 pub mod signin;

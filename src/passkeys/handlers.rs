@@ -8,6 +8,7 @@
 use super::ceremony::{self, Purpose};
 use super::repo::{Challenges, Deleted, Passkeys};
 use super::{parse_name, Passkey, DEFAULT_NAME};
+use crate::accounts::notices::{self, Change};
 use crate::accounts::repo::{email_taken, Users};
 use crate::accounts::signin;
 use crate::accounts::User;
@@ -165,6 +166,10 @@ pub async fn register_verify(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
             let passkey = Passkeys::new(&db)
                 .insert(&user_id, &credential, &name, now)
                 .await?;
+            let change = Change::PasskeyAdded {
+                name: passkey.name.clone(),
+            };
+            notices::send(cx, &user_id, None, change);
             ApiResponse::json(201, &json!({ "passkey": passkey.public() }))
         }
         Purpose::SignUp { user_id, email } => {
@@ -348,11 +353,15 @@ pub async fn rename(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
 pub async fn delete(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     let id = cx.id(PasskeyId::parse)?;
     let password_counts = cx.config().password_login;
+    let user_id = cx.user_id()?.clone();
     let deleted = Passkeys::new(&*cx.db()?)
-        .delete(cx.user_id()?, &id, password_counts)
+        .delete(&user_id, &id, password_counts)
         .await?;
     match deleted {
-        Deleted::Yes => Ok(ApiResponse::empty(204)),
+        Deleted::Yes { name } => {
+            notices::send(cx, &user_id, None, Change::PasskeyRemoved { name });
+            Ok(ApiResponse::empty(204))
+        }
         Deleted::NotFound => Err(AppError::new(ErrorCode::NotFound)),
         Deleted::LastWayIn => Err(AppError::new(ErrorCode::Conflict)
             .with_message("This is the account's last way to sign in; add another passkey first.")

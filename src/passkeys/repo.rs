@@ -265,7 +265,7 @@ impl<'a> Passkeys<'a> {
                 "DELETE FROM passkeys WHERE id = ?1 AND user_id = ?2 AND ( \
                    (SELECT COUNT(*) FROM passkeys WHERE user_id = ?2) > 1 \
                    OR (?3 = 1 AND (SELECT password_hash FROM users WHERE id = ?2) <> '') \
-                 ) RETURNING id",
+                 ) RETURNING name",
                 [
                     id.as_str().into(),
                     user_id.as_str().into(),
@@ -273,8 +273,10 @@ impl<'a> Passkeys<'a> {
                 ],
             ))
             .await?;
-        if !deleted.is_empty() {
-            return Ok(Deleted::Yes);
+        if let Some(row) = deleted.first() {
+            return Ok(Deleted::Yes {
+                name: row.text("name")?,
+            });
         }
         let exists = self
             .db
@@ -292,9 +294,12 @@ impl<'a> Passkeys<'a> {
 }
 
 /// What a deletion did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Deleted {
-    Yes,
+    /// Removed; its name, for the owner's notice.
+    Yes {
+        name: String,
+    },
     NotFound,
     /// Refused: it is the account's last way to sign in.
     LastWayIn,

@@ -243,7 +243,7 @@ async fn responses_racing_for_one_challenge_sign_in_once(backend: Backend) {
 async fn another_passkey_is_added_renamed_and_removed(backend: Backend) {
     let app = app_on(backend);
     let first = SoftAuthenticator::es256(21);
-    let (_, browser, created) = sign_up(app, &first).await;
+    let (email, browser, created) = sign_up(app, &first).await;
 
     let opts = options(
         app,
@@ -275,6 +275,17 @@ async fn another_passkey_is_added_renamed_and_removed(backend: Backend) {
     assert_eq!(added["passkey"]["algorithm"], -8);
     assert_eq!(added["passkey"]["name"], "Passkey");
     assert!(added.get("user").is_none());
+    // The owner is told of the new way in (the sign-up's own passkey sent nothing).
+    let notices = app.notices_to(&email, 1).await;
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(notices[0]["subject"]
+        .as_str()
+        .unwrap()
+        .starts_with("A passkey was added to your account"));
+    assert!(notices[0]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("A passkey named \"Passkey\" was added."));
 
     // The Ed25519 passkey signs in too.
     let resp = sign_in(app, &second, 0, &handle_of(&created["user"])).await;
@@ -341,6 +352,17 @@ async fn another_passkey_is_added_renamed_and_removed(backend: Backend) {
     assert_eq!(body["error"]["details"][0]["issue"], "last_credential");
     let listed = app.get_json(&browser, "/v1/auth/passkeys").await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    // The removal was told, with the name it had; the refused one sent nothing.
+    let notices = app.notices_to(&email, 2).await;
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    assert!(notices[1]["subject"]
+        .as_str()
+        .unwrap()
+        .starts_with("A passkey was removed from your account"));
+    assert!(notices[1]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("The passkey named \"Phone\" was removed."));
     // The removed passkey no longer signs in.
     let resp = sign_in(app, &second, 1, &handle_of(&created["user"])).await;
     assert_error(resp, 401, "UNAUTHENTICATED").await;
@@ -380,6 +402,16 @@ async fn a_passkey_account_sets_a_password_on_a_fresh_sign_in() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 204);
+    let notices = app.notices_to(&email, 1).await;
+    assert_eq!(
+        notices.len(),
+        1,
+        "the refused attempt sent nothing: {notices:?}"
+    );
+    assert!(notices[0]["subject"]
+        .as_str()
+        .unwrap()
+        .starts_with("A password was added to your account"));
     let continued = Browser {
         cookie: session_cookie(&resp).expect("the session continues on a new cookie"),
     };

@@ -155,6 +155,13 @@ async fn password_change_rotates_this_session_and_revokes_the_others() {
     assert_eq!(status(app, &first).await, 401);
     assert_eq!(status(app, &second).await, 401);
     assert_eq!(status(app, &rotated).await, 200);
+    // The owner is told, once: the refused attempts sent nothing.
+    let notices = app.notices_to(&email, 1).await;
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(
+        notices[0]["subject"],
+        "Your password was changed (edge-api)"
+    );
 
     assert_eq!(app.login(&email, PASSWORD).await.status(), 401);
     assert_eq!(

@@ -182,6 +182,39 @@ impl TestApp {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// The mail the Worker has "sent" to `to` so far (its development log lines,
+    /// `{"event":"mail",…}`), oldest first.
+    pub fn mails_to(&self, to: &str) -> Vec<Value> {
+        let needle = format!("\"to\":{}", serde_json::to_string(to).unwrap());
+        self.log_text()
+            .lines()
+            .filter(|l| l.contains(&needle))
+            .filter_map(|l| serde_json::from_str::<Value>(&l[l.find('{')?..]).ok())
+            .filter(|mail| mail["event"] == "mail" && mail["to"] == to)
+            .collect()
+    }
+
+    /// The security notices mailed to `to` once there are `count` of them (mail without a
+    /// sign-in link), oldest first; fails after 5 s.
+    pub async fn notices_to(&self, to: &str, count: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let notices: Vec<Value> = self
+                .mails_to(to)
+                .into_iter()
+                .filter(|mail| mail["link"].is_null())
+                .collect();
+            if notices.len() >= count {
+                return notices;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{count} notices to {to} were not mailed: {notices:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Returns the single structured request log line for `request_id`, parsed.
     pub async fn request_log(&self, request_id: &str) -> Value {
         let lines = self.log_lines_with(request_id).await;

@@ -255,7 +255,10 @@ async function mailedLink(email, other = null) {
       if (start < 0 || !line.includes('"mail"')) continue;
       try {
         const entry = JSON.parse(line.slice(start));
-        if (entry.event === "mail" && entry.to === email && entry.link !== other) return entry.link;
+        // Security notices carry no link.
+        if (entry.event === "mail" && entry.to === email && entry.link && entry.link !== other) {
+          return entry.link;
+        }
       } catch {
         // Not a JSON line.
       }
