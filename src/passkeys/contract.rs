@@ -30,7 +30,7 @@ pub fn passkey_schema() -> Value {
 
 fn name() -> Value {
     json!({"type": "string", "minLength": 1, "maxLength": super::MAX_NAME_CHARS,
-           "description": "1 to 64 characters once trimmed, no control characters."})
+           "description": "1 to 64 characters once trimmed, no control characters and no bidirectional embeddings, overrides or isolates (U+202A–U+202E, U+2066–U+2069)."})
 }
 
 fn base64url() -> Value {

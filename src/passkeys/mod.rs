@@ -80,7 +80,13 @@ pub fn parse_name(raw: &str) -> Result<String, Issue> {
     if name.chars().count() > MAX_NAME_CHARS {
         return Err("too_long");
     }
-    if name.chars().any(char::is_control) {
+    // A name is a label, shown in lists and in the owner's notices: no control characters,
+    // and no bidirectional embeddings, overrides or isolates, which reorder the text around
+    // them (a name that makes a notice read as something else).
+    if name
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+    {
         return Err("invalid_characters");
     }
     Ok(name.to_owned())
@@ -98,5 +104,13 @@ mod tests {
         assert_eq!(parse_name(&"é".repeat(64)), Ok("é".repeat(64)));
         assert_eq!(parse_name(&"é".repeat(65)), Err("too_long"));
         assert_eq!(parse_name("a\u{7}b"), Err("invalid_characters"));
+        for bidi in ['\u{202a}', '\u{202e}', '\u{2066}', '\u{2069}'] {
+            assert_eq!(
+                parse_name(&format!("Lap{bidi}top")),
+                Err("invalid_characters")
+            );
+        }
+        // Right-to-left text itself is a name like any other.
+        assert_eq!(parse_name("מחשב נייד"), Ok("מחשב נייד".into()));
     }
 }

@@ -306,6 +306,7 @@ async fn another_passkey_is_added_renamed_and_removed(backend: Backend) {
         (json!(""), "required"),
         (json!("x".repeat(65)), "too_long"),
         (json!(7), "expected_string"),
+        (json!("Lap\u{202e}pot"), "invalid_characters"),
     ] {
         let resp = app
             .as_browser(&browser, Method::PATCH, &path)
