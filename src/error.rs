@@ -27,6 +27,8 @@ pub enum ErrorCode {
     Unauthenticated,
     Forbidden,
     CsrfRejected,
+    /// The session is too old for this: sign in again first.
+    ReauthenticationRequired,
     NotFound,
     MethodNotAllowed,
     Conflict,
@@ -38,7 +40,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the API document.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::BadRequest,
         Self::UnsupportedMediaType,
         Self::PayloadTooLarge,
@@ -47,6 +49,7 @@ impl ErrorCode {
         Self::Unauthenticated,
         Self::Forbidden,
         Self::CsrfRejected,
+        Self::ReauthenticationRequired,
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::Conflict,
@@ -61,7 +64,7 @@ impl ErrorCode {
         match self {
             Self::BadRequest => 400,
             Self::Unauthenticated => 401,
-            Self::Forbidden | Self::CsrfRejected => 403,
+            Self::Forbidden | Self::CsrfRejected | Self::ReauthenticationRequired => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::Conflict => 409,
@@ -86,6 +89,7 @@ impl ErrorCode {
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::Forbidden => "FORBIDDEN",
             Self::CsrfRejected => "CSRF_REJECTED",
+            Self::ReauthenticationRequired => "REAUTHENTICATION_REQUIRED",
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Conflict => "CONFLICT",
@@ -109,6 +113,7 @@ impl ErrorCode {
             Self::Unauthenticated => "Authentication is required.",
             Self::Forbidden => "You do not have permission to do this.",
             Self::CsrfRejected => "The request origin is not allowed.",
+            Self::ReauthenticationRequired => "Sign in again to do this.",
             Self::NotFound => "The requested resource was not found.",
             Self::MethodNotAllowed => "This method is not allowed on this resource.",
             Self::Conflict => "The request conflicts with the current state of the resource.",
@@ -329,6 +334,11 @@ mod tests {
             (ErrorCode::Unauthenticated, 401, "UNAUTHENTICATED"),
             (ErrorCode::Forbidden, 403, "FORBIDDEN"),
             (ErrorCode::CsrfRejected, 403, "CSRF_REJECTED"),
+            (
+                ErrorCode::ReauthenticationRequired,
+                403,
+                "REAUTHENTICATION_REQUIRED",
+            ),
             (ErrorCode::NotFound, 404, "NOT_FOUND"),
             (ErrorCode::MethodNotAllowed, 405, "METHOD_NOT_ALLOWED"),
             (ErrorCode::Conflict, 409, "CONFLICT"),

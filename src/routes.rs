@@ -41,6 +41,7 @@ pub static ROUTES: &[Route<Handler>] = &[
     post("/v1/auth/logout",           handler!(accounts::handlers::logout)).user().limits(IP_USER),
     post("/v1/auth/logout-all",       handler!(accounts::handlers::logout_all)).user().sensitive().limits(IP_USER),
     get("/v1/auth/me",                handler!(accounts::handlers::me)).user().limits(IP_USER),
+    delete("/v1/auth/me",             handler!(accounts::handlers::delete_account)).user().sensitive().limits(IP_USER),
     post("/v1/auth/password",         handler!(accounts::handlers::change_password)).user().sensitive().limits(PASSWORD_CHANGE),
     get("/v1/auth/sessions",          handler!(accounts::sessions::list)).user().limits(IP_USER),
     delete("/v1/auth/sessions/{id}",  handler!(accounts::sessions::delete)).user().limits(IP_USER),

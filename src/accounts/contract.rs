@@ -117,6 +117,10 @@ pub fn operations() -> Vec<Op> {
                 ]}),
                 none.clone(),
             ),
+        op(Method::Delete, "/v1/auth/me", "deleteAccount", "Delete the caller's account")
+            .tag("accounts")
+            .empty(204, "The account is gone with its notes, passkeys and sign-in links, every session is revoked, the cookie cleared; the address is told where mail is on.", headers(&[("Set-Cookie", "ClearSession")]))
+            .error(403, "FORBIDDEN: a service token cannot use a browser-session route; REAUTHENTICATION_REQUIRED: the session signed in more than five minutes ago (sign in again)"),
         op(Method::Get, "/v1/auth/sessions", "listSessions", "The caller's sessions, newest first")
             .tag("accounts")
             .json(

@@ -119,6 +119,39 @@ pub async fn logout_all(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     Ok(ApiResponse::empty(204).with_header("Set-Cookie", cookie::clear()))
 }
 
+/// `DELETE /v1/auth/me`: deletes the caller's account, what it owns and every session, and
+/// clears the cookie (204). It needs a session that signed in less than
+/// [`session::FRESH_PROOF_MS`] ago, by any method: else 403 `REAUTHENTICATION_REQUIRED`, and
+/// the client signs in again first. The address is told afterwards.
+pub async fn delete_account(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
+    let (_, session) = cx.session()?;
+    if !session.recently_signed_in(cx.now()) {
+        return Err(AppError::new(ErrorCode::ReauthenticationRequired).with_message(
+            "Deleting the account needs a recent sign-in: sign in again, then delete it within \
+             five minutes.",
+        ));
+    }
+    let user_id = session.user_id.clone();
+    let db = cx.db()?;
+    let users = Users::new(&db);
+    let user = users
+        .by_id(&user_id)
+        .await?
+        .ok_or_else(|| unauthenticated(true))?;
+    if !users.delete(&user.id).await? {
+        return Err(unauthenticated(true));
+    }
+    session::revoke_all(&cx.sessions()?, &user.id, None).await?;
+    cx.cache(&user.id).invalidate().await;
+    notices::send(
+        cx,
+        &user.id,
+        Some(user.email.as_str()),
+        Change::AccountDeleted,
+    );
+    Ok(ApiResponse::empty(204).with_header("Set-Cookie", cookie::clear()))
+}
+
 /// `GET /v1/auth/me`: the caller.
 pub async fn me(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     match cx.principal()? {

@@ -23,6 +23,7 @@ pub enum Change {
     PasskeyRemoved {
         name: String,
     },
+    AccountDeleted,
 }
 
 impl Change {
@@ -32,6 +33,7 @@ impl Change {
             Self::PasswordChanged => "Your password was changed",
             Self::PasskeyAdded { .. } => "A passkey was added to your account",
             Self::PasskeyRemoved { .. } => "A passkey was removed from your account",
+            Self::AccountDeleted => "Your account was deleted",
         }
     }
 
@@ -45,6 +47,11 @@ impl Change {
             }
             Self::PasskeyAdded { name } => format!("A passkey named \"{name}\" was added."),
             Self::PasskeyRemoved { name } => format!("The passkey named \"{name}\" was removed."),
+            Self::AccountDeleted => {
+                "The account was deleted, with its notes and passkeys, and every session was \
+                 signed out."
+                    .to_owned()
+            }
         }
     }
 }

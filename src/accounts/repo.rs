@@ -166,6 +166,25 @@ impl<'a> Users<'a> {
         .ok_or_else(|| AppError::new(ErrorCode::NotFound))
     }
 
+    /// Deletes the account and everything it owns (notes, idempotency keys, sign-in links,
+    /// passkeys) as one transaction; returns false when there was no such account. The rows
+    /// are deleted by name rather than left to `ON DELETE CASCADE`, which SQLite applies only
+    /// where foreign keys are switched on (D1 does, a libSQL connection need not).
+    pub async fn delete(&self, id: &UserId) -> Result<bool, AppError> {
+        let owned = |sql: &'static str| stmt(sql, [id.as_str().into()]);
+        let results = self
+            .db
+            .batch(vec![
+                owned("DELETE FROM idempotency_keys WHERE owner_id = ?1"),
+                owned("DELETE FROM notes WHERE owner_id = ?1"),
+                owned("DELETE FROM sign_in_links WHERE user_id = ?1"),
+                owned("DELETE FROM passkeys WHERE user_id = ?1"),
+                owned("DELETE FROM users WHERE id = ?1"),
+            ])
+            .await?;
+        Ok(results.last().is_some_and(|r| r.rows_affected == 1))
+    }
+
     /// Sets a user's role, ending their sessions for sensitive routes (administration, tests).
     pub async fn set_role(&self, email: &Email, role: Role) -> Result<User, AppError> {
         one(self

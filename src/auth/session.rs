@@ -97,6 +97,12 @@ impl Session {
             && now.saturating_sub(self.created_at) < FRESH_PROOF_MS
     }
 
+    /// Returns true while the session is less than [`FRESH_PROOF_MS`] old, however it began:
+    /// the caller proved the account that recently (for deleting it).
+    pub fn recently_signed_in(&self, now: u64) -> bool {
+        now.saturating_sub(self.created_at) < FRESH_PROOF_MS
+    }
+
     /// Returns true once either deadline has passed.
     pub fn is_expired(&self, now: u64) -> bool {
         now >= self.idle_expires_at || now >= self.absolute_expires_at

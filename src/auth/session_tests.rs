@@ -168,3 +168,18 @@ fn revoke_all_keeps_only_the_named_session_of_that_user() {
         .is_some());
     assert_eq!(run(store.list(&user(1))).unwrap().len(), 1);
 }
+
+#[test]
+fn any_sign_in_in_the_last_five_minutes_is_recent() {
+    for with in [SignIn::Password, SignIn::Passkey, SignIn::EmailLink] {
+        let s = Session::new(&user(0), Role::User, 0, "", with, 10 * MIN, &POLICY);
+        assert!(s.recently_signed_in(10 * MIN), "{with:?} at once");
+        assert!(s.recently_signed_in(15 * MIN - 1), "{with:?} just inside");
+        assert!(!s.recently_signed_in(15 * MIN), "{with:?} five minutes on");
+        let touched = s.touched(15 * MIN, &POLICY).unwrap();
+        assert!(
+            !touched.recently_signed_in(15 * MIN),
+            "{with:?} after a touch"
+        );
+    }
+}

@@ -268,3 +268,136 @@ async fn the_sign_in_methods_on_offer_are_announced() {
         json!({"passkeys": false, "email_links": false, "passwords": true})
     );
 }
+
+/// `DELETE /v1/auth/me` as `browser`, `advance_ms` after now on the test clock.
+async fn delete_account(app: &TestApp, browser: &Browser, advance_ms: u64) -> reqwest::Response {
+    app.as_browser(browser, Method::DELETE, "/v1/auth/me")
+        .header("x-test-clock-advance-ms", advance_ms.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_account_deletes_itself_after_a_recent_sign_in_and_its_address_is_free_again() {
+    let app = app();
+    let (email, first) = app.new_user("erase").await;
+    let second = app.browser(&email, PASSWORD).await;
+    let note = app
+        .as_browser(&first, Method::POST, "/v1/notes")
+        .header("idempotency-key", "erase-1")
+        .json(&json!({"title": "Mine"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(note.status(), 201);
+    let me = |browser: &Browser| app.as_browser(browser, Method::GET, "/v1/auth/me").send();
+
+    // Six minutes after signing in is too long ago: sign in again first. Nothing is lost.
+    let body = assert_error(
+        delete_account(app, &first, 6 * 60 * 1000).await,
+        403,
+        "REAUTHENTICATION_REQUIRED",
+    )
+    .await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sign in again"),
+        "{body}"
+    );
+    assert_eq!(me(&first).await.unwrap().status(), 200);
+    // Without the page's origin, a cookie cannot delete anything.
+    let resp = app
+        .client()
+        .delete(app.at("/v1/auth/me"))
+        .header("cookie", &first.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 403, "CSRF_REJECTED").await;
+
+    let resp = delete_account(app, &first, 0).await;
+    assert_eq!(resp.status(), 204);
+    let cleared = header(resp.headers(), "set-cookie").unwrap().to_owned();
+    assert!(
+        cleared.starts_with("__Host-session=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    assert!(resp.bytes().await.unwrap().is_empty());
+    // Every session is gone, the password no longer signs in, the owner is told.
+    for browser in [&first, &second] {
+        assert_eq!(me(browser).await.unwrap().status(), 401);
+    }
+    assert_eq!(app.login(&email, PASSWORD).await.status(), 401);
+    let notices = app.notices_to(&email, 1).await;
+    assert_eq!(notices[0]["subject"], "Your account was deleted (edge-api)");
+    assert!(notices[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("every session was signed out"));
+    // A second deletion with the old cookie finds no one.
+    assert_error(delete_account(app, &first, 0).await, 401, "UNAUTHENTICATED").await;
+
+    // The address makes a new, empty account.
+    assert_eq!(app.signup(&email, PASSWORD).await.status(), 201);
+    let again = app.browser(&email, PASSWORD).await;
+    let notes = app.get_json(&again, "/v1/notes").await;
+    assert_eq!(notes["items"], json!([]), "{notes}");
+}
+
+#[tokio::test]
+async fn deleting_an_account_leaves_none_of_its_rows() {
+    let sqld = crate::support::private_turso_server();
+    let app = spawn(Spawn {
+        vars: sqld.worker_vars(),
+        ..Spawn::default()
+    });
+    let (email, browser) = app.new_user("erase-rows").await;
+    for key in ["rows-a", "rows-b"] {
+        let resp = app
+            .as_browser(&browser, Method::POST, "/v1/notes")
+            .header("idempotency-key", key)
+            .json(&json!({"title": key}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+    }
+    let link = app
+        .client()
+        .post(app.at("/v1/auth/email-link"))
+        .json(&json!({"email": email}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(link.status(), 202);
+    let id = app.get_json(&browser, "/v1/auth/me").await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let counts = || async {
+        let mut counts = Vec::new();
+        for sql in [
+            "SELECT count(*) FROM users WHERE id = ?",
+            "SELECT count(*) FROM notes WHERE owner_id = ?",
+            "SELECT count(*) FROM idempotency_keys WHERE owner_id = ?",
+            "SELECT count(*) FROM sign_in_links WHERE user_id = ?",
+        ] {
+            counts.push(sqld.scalar(sql, &[&id]).await["value"].clone());
+        }
+        counts
+    };
+    // The link is filed after its answer.
+    for _ in 0..50 {
+        if counts().await[3] == "1" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(counts().await, ["1", "2", "2", "1"]);
+
+    assert_eq!(delete_account(&app, &browser, 0).await.status(), 204);
+    assert_eq!(counts().await, ["0", "0", "0", "0"]);
+}

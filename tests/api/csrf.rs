@@ -80,4 +80,14 @@ async fn bearer_requests_are_not_subject_to_the_origin_check() {
         .unwrap();
     // Authenticated as a service (no CSRF check); session routes need a browser session.
     assert_error(resp, 403, "FORBIDDEN").await;
+    // Deleting an account is one of them: a service never deletes the user it acts for.
+    let token = crate::service_tokens::sign_eddsa("test-k1", "user", 300);
+    let resp = app
+        .client()
+        .request(Method::DELETE, app.at("/v1/auth/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 403, "FORBIDDEN").await;
 }

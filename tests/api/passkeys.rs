@@ -859,3 +859,18 @@ async fn with_password_login_off_passkeys_are_the_way_in() {
     let (_, _, created) = sign_up(&app, &SoftAuthenticator::es256(71)).await;
     assert_eq!(created["user"]["role"], "user");
 }
+
+#[tokio::test]
+async fn a_passkey_account_deleted_just_after_sign_up_signs_in_no_more() {
+    let app = app();
+    let auth = SoftAuthenticator::es256(91);
+    let (_, browser, created) = sign_up(app, &auth).await;
+    let resp = app
+        .as_browser(&browser, Method::DELETE, "/v1/auth/me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let resp = sign_in(app, &auth, 1, &handle_of(&created["user"])).await;
+    assert_error(resp, 401, "UNAUTHENTICATED").await;
+}

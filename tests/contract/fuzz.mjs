@@ -119,13 +119,14 @@ function countRequests(file) {
 }
 
 // The cookie run leaves out the operations that can end the session it runs on: logout,
-// logout-all, revoking a listed session (stateful runs feed it the current one), and login (a
-// successful login deletes the session the request carried). The bearer run, which carries
+// logout-all, revoking a listed session (stateful runs feed it the current one), deleting the
+// account, and login (a successful login deletes the session the request carried). The bearer run, which carries
 // no cookie, covers them; tests/api/ covers their effects.
 const cookieRun = run("cookie", [`Cookie: ${cookie}`, `Origin: ${ORIGIN}`], [
   "--exclude-operation-id", "logout",
   "--exclude-operation-id", "logoutAll",
   "--exclude-operation-id", "deleteSession",
+  "--exclude-operation-id", "deleteAccount",
   "--exclude-operation-id", "login",
 ]);
 const bearerRun = run("bearer", [`Authorization: Bearer ${bearer}`]);
