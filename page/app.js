@@ -274,7 +274,7 @@ async function authenticateWithPasskey(email) {
 
 /* ------------------------------------------------------------------ screens */
 
-const state = { user: null, notesCursor: null };
+const state = { user: null, notesCursor: null, linkToken: null };
 /** Settles once the ways of signing in on offer are shown (`showMethods`). */
 let methodsShown = Promise.resolve();
 
@@ -289,6 +289,7 @@ function setScreen(name) {
 
 function showSignedOut() {
   state.user = null;
+  hideLinkConfirm();
   state.notesCursor = null;
   for (const id of ["notes-list", "passkeys-list", "sessions-list"]) $(id).replaceChildren();
   $("who-email").textContent = "";
@@ -617,6 +618,22 @@ async function passwordSignIn(email, password) {
 function wire() {
   $("retry").addEventListener("click", () => run($("retry"), () => enter(null)));
 
+  $("link-use").addEventListener("click", () => {
+    run($("link-use"), async () => {
+      const token = state.linkToken;
+      hideLinkConfirm();
+      if (!token) return;
+      // A link that fails leaves the session as it was.
+      const user = await useLink(token);
+      if (user) await showSignedIn(user);
+    });
+  });
+  $("link-keep").addEventListener("click", () => {
+    hideLinkConfirm();
+    clearNotices();
+    say(`The link was not used: you are still signed in as ${state.user?.email}.`);
+  });
+
   $("signup-form").addEventListener("submit", (event) => {
     event.preventDefault();
     run($("signup-button"), async () => {
@@ -711,33 +728,70 @@ function takeLinkToken() {
   return token;
 }
 
+/** The account this browser is signed in to: `{user}`, `{user: null}` when signed out, or
+ * `{error}` when the API cannot say. */
+async function signedIn() {
+  try {
+    return { user: (await api("GET", "/v1/auth/me")).data.user };
+  } catch (err) {
+    // Signed out is the normal answer of /me; anything else is worth saying.
+    return err instanceof ApiError && err.status === 401 ? { user: null } : { error: err };
+  }
+}
+
+/** Spends the link's `token`: the account it signs in to, or null (said why). */
+async function useLink(token) {
+  try {
+    return (await api("POST", "/v1/auth/email-link/verify", { body: { token } })).data.user;
+  } catch (err) {
+    showError(err);
+    return null;
+  }
+}
+
 /**
- * Shows the screen for who is signed in: the account of the link's `token` when there is one
- * and it is good, else the session the browser already has (a link used before, or expired,
- * is said so, and does not hide that session). When the API cannot say (an outage, a limit,
- * no network), the page says so and offers to try again rather than show the sign-in forms
- * to someone who may still be signed in.
+ * A link opened where an account is signed in is not spent until the person asks: anyone can
+ * send a link to their own account, and following it silently would move this browser into
+ * that account (a login CSRF).
+ */
+function askAboutLink(token, user) {
+  state.linkToken = token;
+  $("link-confirm-email").textContent = user.email;
+  $("link-confirm").hidden = false;
+  $("link-confirm").scrollIntoView({ block: "nearest" });
+  $("link-keep").focus({ preventScroll: true });
+}
+
+function hideLinkConfirm() {
+  state.linkToken = null;
+  $("link-confirm").hidden = true;
+}
+
+/**
+ * Shows the screen for who is signed in. With a link's `token` and no session, the account of
+ * the link when it is good; with a session, the page asks before it uses the link. A link used
+ * before, or expired, is said so, and does not hide the session. When the API cannot say (an
+ * outage, a limit, no network), the page says so and offers to try again rather than show the
+ * sign-in forms to someone who may still be signed in.
  */
 async function enter(token) {
   let user = null;
   let unknown = false;
+  let current = state.user ? { user: state.user } : null;
   if (token) {
-    try {
-      user = (await api("POST", "/v1/auth/email-link/verify", { body: { token } })).data.user;
-    } catch (err) {
-      showError(err);
-      // A link opened where the page already shows an account leaves that account's screen.
-      if (state.user) return;
+    current ??= await signedIn();
+    if (current.user) {
+      if (!state.user) await showSignedIn(current.user).catch(showError);
+      askAboutLink(token, current.user);
+      return;
     }
+    user = await useLink(token);
   }
   if (!user) {
-    try {
-      user = (await api("GET", "/v1/auth/me")).data.user;
-    } catch (err) {
-      // Signed out is the normal answer of /me; anything else is worth saying.
-      unknown = !(err instanceof ApiError && err.status === 401);
-      if (unknown) showError(err);
-    }
+    current ??= await signedIn();
+    user = current.user;
+    unknown = Boolean(current.error);
+    if (unknown) showError(current.error);
   }
   // Asked at the same time as the account: the screen appears with only what is offered.
   await methodsShown;

@@ -51,6 +51,11 @@ async fn the_page_is_served_with_its_own_strict_policy() {
         assert_eq!(headers.get_all("content-security-policy").iter().count(), 1);
         assert_eq!(header(&headers, "x-frame-options"), Some("DENY"));
         assert_eq!(header(&headers, "x-content-type-options"), Some("nosniff"));
+        // A page that opened this one keeps no handle on it (to change its address, say).
+        assert_eq!(
+            header(&headers, "cross-origin-opener-policy"),
+            Some("same-origin")
+        );
         assert_eq!(header(&headers, "cache-control"), Some("no-cache"));
         assert!(header(&headers, "etag").is_some());
         let body = resp.text().await.unwrap();

@@ -896,9 +896,14 @@ describe("the page", () => {
     assert.equal(await tab.locator("#who-email").textContent(), email);
     assert.equal(await tab.evaluate(() => location.href), `${origin}/`, "the token is cleared from the address");
 
-    // A used link opened where a session is already signed in says so and keeps the session.
+    // A link opened where a session is already signed in is used only when asked; a used one
+    // then says so and keeps the session.
     await tab.evaluate((t) => { location.hash = `#token=${t}`; }, token);
+    await tab.waitForSelector("#link-confirm:not([hidden])");
+    assert.equal(await tab.locator("#link-confirm-email").textContent(), email);
+    await tab.click("#link-use");
     await tab.waitForSelector("#error:not([hidden])");
+    assert.equal(await tab.locator("#link-confirm").isVisible(), false);
     assert.equal(await screen(tab), "signed-in");
     assert.equal(await tab.locator("#who-email").textContent(), email);
 
@@ -922,6 +927,48 @@ describe("the page", () => {
     assert.equal(await screen(again.page), "signed-out");
     assert.ok(await shownError(again.page));
     await again.context.close();
+  });
+
+  test("someone else's e-mail link never moves a signed-in browser without asking", needs(EMAIL_LINK, "e-mail link"), async () => {
+    // The other account requests a link to itself and gets this browser to open it.
+    const other = await openPage();
+    const otherEmail = await signUp(other.page);
+    await other.page.click("#signout");
+    await waitForScreen(other.page, "signed-out");
+    await other.page.fill("#link-email", otherEmail);
+    await other.page.click("#link-button");
+    await other.page.waitForSelector("#link-sent:not([hidden])");
+    const token = new URL(await mailedLink(otherEmail)).hash.slice("#token=".length);
+    await other.context.close();
+
+    const { context, page } = await openPage();
+    const email = await signUp(page);
+    // Opened in a new tab of the signed-in browser: the page asks, and nothing is spent yet.
+    const tab = await context.newPage();
+    await tab.goto(`${origin}/#token=${token}`);
+    await tab.waitForSelector("#link-confirm:not([hidden])");
+    assert.equal(await screen(tab), "signed-in");
+    assert.equal(await tab.locator("#who-email").textContent(), email);
+    assert.equal(await tab.locator("#link-confirm-email").textContent(), email);
+    assert.equal(await tab.evaluate(() => location.href), `${origin}/`, "the token is cleared from the address");
+    await inView(tab, "#link-confirm");
+    await tab.screenshot({ path: join(screenshots, "link-confirm.png"), fullPage: true });
+    await tab.click("#link-keep");
+    await tab.waitForSelector("#message:not([hidden])");
+    assert.match(await tab.locator("#message").textContent(), /still signed in as/);
+    assert.equal(await tab.locator("#link-confirm").isVisible(), false);
+    assert.equal(await tab.locator("#who-email").textContent(), email);
+    await load(tab);
+    assert.equal(await tab.locator("#who-email").textContent(), email, "still the same session");
+
+    // Asked for, the same (unspent) link signs in to its own account.
+    await tab.evaluate((t) => { location.hash = `#token=${t}`; }, token);
+    await tab.waitForSelector("#link-confirm:not([hidden])");
+    await tab.click("#link-use");
+    await tab.waitForFunction((e) => document.getElementById("who-email").textContent === e, otherEmail);
+    await waitForScreen(tab, "signed-in");
+    await expectNoError(tab);
+    await context.close();
   });
 
   test("screenshots of the main screens (target/screenshots)", TIMEOUT, async () => {
