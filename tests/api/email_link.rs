@@ -330,7 +330,7 @@ async fn the_database_moves_alike_for_known_and_unknown_addresses() {
 }
 
 /// Where a local D1 bookmark says the database is: its second group counts what has run.
-fn position(bookmark: &str) -> u64 {
+pub fn position(bookmark: &str) -> u64 {
     let group = bookmark.split('-').nth(1).expect("a bookmark in groups");
     u64::from_str_radix(group, 16).expect("hex")
 }

@@ -874,3 +874,43 @@ async fn a_passkey_account_deleted_just_after_sign_up_signs_in_no_more() {
     let resp = sign_in(app, &auth, 1, &handle_of(&created["user"])).await;
     assert_error(resp, 401, "UNAUTHENTICATED").await;
 }
+
+/// Naming an address to sign in with moves the database as far whether or not an account has
+/// it (D1's bookmark, which answers that read the database carry, counts every query).
+#[tokio::test]
+async fn named_sign_in_options_move_the_database_alike_for_known_and_unknown_addresses() {
+    // A private instance: no other test queries its database.
+    let app = spawn(Spawn::default());
+    let auth = SoftAuthenticator::es256(93);
+    let (email, _, _) = sign_up(&app, &auth).await;
+    let bookmark = || async {
+        let resp = app
+            .client()
+            .get(app.at("/v1/health/ready"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        header(resp.headers(), "x-d1-bookmark")
+            .expect("the readiness check reads the database")
+            .to_owned()
+    };
+    let mut moves = Vec::new();
+    for address in [email.clone(), unique_email("ghost")]
+        .into_iter()
+        .cycle()
+        .take(4)
+    {
+        let before = bookmark().await;
+        options(
+            &app,
+            "/v1/auth/passkeys/login/options",
+            None,
+            json!({"email": address}),
+        )
+        .await;
+        let after = bookmark().await;
+        moves.push(crate::email_link::position(&after) - crate::email_link::position(&before));
+    }
+    assert!(moves.iter().all(|m| *m == moves[0]), "{moves:?}");
+}
