@@ -7,10 +7,11 @@
 //! after the answer, and an address without an account gets a decoy link stored, so the
 //! database moves alike. Signing in with a link spends the account's other links.
 
+use super::notices::{self, Change};
 use super::repo::{SignInLinks, Users};
-use super::{notices, signin};
+use super::signin;
 use crate::auth::one_time;
-use crate::auth::session::SignIn;
+use crate::auth::session::{self, SignIn};
 use crate::auth::token::digest_hex;
 use crate::auth::webauthn::{b64, b64_encode};
 use crate::context::Ctx;
@@ -117,10 +118,24 @@ pub async fn verify(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
         .take(&one_time::key(KIND, &token), cx.now())
         .await?
         .ok_or_else(invalid_link)?;
-    let user = Users::new(&db)
-        .by_id(&user_id)
-        .await?
-        .ok_or_else(invalid_link)?;
+    let users = Users::new(&db);
+    let mut user = users.by_id(&user_id).await?.ok_or_else(invalid_link)?;
+    if user.email_proven_at.is_none() {
+        // The first proof that the address is this account's: what was set up before it may
+        // be someone else's, who signed up with the address first.
+        let had_password = user.has_password();
+        if let Some((confirmed, passkeys)) = users.confirm_address(&user.id, cx.now()).await? {
+            session::revoke_all(&cx.sessions()?, &confirmed.id, None).await?;
+            if passkeys > 0 || had_password {
+                let change = Change::AddressConfirmed {
+                    passkeys,
+                    password: had_password,
+                };
+                notices::send(cx, &confirmed.id, Some(confirmed.email.as_str()), change);
+            }
+            user = confirmed;
+        }
+    }
     signin::signed_in(cx, &user, SignIn::EmailLink).await
 }
 

@@ -23,6 +23,8 @@ pub struct User {
     pub role: Role,
     pub session_epoch: i64,
     pub created_at: u64,
+    /// When a sign-in link first proved the address (`None`: never).
+    pub email_proven_at: Option<u64>,
 }
 
 impl User {
@@ -37,6 +39,7 @@ impl User {
                 .ok_or_else(|| DbError::Protocol(format!("unknown role {role:?}")))?,
             session_epoch: row.int("session_epoch")?,
             created_at: row.uint("created_at")?,
+            email_proven_at: row.opt_uint("email_proven_at")?,
         })
     }
 

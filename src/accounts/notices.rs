@@ -24,6 +24,11 @@ pub enum Change {
         name: String,
     },
     AccountDeleted,
+    /// A sign-in link proved the address for the first time, and what was set up before went.
+    AddressConfirmed {
+        passkeys: u64,
+        password: bool,
+    },
 }
 
 impl Change {
@@ -34,6 +39,7 @@ impl Change {
             Self::PasskeyAdded { .. } => "A passkey was added to your account",
             Self::PasskeyRemoved { .. } => "A passkey was removed from your account",
             Self::AccountDeleted => "Your account was deleted",
+            Self::AddressConfirmed { .. } => "Your address was confirmed",
         }
     }
 
@@ -47,6 +53,24 @@ impl Change {
             }
             Self::PasskeyAdded { name } => format!("A passkey named \"{name}\" was added."),
             Self::PasskeyRemoved { name } => format!("The passkey named \"{name}\" was removed."),
+            Self::AddressConfirmed { passkeys, password } => {
+                let passkeys = match passkeys {
+                    0 => None,
+                    1 => Some("1 passkey".to_owned()),
+                    n => Some(format!("{n} passkeys")),
+                };
+                let removed = match (passkeys, password) {
+                    (Some(p), true) => format!("{p} and the password"),
+                    (Some(p), false) => p,
+                    (None, _) => "the password".to_owned(),
+                };
+                format!(
+                    "A sign-in link confirmed this address for the first time. What was set up \
+                     on the account before ({removed}) was removed and every other session \
+                     signed out, so that no one who signed up with your address keeps a way \
+                     in. Add a passkey, or set a password, now."
+                )
+            }
             Self::AccountDeleted => {
                 "The account was deleted, with its notes and passkeys, and every session was \
                  signed out."

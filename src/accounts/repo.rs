@@ -10,7 +10,7 @@ use crate::error::{AppError, ErrorCode, FieldIssue};
 /// The user columns, for `concat!` into static SQL.
 macro_rules! columns {
     () => {
-        "id, email, password_hash, role, session_epoch, created_at"
+        "id, email, password_hash, role, session_epoch, created_at, email_proven_at"
     };
 }
 
@@ -60,7 +60,7 @@ impl<'a> Users<'a> {
             concat!(
                 "INSERT INTO users (",
                 columns!(),
-                ") VALUES (?1, ?2, ?3, 'user', 0, ?4) RETURNING ",
+                ") VALUES (?1, ?2, ?3, 'user', 0, ?4, NULL) RETURNING ",
                 columns!()
             ),
             [
@@ -164,6 +164,40 @@ impl<'a> Users<'a> {
             ))
             .await?)?
         .ok_or_else(|| AppError::new(ErrorCode::NotFound))
+    }
+
+    /// Records the first proof of the account's address (a sign-in link) at `now`, and removes
+    /// what was set up before it: every passkey, the password, and (through the epoch) every
+    /// session for sensitive routes. Returns the account after and how many passkeys went;
+    /// `None` when the address was proven already (a concurrent sign-in got there first).
+    pub async fn confirm_address(
+        &self,
+        id: &UserId,
+        now: u64,
+    ) -> Result<Option<(User, u64)>, AppError> {
+        let results = self
+            .db
+            .batch(vec![
+                stmt(
+                    "DELETE FROM passkeys WHERE user_id = ?1 AND EXISTS \
+                     (SELECT 1 FROM users WHERE id = ?1 AND email_proven_at IS NULL)",
+                    [id.as_str().into()],
+                ),
+                stmt(
+                    concat!(
+                        "UPDATE users SET email_proven_at = ?2, password_hash = '', \
+                         session_epoch = session_epoch + 1 \
+                         WHERE id = ?1 AND email_proven_at IS NULL RETURNING ",
+                        columns!()
+                    ),
+                    [id.as_str().into(), now.into()],
+                ),
+            ])
+            .await?;
+        let mut results = results.into_iter();
+        let removed = results.next().map_or(0, |r| r.rows_affected);
+        let user = results.next().map(|r| one(r.rows)).transpose()?.flatten();
+        Ok(user.map(|u| (u, removed)))
     }
 
     /// Deletes the account and everything it owns (notes, idempotency keys, sign-in links,

@@ -8,7 +8,7 @@ use crate::support::{
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
-async fn request_link(app: &TestApp, email: &str) -> reqwest::Response {
+pub async fn request_link(app: &TestApp, email: &str) -> reqwest::Response {
     app.client()
         .post(app.at("/v1/auth/email-link"))
         .json(&json!({"email": email}))
@@ -17,7 +17,7 @@ async fn request_link(app: &TestApp, email: &str) -> reqwest::Response {
         .unwrap()
 }
 
-async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
+pub async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
     app.client()
         .post(app.at("/v1/auth/email-link/verify"))
         .json(&json!({"token": token}))
@@ -27,7 +27,7 @@ async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
 }
 
 /// The link mailed to `email` last, from the Worker's log.
-async fn mailed_link(app: &TestApp, email: &str) -> Option<String> {
+pub async fn mailed_link(app: &TestApp, email: &str) -> Option<String> {
     mailed_links(app, email, 1).await.pop()
 }
 
@@ -333,4 +333,71 @@ async fn the_database_moves_alike_for_known_and_unknown_addresses() {
 pub fn position(bookmark: &str) -> u64 {
     let group = bookmark.split('-').nth(1).expect("a bookmark in groups");
     u64::from_str_radix(group, 16).expect("hex")
+}
+
+/// Whoever signed up first with someone else's address keeps no way in once the owner proves
+/// it with a link: the first proof removes the password set before it, and its sessions.
+#[tokio::test]
+async fn the_first_link_sign_in_removes_the_password_set_before_it() {
+    let app = app();
+    let email = unique_email("squatted");
+    assert_eq!(app.signup(&email, PASSWORD).await.status(), 201);
+    let squatter = app.browser(&email, PASSWORD).await;
+
+    assert_eq!(request_link(app, &email).await.status(), 202);
+    let link = mailed_link(app, &email).await.unwrap();
+    let resp = verify(app, link.split_once("#token=").unwrap().1).await;
+    assert_eq!(resp.status(), 200);
+    let owner = crate::support::Browser {
+        cookie: session_cookie(&resp).unwrap(),
+    };
+    assert_eq!(app.login(&email, PASSWORD).await.status(), 401);
+    let me = |b: &crate::support::Browser| {
+        app.as_browser(b, reqwest::Method::GET, "/v1/auth/me")
+            .send()
+    };
+    assert_eq!(me(&squatter).await.unwrap().status(), 401);
+    assert_eq!(me(&owner).await.unwrap().status(), 200);
+    let notices = app.notices_to(&email, 1).await;
+    assert_eq!(
+        notices[0]["subject"],
+        "Your address was confirmed (edge-api)"
+    );
+    assert!(notices[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("before (the password) was removed"));
+
+    // The owner's own password, set now, survives the next link: only the first one proves.
+    let resp = app
+        .as_browser(&owner, reqwest::Method::POST, "/v1/auth/password")
+        .json(&json!({"new_password": "the owner's own passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(request_link(app, &email).await.status(), 202);
+    let second = mailed_links(app, &email, 2).await.pop().unwrap();
+    assert_ne!(second, link);
+    let resp = verify(app, second.split_once("#token=").unwrap().1).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        app.login(&email, "the owner's own passphrase")
+            .await
+            .status(),
+        200
+    );
+    let subjects: Vec<Value> = app
+        .notices_to(&email, 2)
+        .await
+        .iter()
+        .map(|n| n["subject"].clone())
+        .collect();
+    assert_eq!(
+        subjects,
+        [
+            json!("Your address was confirmed (edge-api)"),
+            json!("A password was added to your account (edge-api)")
+        ]
+    );
 }

@@ -914,3 +914,36 @@ async fn named_sign_in_options_move_the_database_alike_for_known_and_unknown_add
     }
     assert!(moves.iter().all(|m| *m == moves[0]), "{moves:?}");
 }
+
+/// A passkey registered with someone else's address before the owner proves it stops
+/// working when the owner signs in with a link: the first proof removes what came before.
+#[tokio::test]
+async fn a_squatters_passkey_stops_working_when_the_owner_proves_the_address() {
+    let app = app();
+    let squatter = SoftAuthenticator::es256(95);
+    let (email, squatter_session, created) = sign_up(app, &squatter).await;
+
+    assert_eq!(
+        crate::email_link::request_link(app, &email).await.status(),
+        202
+    );
+    let link = crate::email_link::mailed_link(app, &email).await.unwrap();
+    let resp = crate::email_link::verify(app, link.split_once("#token=").unwrap().1).await;
+    assert_eq!(resp.status(), 200);
+    let owner = Browser {
+        cookie: session_cookie(&resp).unwrap(),
+    };
+
+    let resp = sign_in(app, &squatter, 1, &handle_of(&created["user"])).await;
+    assert_error(resp, 401, "UNAUTHENTICATED").await;
+    let me = |b: &Browser| app.as_browser(b, Method::GET, "/v1/auth/me").send();
+    assert_eq!(me(&squatter_session).await.unwrap().status(), 401);
+    assert_eq!(me(&owner).await.unwrap().status(), 200);
+    let listed = app.get_json(&owner, "/v1/auth/passkeys").await;
+    assert_eq!(listed["items"], json!([]));
+    let notices = app.notices_to(&email, 1).await;
+    assert!(notices[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("before (1 passkey) was removed"));
+}
