@@ -692,6 +692,14 @@ function wire() {
     run($("password-save"), () => savePassword(form));
   });
 
+  $("account-actions").append(
+    confirmButton("Delete account", "Confirm: delete account", "and everything in it", async () => {
+      await api("DELETE", "/v1/auth/me");
+      showSignedOut();
+      say("Your account was deleted.");
+    }, { id: "account-delete" }),
+  );
+
   $("signout").addEventListener("click", (event) => {
     run(event.currentTarget, async () => {
       await api("POST", "/v1/auth/logout");

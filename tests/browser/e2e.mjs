@@ -993,6 +993,36 @@ describe("the page", () => {
     await context.close();
   });
 
+  test("an account just signed in to deletes itself after a second press", TIMEOUT, async () => {
+    const { context, page } = await openPage();
+    const email = await signUp(page);
+    await addNote(page, { title: "Soon gone", body: "", tags: "" });
+    const button = page.locator("#account-delete");
+    assert.equal(await button.getAttribute("aria-label"), "Delete account and everything in it");
+    await button.click();
+    // The first press only asks.
+    assert.equal(await button.textContent(), "Confirm: delete account");
+    assert.equal(await screen(page), "signed-in");
+    await button.click();
+    await waitForScreen(page, "signed-out");
+    assert.equal(await page.locator("#message").textContent(), "Your account was deleted.");
+    await expectNoError(page);
+    await load(page);
+    assert.equal(await screen(page), "signed-out", "the session went with the account");
+    // The address is free: a new account starts empty.
+    const again = await openPage();
+    if (PASSKEYS) {
+      again.page.authenticator = await addAuthenticator(again.page);
+      await signUpWithPasskey(again.page, email);
+    } else {
+      await signUpWithPassword(again.page, email);
+    }
+    assert.equal(await again.page.locator("#who-email").textContent(), email);
+    assert.deepEqual(await noteTitles(again.page), []);
+    await again.context.close();
+    await context.close();
+  });
+
   test("screenshots of the main screens (target/screenshots)", TIMEOUT, async () => {
     for (const colorScheme of ["light", "dark"]) {
       const { context, page } = await openPage({ colorScheme });
