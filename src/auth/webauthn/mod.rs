@@ -131,6 +131,9 @@ struct ClientData {
     origin: String,
     #[serde(default)]
     cross_origin: Option<bool>,
+    /// Present only in a cross-origin frame (§5.8.1).
+    #[serde(default)]
+    top_origin: Option<String>,
 }
 
 impl ClientData {
@@ -166,13 +169,15 @@ impl RelyingParty {
         if data.kind != ceremony {
             return Err(Rejection::Type);
         }
-        if b64(&data.challenge)? != challenge {
+        // Compared as written (§7.1 step 8): the unpadded base64url of the challenge, exactly.
+        if data.challenge != b64_encode(challenge) {
             return Err(Rejection::Challenge);
         }
         if !self.allows_origin(&data.origin) {
             return Err(Rejection::Origin);
         }
-        if data.cross_origin == Some(true) {
+        // A cross-origin frame, however it says so: `crossOrigin`, or a `topOrigin` at all.
+        if data.cross_origin == Some(true) || data.top_origin.is_some() {
             return Err(Rejection::CrossOrigin);
         }
         Ok(())

@@ -16,6 +16,11 @@ pub struct Claims {
     pub challenge: Vec<u8>,
     pub origin: String,
     pub cross_origin: bool,
+    /// `clientDataJSON.topOrigin`, if any.
+    pub top_origin: Option<String>,
+    /// The challenge as written in `clientDataJSON`, when not the plain encoding of
+    /// `challenge`.
+    pub challenge_text: Option<String>,
     /// Hashed into `rpIdHash`.
     pub rp_id: String,
     pub flags: u8,
@@ -32,6 +37,8 @@ impl Claims {
             challenge: challenge.to_vec(),
             origin: origin.into(),
             cross_origin: false,
+            top_origin: None,
+            challenge_text: None,
             rp_id: rp_id.into(),
             flags: UP | UV | BE | BS,
             sign_count: 0,
@@ -42,11 +49,14 @@ impl Claims {
     fn client_data_json(&self) -> Vec<u8> {
         let mut data = json!({
             "type": self.kind,
-            "challenge": b64_encode(&self.challenge),
+            "challenge": self.challenge_text.clone().unwrap_or_else(|| b64_encode(&self.challenge)),
             "origin": self.origin,
         });
         if self.cross_origin {
             data["crossOrigin"] = json!(true);
+        }
+        if let Some(top) = &self.top_origin {
+            data["topOrigin"] = json!(top);
         }
         data.to_string().into_bytes()
     }

@@ -210,6 +210,38 @@ fn a_cross_origin_frame_is_refused() {
 }
 
 #[test]
+fn a_top_origin_without_cross_origin_is_still_a_cross_origin_frame() {
+    let auth = SoftAuthenticator::es256(1);
+    let mut c = create();
+    c.top_origin = Some("https://evil.example".into());
+    assert_eq!(register(&auth, &c), Err(Rejection::CrossOrigin));
+    let cred = stored(&auth);
+    let mut c = get(0);
+    c.top_origin = Some("https://evil.example".into());
+    assert_eq!(
+        login(&auth, &cred, &c, Some(HANDLE), true),
+        Err(Rejection::CrossOrigin)
+    );
+}
+
+#[test]
+fn the_challenge_is_compared_as_written() {
+    let auth = SoftAuthenticator::es256(1);
+    let mut c = create();
+    let plain = crate::auth::webauthn::b64_encode(&c.challenge);
+    for padded in [
+        format!("{plain}="),
+        format!("{plain}==="),
+        format!(" {plain}"),
+    ] {
+        c.challenge_text = Some(padded.clone());
+        assert_eq!(register(&auth, &c), Err(Rejection::Challenge), "{padded:?}");
+    }
+    c.challenge_text = Some(plain);
+    assert!(register(&auth, &c).is_ok());
+}
+
+#[test]
 fn the_rp_id_hash_must_match() {
     let auth = SoftAuthenticator::es256(1);
     let mut c = create();
