@@ -223,14 +223,16 @@ pub fn registration(value: &Value) -> Result<RegistrationResponse, Vec<FieldIssu
             );
             let transports = match resp.get("transports") {
                 None | Some(Value::Null) => Some(Vec::new()),
-                Some(Value::Array(list)) if list.iter().all(Value::is_string) => Some(
-                    list.iter()
-                        .filter_map(Value::as_str)
-                        .filter(|t| TRANSPORTS.contains(t))
-                        .map(str::to_owned)
-                        .take(TRANSPORTS.len())
-                        .collect(),
-                ),
+                // The known ones, each once, in the order given.
+                Some(Value::Array(list)) if list.iter().all(Value::is_string) => {
+                    let mut known: Vec<String> = Vec::new();
+                    for t in list.iter().filter_map(Value::as_str) {
+                        if TRANSPORTS.contains(&t) && !known.iter().any(|k| k == t) {
+                            known.push(t.to_owned());
+                        }
+                    }
+                    Some(known)
+                }
                 Some(_) => {
                     r.issues
                         .push(FieldIssue::new("response.transports", "invalid_type"));

@@ -515,3 +515,19 @@ fn options_are_the_level_3_json_forms() {
     assert_eq!(options["allowCredentials"], serde_json::json!([]));
     assert_eq!(options["timeout"], forms::TIMEOUT_MS);
 }
+
+#[test]
+fn transports_are_kept_once_each_and_unknown_ones_dropped() {
+    let auth = SoftAuthenticator::es256(1);
+    let mut json = auth.registration(&create());
+    json["response"]["transports"] = serde_json::json!([
+        "usb",
+        "usb",
+        "carrier-pigeon",
+        "internal",
+        "usb",
+        "internal"
+    ]);
+    let response = forms::registration(&json).expect("well-formed");
+    assert_eq!(response.transports, ["usb", "internal"]);
+}
