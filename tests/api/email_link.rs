@@ -297,18 +297,6 @@ async fn the_database_moves_alike_for_known_and_unknown_addresses() {
     let app = spawn(Spawn::default());
     let email = unique_email("moves");
     assert_eq!(app.signup(&email, PASSWORD).await.status(), 201);
-    let bookmark = || async {
-        let resp = app
-            .client()
-            .get(app.at("/v1/health/ready"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        crate::support::header(resp.headers(), "x-d1-bookmark")
-            .expect("the readiness check reads the database")
-            .to_owned()
-    };
     let mut moves = Vec::new();
     for (round, address) in [email.clone(), unique_email("moves-ghost")]
         .into_iter()
@@ -316,23 +304,16 @@ async fn the_database_moves_alike_for_known_and_unknown_addresses() {
         .take(4)
         .enumerate()
     {
-        let before = bookmark().await;
+        let before = app.d1_position().await;
         assert_eq!(request_link(&app, &address).await.status(), 202);
         if round % 2 == 0 {
             assert!(mailed_link(&app, &address).await.is_some());
         } else {
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
-        let after = bookmark().await;
-        moves.push(position(&after) - position(&before));
+        moves.push(app.d1_position().await - before);
     }
     assert!(moves.iter().all(|m| *m == moves[0]), "{moves:?}");
-}
-
-/// Where a local D1 bookmark says the database is: its second group counts what has run.
-pub fn position(bookmark: &str) -> u64 {
-    let group = bookmark.split('-').nth(1).expect("a bookmark in groups");
-    u64::from_str_radix(group, 16).expect("hex")
 }
 
 /// Whoever signed up first with someone else's address keeps no way in once the owner proves

@@ -182,6 +182,25 @@ impl TestApp {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// Where this instance's local D1 says it is: the second group of the bookmark that the
+    /// readiness check (which reads the database) answers with, which counts every query run.
+    pub async fn d1_position(&self) -> u64 {
+        let resp = self
+            .client()
+            .get(self.at("/v1/health/ready"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let bookmark = resp
+            .headers()
+            .get("x-d1-bookmark")
+            .and_then(|v| v.to_str().ok())
+            .expect("the readiness check reads the database");
+        let group = bookmark.split('-').nth(1).expect("a bookmark in groups");
+        u64::from_str_radix(group, 16).expect("hex")
+    }
+
     /// The mail the Worker has "sent" to `to` so far (its development log lines,
     /// `{"event":"mail",…}`), oldest first.
     pub fn mails_to(&self, to: &str) -> Vec<Value> {
