@@ -172,6 +172,8 @@ pub struct QueryResult {
 pub enum DbError {
     /// A UNIQUE or PRIMARY KEY constraint refused the write (→ 409).
     UniqueViolation(String),
+    /// A FOREIGN KEY constraint refused the write: what it refers to is gone (→ 409).
+    MissingReference(String),
     /// The backend could not be reached, timed out or answered 5xx (→ 503).
     Unavailable(String),
     /// The backend answered something this code cannot decode (→ 500).
@@ -184,6 +186,7 @@ impl fmt::Display for DbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::UniqueViolation(m) => write!(f, "unique violation: {m}"),
+            Self::MissingReference(m) => write!(f, "foreign key violation: {m}"),
             Self::Unavailable(m) => write!(f, "database unavailable: {m}"),
             Self::Protocol(m) => write!(f, "unexpected database answer: {m}"),
             Self::Query(m) => write!(f, "query failed: {m}"),
@@ -200,6 +203,10 @@ pub fn classify(message: &str) -> DbError {
         || message.contains("SQLITE_CONSTRAINT_PRIMARYKEY")
     {
         DbError::UniqueViolation(message.to_owned())
+    } else if message.contains("FOREIGN KEY constraint failed")
+        || message.contains("SQLITE_CONSTRAINT_FOREIGNKEY")
+    {
+        DbError::MissingReference(message.to_owned())
     } else if message.contains("database is locked") || message.contains("SQLITE_BUSY") {
         DbError::Unavailable(message.to_owned())
     } else {
@@ -224,6 +231,10 @@ impl From<DbError> for AppError {
     fn from(err: DbError) -> Self {
         match &err {
             DbError::UniqueViolation(_) => AppError::new(ErrorCode::Conflict).with_cause(err),
+            // Such as a note written by a session of an account deleted a moment before.
+            DbError::MissingReference(_) => AppError::new(ErrorCode::Conflict)
+                .with_message("The request refers to something that no longer exists.")
+                .with_cause(err),
             DbError::Unavailable(_) => AppError::unavailable(err, 1),
             DbError::Protocol(_) | DbError::Query(_) => AppError::internal(err),
         }
@@ -311,6 +322,14 @@ mod tests {
             DbError::Unavailable(_)
         ));
         assert!(matches!(classify("no such table: x"), DbError::Query(_)));
+        for fk in [
+            "D1_ERROR: FOREIGN KEY constraint failed: SQLITE_CONSTRAINT",
+            "SQLITE_CONSTRAINT_FOREIGNKEY: FOREIGN KEY constraint failed",
+        ] {
+            assert!(matches!(classify(fk), DbError::MissingReference(_)), "{fk}");
+            let err = AppError::from(classify(fk));
+            assert_eq!(err.code(), ErrorCode::Conflict);
+        }
     }
 
     #[test]
