@@ -102,10 +102,10 @@ const shared = {
 };
 const instances = Number(args.instances);
 const names = Array.from({ length: instances }, (_, i) => `instance-${i}`);
-const mf =
+const options =
   instances === 1
-    ? new Miniflare({ ...shared, ...worker })
-    : new Miniflare({
+    ? { ...shared, ...worker }
+    : {
         ...shared,
         workers: names.map((name, i) => ({
           ...worker,
@@ -119,13 +119,33 @@ const mf =
                   Object.entries(durableObjects).map(([b, o]) => [b, { ...o, scriptName: names[0] }]),
                 ),
         })),
-      });
+      };
 
-const url = await mf.ready;
-for (const db of d1) {
-  const database = await mf.getD1Database(db.binding, instances === 1 ? undefined : names[0]);
-  await applyD1(database, join(root, db.migrations_dir ?? "migrations"));
+/** Starts Miniflare and applies the migrations. Miniflare's synchronous proxy call (each
+ * `prepare`) can read its answer before the answer has arrived on a loaded machine; it then
+ * fails an assertion and stays one answer behind, so the whole instance is started again. A
+ * file's migration is one batch, sent only after all its statements are prepared, so a retry
+ * never finds a migration half applied. */
+async function startMiniflare(attempts = 3) {
+  const mf = new Miniflare(options);
+  try {
+    const url = await mf.ready;
+    for (const db of d1) {
+      const database = await mf.getD1Database(db.binding, instances === 1 ? undefined : names[0]);
+      await applyD1(database, join(root, db.migrations_dir ?? "migrations"));
+    }
+    return { mf, url };
+  } catch (err) {
+    await mf.dispose().catch(() => {});
+    if (attempts > 1 && String(err?.stack).includes("SynchronousFetcher")) {
+      process.stderr.write(`serve: Miniflare's proxy lost an answer; starting again\n`);
+      return startMiniflare(attempts - 1);
+    }
+    throw err;
+  }
 }
+
+const { mf, url } = await startMiniflare();
 const urls =
   instances === 1 ? [url.origin] : await Promise.all(names.map(async (n) => (await mf.unsafeGetDirectURL(n)).origin));
 process.stdout.write(JSON.stringify({ url: urls[0], urls }) + "\n");
