@@ -107,6 +107,7 @@ fn parse_token(raw: &str) -> Result<[u8; 32], &'static str> {
 
 /// `POST /v1/auth/email-link/verify` with `{"token"}`: spends the link and signs in (200 and
 /// a new session, like every other sign-in); 401 when the link is unknown, used or expired.
+/// The account's first link proves its address and removes what was set up before it.
 pub async fn verify(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
     mailer(cx)?;
     let mut input = cx.input(&["token"]).await?;
