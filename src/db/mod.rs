@@ -231,7 +231,8 @@ impl From<DbError> for AppError {
     fn from(err: DbError) -> Self {
         match &err {
             DbError::UniqueViolation(_) => AppError::new(ErrorCode::Conflict).with_cause(err),
-            // Such as a note written by a session of an account deleted a moment before.
+            // A query that knows what its reference means maps this itself (a new note's
+            // owner gone: the session was a deleted account's, 401).
             DbError::MissingReference(_) => AppError::new(ErrorCode::Conflict)
                 .with_message("The request refers to something that no longer exists.")
                 .with_cause(err),

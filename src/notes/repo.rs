@@ -2,6 +2,7 @@
 //! so another user's note is indistinguishable from a missing one.
 
 use super::Note;
+use crate::auth::unauthenticated;
 use crate::db::{stmt, Database, Db, DbError, Row, Statement, Value};
 use crate::domain::{NoteBody, NoteId, NoteTitle, Tag, Tags, UserId};
 use crate::error::AppError;
@@ -31,6 +32,17 @@ impl Note {
             updated_at: row.uint("updated_at")?,
             version: row.int("version")?,
         })
+    }
+}
+
+/// Maps a failed insert of a new note. Its one reference is its owner, so a foreign-key
+/// failure means the account was deleted after this session was read (an isolate keeps its
+/// copy of a session for `SESSION_CACHE_SECS`): the session is dead, so 401 and the cookie
+/// cleared, as on the next request after the copy expires.
+fn insert_failed(err: DbError) -> AppError {
+    match err {
+        DbError::MissingReference(_) => unauthenticated(true).with_cause(err),
+        err => err.into(),
     }
 }
 
@@ -92,7 +104,10 @@ impl<'a> Notes<'a> {
 
     /// Stores a new note.
     pub async fn create(&self, note: &Note) -> Result<(), AppError> {
-        self.db.execute(Self::insert_note(note)).await?;
+        self.db
+            .execute(Self::insert_note(note))
+            .await
+            .map_err(insert_failed)?;
         Ok(())
     }
 
@@ -149,7 +164,8 @@ impl<'a> Notes<'a> {
                     [owner(), key.into()],
                 ),
             ])
-            .await?;
+            .await
+            .map_err(insert_failed)?;
         let claim = results
             .get(3)
             .and_then(|r| r.rows.first())

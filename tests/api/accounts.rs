@@ -401,3 +401,87 @@ async fn deleting_an_account_leaves_none_of_its_rows() {
     assert_eq!(delete_account(&app, &browser, 0).await.status(), 204);
     assert_eq!(counts().await, ["0", "0", "0", "0"]);
 }
+
+/// Another isolate may still hold a deleted account's other session in its copy
+/// (`SESSION_CACHE_SECS`). A note written through it must not outlive the account: the
+/// insert's foreign key refuses it, and the session is answered as the dead one it is.
+async fn a_deleted_accounts_session_held_elsewhere_writes_no_note(
+    vars: Vec<(&'static str, String)>,
+) -> TestApp {
+    let mut vars = vars;
+    vars.push(("SESSION_CACHE_SECS", "60".to_owned()));
+    let app = spawn(Spawn {
+        vars,
+        instances: 2,
+        ..Spawn::default()
+    });
+    let (email, first) = app.new_user("erase-race").await;
+    let second = app.browser(&email, PASSWORD).await;
+    let elsewhere = |method: Method, path: &str| {
+        app.client()
+            .request(method, format!("{}{path}", app.urls[1]))
+            .header("cookie", &second.cookie)
+            .header("origin", crate::support::ORIGIN)
+    };
+    // The second isolate reads the session and keeps its copy.
+    let resp = elsewhere(Method::GET, "/v1/notes").send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(delete_account(&app, &first, 0).await.status(), 204);
+
+    for key in [None, Some("race-1")] {
+        let mut req = elsewhere(Method::POST, "/v1/notes").json(&json!({"title": "Orphan"}));
+        if let Some(key) = key {
+            req = req.header("idempotency-key", key);
+        }
+        let resp = req.send().await.unwrap();
+        let cleared = header(resp.headers(), "set-cookie").map(str::to_owned);
+        assert_error(resp, 401, "UNAUTHENTICATED").await;
+        let cleared = cleared.expect("the dead session's cookie is cleared");
+        assert!(
+            cleared.starts_with("__Host-session=;") && cleared.contains("Max-Age=0"),
+            "{cleared}"
+        );
+    }
+    // Its own isolate had dropped the session at once.
+    let resp = app
+        .as_browser(&second, Method::GET, "/v1/auth/me")
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 401, "UNAUTHENTICATED").await;
+    let logged = app.log_lines_with("foreign key violation").await;
+    assert_eq!(
+        logged.len(),
+        2,
+        "each refused insert logs its cause: {logged:?}"
+    );
+    assert!(
+        logged.iter().all(|l| l.contains("\"status\":401")),
+        "{logged:?}"
+    );
+    app
+}
+
+#[tokio::test]
+async fn a_deleted_accounts_session_held_by_another_isolate_writes_no_note_on_d1() {
+    a_deleted_accounts_session_held_elsewhere_writes_no_note(Vec::new()).await;
+}
+
+#[tokio::test]
+async fn a_deleted_accounts_session_held_by_another_isolate_writes_no_note_on_sqld() {
+    let sqld = crate::support::private_turso_server();
+    a_deleted_accounts_session_held_elsewhere_writes_no_note(sqld.worker_vars()).await;
+    assert_eq!(
+        sqld.scalar("SELECT count(*) FROM notes WHERE title = 'Orphan'", &[])
+            .await["value"],
+        "0"
+    );
+    assert_eq!(
+        sqld.scalar(
+            "SELECT count(*) FROM idempotency_keys WHERE key = 'race-1'",
+            &[]
+        )
+        .await["value"],
+        "0"
+    );
+}
