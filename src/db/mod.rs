@@ -141,6 +141,11 @@ impl Row {
         u64::try_from(i).map_err(|_| DbError::Protocol(format!("column {name}: negative")))
     }
 
+    /// True when the column is NULL (as every column of the missing side of a `LEFT JOIN`).
+    pub fn is_null(&self, name: &str) -> Result<bool, DbError> {
+        Ok(matches!(self.get(name)?, Value::Null))
+    }
+
     /// Reads a nullable non-negative integer column.
     pub fn opt_uint(&self, name: &str) -> Result<Option<u64>, DbError> {
         match self.get(name)? {

@@ -228,30 +228,14 @@ pub async fn login_options(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
         Some(email) => {
             cx.limit(KeyKind::Email, &digest_hex(email.as_str().as_bytes()))
                 .await?;
-            let db = cx.db()?;
-            match Users::new(&db).by_email(&email).await? {
-                Some(user) => {
-                    let passkeys = Passkeys::new(&db).of_user(&user.id).await?;
-                    let decoy = passkeys.is_empty().then(|| decoy_credential(cx, &email));
-                    let purpose = Purpose::SignIn {
-                        user_id: Some(user.id),
-                        named: true,
-                    };
-                    (purpose, passkeys, decoy)
-                }
-                None => {
-                    // The same read as for an account, of an id no account has, so that the
-                    // database (its bookmark, the time taken) moves alike for both.
-                    let nobody = UserId::from_uuid_bytes(&[0; 16])
-                        .ok_or_else(|| AppError::internal("nil user id"))?;
-                    Passkeys::new(&db).of_user(&nobody).await?;
-                    let purpose = Purpose::SignIn {
-                        user_id: None,
-                        named: true,
-                    };
-                    (purpose, Vec::new(), Some(decoy_credential(cx, &email)))
-                }
-            }
+            let found = Passkeys::new(&*cx.db()?).of_address(&email).await?;
+            let (user_id, passkeys) = found.map_or((None, Vec::new()), |(id, p)| (Some(id), p));
+            let decoy = passkeys.is_empty().then(|| decoy_credential(cx, &email));
+            let purpose = Purpose::SignIn {
+                user_id,
+                named: true,
+            };
+            (purpose, passkeys, decoy)
         }
     };
     let challenge = ceremony::begin(&Challenges::new(&*cx.db()?), purpose, cx.now()).await?;

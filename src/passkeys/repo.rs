@@ -174,6 +174,38 @@ impl<'a> Passkeys<'a> {
             .await?)
     }
 
+    /// The account with this address and its passkeys, oldest first, in one query: `None`
+    /// when no account has it. An address with or without an account costs the database
+    /// the same one statement, so the sign-in options cannot tell them apart by it.
+    pub async fn of_address(
+        &self,
+        email: &Email,
+    ) -> Result<Option<(UserId, Vec<Passkey>)>, AppError> {
+        let rows = self
+            .db
+            .rows(stmt(
+                concat!(
+                    "SELECT account, ",
+                    columns!(),
+                    " FROM (SELECT id AS account FROM users WHERE email = ?1) \
+                     LEFT JOIN passkeys ON user_id = account ORDER BY created_at, id"
+                ),
+                [email.as_str().into()],
+            ))
+            .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let account = first.parsed("account", UserId::parse)?;
+        let mut passkeys = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if !row.is_null("id")? {
+                passkeys.push(Passkey::from_row(row)?);
+            }
+        }
+        Ok(Some((account, passkeys)))
+    }
+
     /// The passkey an assertion names by its credential id (base64url), and its owner: one
     /// round trip.
     pub async fn with_owner(

@@ -290,6 +290,27 @@ async fn another_passkey_is_added_renamed_and_removed(backend: Backend) {
     // The Ed25519 passkey signs in too.
     let resp = sign_in(app, &second, 0, &handle_of(&created["user"])).await;
     assert_eq!(resp.status(), 200);
+    // A named sign-in lists both, oldest first, and no stand-in.
+    let named = options(
+        app,
+        "/v1/auth/passkeys/login/options",
+        None,
+        json!({"email": email}),
+    )
+    .await;
+    let listed: Vec<_> = named["allowCredentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].clone())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            b64_encode(&first.credential_id),
+            b64_encode(&second.credential_id)
+        ]
+    );
 
     let id = added["passkey"]["id"].as_str().unwrap().to_owned();
     let path = format!("/v1/auth/passkeys/{id}");
