@@ -131,16 +131,10 @@ pub async fn delete_account(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
              five minutes.",
         ));
     }
-    let user_id = session.user_id.clone();
-    let db = cx.db()?;
-    let users = Users::new(&db);
-    let user = users
-        .by_id(&user_id)
+    let user = Users::new(&*cx.db()?)
+        .delete(&session.user_id)
         .await?
         .ok_or_else(|| unauthenticated(true))?;
-    if !users.delete(&user.id).await? {
-        return Err(unauthenticated(true));
-    }
     session::revoke_all(&cx.sessions()?, &user.id, None).await?;
     cx.cache(&user.id).invalidate().await;
     notices::send(

@@ -201,10 +201,11 @@ impl<'a> Users<'a> {
     }
 
     /// Deletes the account and everything it owns (notes, idempotency keys, sign-in links,
-    /// passkeys) as one transaction; returns false when there was no such account. The rows
+    /// passkeys) as one transaction; returns the account as it was, or `None` when there was
+    /// no such account. The rows
     /// are deleted by name rather than left to `ON DELETE CASCADE`, which SQLite applies only
     /// where foreign keys are switched on (D1 does, a libSQL connection need not).
-    pub async fn delete(&self, id: &UserId) -> Result<bool, AppError> {
+    pub async fn delete(&self, id: &UserId) -> Result<Option<User>, AppError> {
         let owned = |sql: &'static str| stmt(sql, [id.as_str().into()]);
         let results = self
             .db
@@ -213,10 +214,13 @@ impl<'a> Users<'a> {
                 owned("DELETE FROM notes WHERE owner_id = ?1"),
                 owned("DELETE FROM sign_in_links WHERE user_id = ?1"),
                 owned("DELETE FROM passkeys WHERE user_id = ?1"),
-                owned("DELETE FROM users WHERE id = ?1"),
+                owned(concat!(
+                    "DELETE FROM users WHERE id = ?1 RETURNING ",
+                    columns!()
+                )),
             ])
             .await?;
-        Ok(results.last().is_some_and(|r| r.rows_affected == 1))
+        results.into_iter().last().map_or(Ok(None), |r| one(r.rows))
     }
 
     /// Sets a user's role, ending their sessions for sensitive routes (administration, tests).
