@@ -616,7 +616,14 @@ async function passwordSignIn(email, password) {
 }
 
 function wire() {
-  $("retry").addEventListener("click", () => run($("retry"), () => enter(null)));
+  $("retry").addEventListener("click", () =>
+    run($("retry"), () => {
+      const token = state.linkToken;
+      state.linkToken = null;
+      $("unavailable-link").hidden = true;
+      return enter(token);
+    }),
+  );
 
   $("link-use").addEventListener("click", () => {
     run($("link-use"), async () => {
@@ -777,7 +784,8 @@ function hideLinkConfirm() {
 
 /**
  * Shows the screen for who is signed in. With a link's `token` and no session, the account of
- * the link when it is good; with a session, the page asks before it uses the link. A link used
+ * the link when it is good; with a session, the page asks before it uses the link, and when
+ * the API cannot say whether there is one, the link waits for "Try again". A link used
  * before, or expired, is said so, and does not hide the session. When the API cannot say (an
  * outage, a limit, no network), the page says so and offers to try again rather than show the
  * sign-in forms to someone who may still be signed in.
@@ -791,6 +799,16 @@ async function enter(token) {
     if (current.user) {
       if (!state.user) await showSignedIn(current.user).catch(showError);
       askAboutLink(token, current.user);
+      return;
+    }
+    if (current.error) {
+      // Nobody can tell whether an account is signed in here, so the link waits as it would
+      // for one: "Try again" takes it up once the API answers.
+      state.linkToken = token;
+      showError(current.error);
+      await methodsShown;
+      setScreen("unavailable");
+      $("unavailable-link").hidden = false;
       return;
     }
     user = await useLink(token);

@@ -784,6 +784,30 @@ describe("the page", () => {
       assert.equal(await page.locator("#who-email").textContent(), email);
       await expectNoError(page);
       assert.equal(await page.locator("#unavailable").isVisible(), false);
+
+      // A link opened (in a new tab) while the API cannot say who is signed in is not spent:
+      // it waits for the answer, and then the page asks about it as for any signed-in browser.
+      const tab = await context.newPage();
+      const verifies = [];
+      tab.on("request", (r) => {
+        if (r.url().endsWith("/v1/auth/email-link/verify")) verifies.push(r.url());
+      });
+      link.cut();
+      await tab.goto(`${base}/#token=${"A".repeat(43)}`);
+      await waitForScreen(tab, "unavailable");
+      assert.equal(await tab.locator("#unavailable-link").isVisible(), true);
+      assert.equal(await tab.evaluate(() => location.href), `${base}/`, "the token is cleared from the address");
+      await tab.screenshot({ path: join(screenshots, "unavailable-link.png"), fullPage: true });
+      link.restore();
+      await tab.click("#retry");
+      await tab.waitForSelector("#link-confirm:not([hidden])");
+      assert.equal(await screen(tab), "signed-in");
+      assert.equal(await tab.locator("#link-confirm-email").textContent(), email);
+      assert.equal(await tab.locator("#unavailable-link").isVisible(), false);
+      assert.deepEqual(verifies, [], "nothing was spent");
+      await tab.click("#link-keep");
+      assert.equal(await tab.locator("#link-confirm").isVisible(), false);
+      assert.equal(await tab.locator("#who-email").textContent(), email);
       await context.close();
     } finally {
       server.stdin.end();
