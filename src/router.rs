@@ -41,6 +41,9 @@ pub struct Route<H> {
     pub test_only: bool,
     /// Deprecated: answers carry `Deprecation` and `Sunset`, the document says so.
     pub deprecation: Option<Deprecation>,
+    /// Its handler evaluates `If-Match` and `If-None-Match` against the resource's `ETag`;
+    /// for any other change the pipeline does, knowing the target has no `ETag`.
+    pub conditional: bool,
 }
 
 /// When a route was deprecated and when it stops answering, Unix seconds.
@@ -64,6 +67,7 @@ pub const fn route<H>(method: Method, path: &'static str, handler: H) -> Route<H
         body_limit: None,
         test_only: false,
         deprecation: None,
+        conditional: false,
     }
 }
 
@@ -152,6 +156,25 @@ impl<H> Route<H> {
         self.deprecation = Some(Deprecation { since, sunset });
         self
     }
+}
+
+impl<H> Route<H> {
+    /// Evaluates `If-Match` and `If-None-Match` in its handler, against the `ETag` of the
+    /// resource it changes.
+    #[must_use]
+    pub const fn conditional(mut self) -> Self {
+        self.conditional = true;
+        self
+    }
+}
+
+/// True when `route`'s target can have a current representation (RFC 9110 §13.1): it names
+/// an item (`{id}`), or its path also answers `GET`.
+pub fn has_representation<H>(routes: &[Route<H>], route: &Route<H>) -> bool {
+    route.path.contains('{')
+        || routes
+            .iter()
+            .any(|r| r.method == Method::Get && r.path == route.path)
 }
 
 /// Path parameters captured by `{name}` segments, in order.

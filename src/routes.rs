@@ -60,8 +60,8 @@ pub static ROUTES: &[Route<Handler>] = &[
     post("/v1/notes",                 handler!(notes::handlers::create)).user().limits(IP_USER).body_limit(NOTE_BODY),
     get("/v1/notes",                  handler!(notes::handlers::list)).user().limits(IP_USER).cache(PRIVATE),
     get("/v1/notes/{id}",             handler!(notes::handlers::get)).user().limits(IP_USER).cache(PRIVATE),
-    patch("/v1/notes/{id}",           handler!(notes::handlers::update)).user().limits(IP_USER).body_limit(NOTE_BODY),
-    delete("/v1/notes/{id}",          handler!(notes::handlers::delete)).user().limits(IP_USER),
+    patch("/v1/notes/{id}",           handler!(notes::handlers::update)).user().limits(IP_USER).body_limit(NOTE_BODY).conditional(),
+    delete("/v1/notes/{id}",          handler!(notes::handlers::delete)).user().limits(IP_USER).conditional(),
     get("/v1/admin/notes/{id}",       handler!(notes::handlers::admin_get)).admin().limits(IP_USER),
 
     get("/v1/_test/panic",            handler!(testing::panic)).test_only(),

@@ -34,6 +34,21 @@ pub fn if_match_holds(header: &str, etag: Option<&str>) -> bool {
     }
 }
 
+/// Whether a change to a target without an `ETag` may go ahead (RFC 9110 §13.1), given
+/// whether the target `exists` (has a current representation): `If-Match` holds only for
+/// `*` on a target that exists (no tag can match an untagged one), and `If-None-Match` fails
+/// only for `*` ("only if nothing is there") on one that exists.
+pub fn untagged_change_allowed(
+    if_match: Option<&str>,
+    if_none_match: Option<&str>,
+    exists: bool,
+) -> bool {
+    let star = |h: &str| h.split(',').any(|tag| tag.trim() == "*");
+    let if_match_holds = if_match.is_none_or(|h| exists && star(h));
+    let if_none_match_holds = if_none_match.is_none_or(|h| !(exists && star(h)));
+    if_match_holds && if_none_match_holds
+}
+
 /// A JSON body with its `etag`: 304 when `if_none_match` matches the ETag, else 200 with
 /// `body()`, which is only called for a 200 (a 304 copies none of a cached entry or of the
 /// embedded API document).
@@ -88,6 +103,31 @@ mod tests {
         assert!(!if_match_holds("", None));
         assert!(if_match_holds("\"a\"", Some("\"a\"")));
         assert!(!if_match_holds("W/\"a\"", Some("W/\"a\"")));
+    }
+
+    #[test]
+    fn a_change_to_an_untagged_target_holds_only_for_what_needs_no_tag() {
+        for (if_match, if_none_match, exists, allowed) in [
+            (None, None, true, true),
+            (None, None, false, true),
+            (Some("*"), None, true, true),
+            (Some("*"), None, false, false),
+            (Some("\"a\""), None, true, false),
+            (Some("\"a\", *"), None, true, true),
+            (Some(""), None, true, false),
+            (None, Some("*"), true, false),
+            (None, Some("*"), false, true),
+            (None, Some("\"a\""), true, true),
+            (None, Some("W/\"a\", *"), true, false),
+            (Some("*"), Some("\"a\""), true, true),
+            (Some("*"), Some("*"), true, false),
+        ] {
+            assert_eq!(
+                untagged_change_allowed(if_match, if_none_match, exists),
+                allowed,
+                "{if_match:?} {if_none_match:?} {exists}"
+            );
+        }
     }
 
     #[test]

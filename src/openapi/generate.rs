@@ -172,6 +172,15 @@ fn operation(route: &Route<Handler>, op: &Op) -> Value {
             headers(&[("ETag", "CurrentETag")]),
         );
     }
+    if unsafe_method && !route.conditional {
+        // The pipeline evaluates a change's preconditions where the handler does not.
+        add(
+            412,
+            "PRECONDITION_FAILED: `If-Match` names a tag (this resource has no `ETag`; `*` \
+             holds where it exists), or `If-None-Match: *` where it exists",
+            json!({}),
+        );
+    }
     if !route.rate_limits.is_empty() {
         let limited = headers(&[
             ("Retry-After", "RetryAfter"),

@@ -4,11 +4,11 @@
 
 use super::authenticate::authenticate;
 use crate::auth::authorize;
-use crate::context::Ctx;
+use crate::context::{Ctx, Handler};
 use crate::error::{AppError, ErrorCode};
 use crate::http::{conditional, cors, json, ApiResponse, Method};
 use crate::ratelimit::{KeyKind, Verdict};
-use crate::router::{self, Access, Match};
+use crate::router::{self, Access, Match, Route};
 use crate::routes::ROUTES;
 
 /// Routes the request and runs its handler, or answers 404/405/OPTIONS itself.
@@ -55,11 +55,31 @@ pub async fn dispatch(cx: &mut Ctx) -> Result<ApiResponse, AppError> {
         let verdict: Verdict = cx.check_limits(KeyKind::User, &user).await;
         cx.record(verdict)?;
     }
+    if !method.is_safe() && !route.conditional {
+        check_change_preconditions(cx, route)?;
+    }
     let resp = (route.handler)(cx).await?;
     if matches!(method, Method::Get | Method::Head) {
         check_if_match(cx, &resp)?;
     }
     Ok(resp)
+}
+
+/// Preconditions on a change whose handler does not evaluate them (RFC 9110 §13.1.1): such a
+/// target has no `ETag`, so an `If-Match` naming tags, or `If-None-Match: *` where the target
+/// can exist, is 412 before anything is changed.
+fn check_change_preconditions(cx: &Ctx, route: &Route<Handler>) -> Result<(), AppError> {
+    let if_match = cx.header("if-match");
+    let if_none_match = cx.header("if-none-match");
+    if if_match.is_none() && if_none_match.is_none() {
+        return Ok(());
+    }
+    let exists = router::has_representation(ROUTES, route);
+    if conditional::untagged_change_allowed(if_match.as_deref(), if_none_match.as_deref(), exists) {
+        Ok(())
+    } else {
+        Err(AppError::new(ErrorCode::PreconditionFailed))
+    }
 }
 
 /// `If-Match` on a read (RFC 9110 §13.1.1, §13.2.2): evaluated against the answer's `ETag`

@@ -953,3 +953,86 @@ async fn every_precondition_is_evaluated_and_a_patch_that_changes_nothing_writes
         .unwrap();
     assert_eq!(resp.status(), 204);
 }
+
+#[tokio::test]
+async fn a_change_whose_target_has_no_etag_honours_only_the_preconditions_that_need_none() {
+    let app = app_on(Backend::D1);
+    let (_, user) = app.new_user("untagged-change").await;
+    let sessions = app.get_json(&user, "/v1/auth/sessions").await;
+    let session_id = sessions["items"][0]["id"].as_str().unwrap().to_owned();
+    let notes_before = app.get_json(&user, "/v1/notes").await["items"].clone();
+
+    // A tag can never match what has no ETag, and `If-None-Match: *` ("only if nothing is
+    // there") fails where something is: nothing is created, revoked or renamed.
+    let create = |name: &'static str, value: &'static str| {
+        app.as_browser(&user, Method::POST, "/v1/notes")
+            .header(name, value)
+            .json(&json!({"title": "Guarded create"}))
+            .send()
+    };
+    for (name, value) in [
+        ("if-match", "\"v1\""),
+        ("if-match", "W/\"x\", \"y\""),
+        ("if-none-match", "*"),
+    ] {
+        let resp = create(name, value).await.unwrap();
+        assert_eq!(header(resp.headers(), "etag"), None, "{name}: {value}");
+        assert_error(resp, 412, "PRECONDITION_FAILED").await;
+    }
+    assert_eq!(
+        app.get_json(&user, "/v1/notes").await["items"],
+        notes_before,
+        "no note was created"
+    );
+    let revoke = |value: &'static str| {
+        app.as_browser(
+            &user,
+            Method::DELETE,
+            &format!("/v1/auth/sessions/{session_id}"),
+        )
+        .header("if-match", value)
+        .send()
+    };
+    assert_error(
+        revoke("\"nope\"").await.unwrap(),
+        412,
+        "PRECONDITION_FAILED",
+    )
+    .await;
+    assert_eq!(
+        app.as_browser(&user, Method::GET, "/v1/auth/me")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "the session was not revoked"
+    );
+    // Where the target has no representation (a sign-in endpoint), even `*` fails.
+    let resp = app
+        .client()
+        .post(app.at("/v1/auth/login"))
+        .header("if-match", "*")
+        .json(&json!({"email": "nobody@example.test", "password": "whatever it is"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 412, "PRECONDITION_FAILED").await;
+
+    // What needs no tag goes ahead: `*` on what exists, and a tag `If-None-Match` cannot match.
+    let resp = create("if-none-match", "\"v1\"").await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let resp = create("if-match", "*").await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let resp = revoke("*").await.unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(
+        app.as_browser(&user, Method::GET, "/v1/auth/me")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "the session was revoked"
+    );
+}
